@@ -1,0 +1,551 @@
+// The operations every backend provides. Public methods validate their arguments (throwing errors that
+// name the problem) and compute output shapes once, here; backends implement the *Impl methods.
+// The CPU backend (src/cpu) is the reference for every WebGPU kernel (src/kernels).
+import { DTYPE_BYTES, type DType, Tensor } from './tensor.js';
+import { checkShape, numel, type Shape, sameShape, shapeStr } from './util/shape.js';
+
+export type Activation = 'none' | 'gelu_tanh' | 'silu';
+
+export interface MatmulOptions {
+  /** [N], added to every row. */
+  bias?: Tensor;
+  /** Applied after the bias. */
+  activation?: Activation;
+  /** [G, N]: output row r is multiplied by gate[floor(r / (M / G))] after the activation (adaLN-Zero gates, G = batch). */
+  gate?: Tensor;
+  /** Same shape as the output, added last. */
+  residual?: Tensor;
+}
+
+/**
+ * Per-query-block key ranges for sparse attention. Query rows [i*blockSize, (i+1)*blockSize) attend only
+ * to keys in the listed half-open ranges (empty ranges have start >= end). Shared by all batch elements
+ * and heads. ranges: u32 [ceil(Lq / blockSize), maxRanges, 2].
+ */
+export interface KeyRanges {
+  blockSize: number;
+  ranges: Tensor;
+}
+
+export interface AttentionOptions {
+  /** Softmax scale; default 1/sqrt(headDim). */
+  scale?: number;
+  keyRanges?: KeyRanges;
+}
+
+export interface RandomOptions {
+  seed: number;
+  mean?: number;
+  std?: number;
+}
+
+export interface BackendInfo {
+  name: 'cpu' | 'webgpu';
+  /** One line describing where it runs. */
+  description: string;
+  /** Dtypes this backend can store and compute. */
+  dtypes: DType[];
+}
+
+type Scope = Set<Tensor>;
+
+export abstract class Backend {
+  abstract readonly name: 'cpu' | 'webgpu';
+  abstract info(): BackendInfo;
+
+  private scopes: Scope[] = [];
+
+  // ---- storage ------------------------------------------------------------------------------------
+  protected abstract allocImpl(shape: Shape, dtype: DType): Tensor;
+  protected abstract writeImpl(t: Tensor, data: Float32Array | Uint32Array | Uint16Array): void;
+  protected abstract readImpl(t: Tensor): Promise<Float32Array | Uint32Array>;
+  protected abstract reshapeImpl(t: Tensor, shape: Shape): Tensor;
+  /** Called by Tensor.dispose(). */
+  abstract release(t: Tensor): void;
+  /** Submits recorded work (no-op on the CPU). */
+  abstract flush(): void;
+  /** Waits until all submitted work has finished. */
+  abstract sync(): Promise<void>;
+  /** Frees cached memory. The backend stays usable. */
+  abstract trim(): void;
+  /** Bytes currently held by live tensors and by the pool. */
+  abstract memory(): { liveBytes: number; pooledBytes: number; peakBytes: number };
+  abstract destroy(): void;
+
+  protected track(t: Tensor): Tensor {
+    this.scopes.at(-1)?.add(t);
+    return t;
+  }
+
+  supports(dtype: DType): boolean {
+    return this.info().dtypes.includes(dtype);
+  }
+
+  protected checkDtypeSupported(dtype: DType): void {
+    if (!(dtype in DTYPE_BYTES)) throw new TypeError(`unknown dtype "${dtype}" (expected f32, f16 or u32)`);
+    if (!this.supports(dtype)) {
+      throw new TypeError(
+        `the ${this.name} backend (${this.info().description}) does not support dtype ${dtype}` +
+          (dtype === 'f16' ? ': the adapter lacks the shader-f16 feature; use --dtype f32' : ''),
+      );
+    }
+  }
+
+  /** Runs fn and disposes every tensor created inside it, except those it returns (a tensor, array or object of tensors). */
+  tidy<T>(fn: () => T): T {
+    const scope: Scope = new Set();
+    this.scopes.push(scope);
+    let result: T;
+    try {
+      result = fn();
+    } finally {
+      this.scopes.pop();
+    }
+    const keep = new Set<Tensor>();
+    collectTensors(result, keep);
+    for (const t of scope) {
+      if (keep.has(t)) this.scopes.at(-1)?.add(t);
+      else t.dispose();
+    }
+    return result;
+  }
+
+  /** Keeps a tensor alive past the enclosing tidy(). */
+  keep(t: Tensor): Tensor {
+    for (const s of this.scopes) s.delete(t);
+    return t;
+  }
+
+  // ---- creation and transfer ----------------------------------------------------------------------
+  empty(shape: Shape, dtype: DType = 'f32'): Tensor {
+    checkShape(shape);
+    this.checkDtypeSupported(dtype);
+    return this.track(this.allocImpl(shape, dtype));
+  }
+
+  /** Uploads values. For f16 the numbers are rounded to f16; for u32 they must be non-negative integers. */
+  tensor(data: ArrayLike<number>, shape: Shape, dtype: DType = 'f32'): Tensor {
+    checkShape(shape);
+    this.checkDtypeSupported(dtype);
+    if (data.length !== numel(shape)) {
+      throw new RangeError(
+        `tensor(): ${data.length} values do not fill shape ${shapeStr(shape)} (${numel(shape)} elements)`,
+      );
+    }
+    const t = this.allocImpl(shape, dtype);
+    this.writeImpl(
+      t,
+      dtype === 'u32'
+        ? Uint32Array.from(data)
+        : data instanceof Float32Array
+          ? data
+          : Float32Array.from(data),
+    );
+    return this.track(t);
+  }
+
+  /** Uploads raw f16 bit patterns (as read from a checkpoint) into an f16 tensor. */
+  fromF16Bits(bits: Uint16Array, shape: Shape): Tensor {
+    checkShape(shape);
+    this.checkDtypeSupported('f16');
+    if (bits.length !== numel(shape))
+      throw new RangeError(`fromF16Bits(): ${bits.length} values for shape ${shapeStr(shape)}`);
+    const t = this.allocImpl(shape, 'f16');
+    this.writeImpl(t, bits);
+    return this.track(t);
+  }
+
+  zeros(shape: Shape, dtype: DType = 'f32'): Tensor {
+    return this.tensor(new Float32Array(numel(shape)), shape, dtype);
+  }
+
+  /** Normal random values from a counter-based generator: the same seed gives the same numbers on every backend. */
+  random(shape: Shape, dtype: DType, opts: RandomOptions): Tensor {
+    checkShape(shape);
+    this.checkDtypeSupported(dtype);
+    if (dtype === 'u32') throw new TypeError('random(): dtype must be f32 or f16');
+    return this.track(this.randomImpl(shape, dtype, opts.seed >>> 0, opts.mean ?? 0, opts.std ?? 1));
+  }
+  protected abstract randomImpl(shape: Shape, dtype: DType, seed: number, mean: number, std: number): Tensor;
+
+  async read(t: Tensor): Promise<Float32Array> {
+    this.own(t, 'read');
+    const data = await this.readImpl(t);
+    return data instanceof Float32Array ? data : Float32Array.from(data);
+  }
+
+  async readU32(t: Tensor): Promise<Uint32Array> {
+    this.own(t, 'readU32');
+    if (t.dtype !== 'u32') throw new TypeError(`readU32(): tensor is ${t.dtype}`);
+    return (await this.readImpl(t)) as Uint32Array;
+  }
+
+  /** Same storage, new shape (no copy). The view keeps the storage alive until both are disposed. */
+  reshape(t: Tensor, shape: Shape): Tensor {
+    this.own(t, 'reshape');
+    checkShape(shape);
+    if (numel(shape) !== t.size) throw new RangeError(`reshape(): cannot view ${t} as ${shapeStr(shape)}`);
+    return this.track(this.reshapeImpl(t, shape));
+  }
+
+  // ---- validation helpers -------------------------------------------------------------------------
+  protected own(t: unknown, op: string, what = 'input'): asserts t is Tensor {
+    if (!(t instanceof Tensor)) throw new TypeError(`${op}(): ${what} is not a Tensor`);
+    if (t.backend !== this) throw new TypeError(`${op}(): ${what} ${t} belongs to another backend`);
+    if (t.disposed) throw new Error(`${op}(): ${what} ${t} was disposed`);
+  }
+
+  private float(t: Tensor, op: string, what: string, dtype?: DType): void {
+    this.own(t, op, what);
+    if (t.dtype === 'u32') throw new TypeError(`${op}(): ${what} must be f32 or f16, got u32`);
+    if (dtype && t.dtype !== dtype)
+      throw new TypeError(`${op}(): ${what} is ${t.dtype} but the computation is ${dtype}`);
+  }
+
+  private expectShape(t: Tensor, shape: Shape, op: string, what: string): void {
+    if (!sameShape(t.shape, shape))
+      throw new RangeError(`${op}(): ${what} has shape ${shapeStr(t.shape)}, expected ${shapeStr(shape)}`);
+  }
+
+  // ---- linear algebra -----------------------------------------------------------------------------
+  /** y = act(x · wᵀ + bias) * gate + residual, with x [..., K] and w [N, K] (the nn.Linear layout). */
+  matmul(x: Tensor, w: Tensor, opts: MatmulOptions = {}): Tensor {
+    this.float(x, 'matmul', 'x');
+    this.float(w, 'matmul', 'weight', x.dtype);
+    if (x.rank < 1 || w.rank !== 2)
+      throw new RangeError(
+        `matmul(): x must be [..., K] and weight [N, K]; got ${shapeStr(x.shape)} and ${shapeStr(w.shape)}`,
+      );
+    const K = x.dim(-1);
+    const [N, Kw] = w.shape as [number, number];
+    if (K !== Kw) throw new RangeError(`matmul(): x has K=${K} but weight ${shapeStr(w.shape)} has K=${Kw}`);
+    const outShape = [...x.shape.slice(0, -1), N];
+    const M = x.size / K;
+    if (opts.bias) {
+      this.float(opts.bias, 'matmul', 'bias', x.dtype);
+      this.expectShape(opts.bias, [N], 'matmul', 'bias');
+    }
+    const act = opts.activation ?? 'none';
+    if (!['none', 'gelu_tanh', 'silu'].includes(act))
+      throw new TypeError(`matmul(): unknown activation "${act}"`);
+    if (opts.gate) {
+      this.float(opts.gate, 'matmul', 'gate', x.dtype);
+      const g = opts.gate;
+      if (g.rank !== 2 || g.dim(1) !== N || g.dim(0) === 0 || M % g.dim(0) !== 0) {
+        throw new RangeError(
+          `matmul(): gate must be [G, ${N}] with G dividing the ${M} rows, got ${shapeStr(g.shape)}`,
+        );
+      }
+    }
+    if (opts.residual) {
+      this.float(opts.residual, 'matmul', 'residual', x.dtype);
+      this.expectShape(opts.residual, outShape, 'matmul', 'residual');
+    }
+    return this.track(this.matmulImpl(x, w, { ...opts, activation: act }, M, N, K, outShape));
+  }
+  protected abstract matmulImpl(
+    x: Tensor,
+    w: Tensor,
+    o: MatmulOptions,
+    M: number,
+    N: number,
+    K: number,
+    outShape: Shape,
+  ): Tensor;
+
+  /**
+   * softmax(q·kᵀ·scale)·v with q [B, H, Lq, D], k and v [B, H, Lk, D]; returns [B, Lq, H*D]
+   * (heads interleaved per token, ready for the output projection).
+   */
+  attention(q: Tensor, k: Tensor, v: Tensor, opts: AttentionOptions = {}): Tensor {
+    this.float(q, 'attention', 'q');
+    this.float(k, 'attention', 'k', q.dtype);
+    this.float(v, 'attention', 'v', q.dtype);
+    if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4)
+      throw new RangeError(
+        `attention(): q, k, v must be [B, H, L, D]; got ${shapeStr(q.shape)}, ${shapeStr(k.shape)}, ${shapeStr(v.shape)}`,
+      );
+    const [B, H, Lq, D] = q.shape as [number, number, number, number];
+    const Lk = k.dim(2);
+    this.expectShape(k, [B, H, Lk, D], 'attention', 'k');
+    this.expectShape(v, [B, H, Lk, D], 'attention', 'v');
+    if (Lk === 0) throw new RangeError('attention(): no keys');
+    const scale = opts.scale ?? 1 / Math.sqrt(D);
+    if (opts.keyRanges) {
+      const { blockSize, ranges } = opts.keyRanges;
+      this.own(ranges, 'attention', 'keyRanges.ranges');
+      if (!Number.isInteger(blockSize) || blockSize <= 0)
+        throw new RangeError(`attention(): keyRanges.blockSize must be a positive integer, got ${blockSize}`);
+      const nb = Math.ceil(Lq / blockSize);
+      if (ranges.dtype !== 'u32' || ranges.rank !== 3 || ranges.dim(0) !== nb || ranges.dim(2) !== 2) {
+        throw new RangeError(
+          `attention(): keyRanges.ranges must be u32 [${nb}, R, 2], got ${ranges.dtype}${shapeStr(ranges.shape)}`,
+        );
+      }
+    }
+    return this.track(this.attentionImpl(q, k, v, scale, opts.keyRanges));
+  }
+  protected abstract attentionImpl(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    scale: number,
+    ranges: KeyRanges | undefined,
+  ): Tensor;
+
+  // ---- normalisation ------------------------------------------------------------------------------
+  /** LayerNorm over the last dimension; weight and bias [C] optional (no affine when absent). */
+  layerNorm(x: Tensor, opts: { weight?: Tensor; bias?: Tensor; eps?: number } = {}): Tensor {
+    this.float(x, 'layerNorm', 'x');
+    const C = x.dim(-1);
+    for (const [what, t] of [
+      ['weight', opts.weight],
+      ['bias', opts.bias],
+    ] as const) {
+      if (t) {
+        this.float(t, 'layerNorm', what, x.dtype);
+        this.expectShape(t, [C], 'layerNorm', what);
+      }
+    }
+    return this.track(this.layerNormImpl(x, opts.weight, opts.bias, opts.eps ?? 1e-6));
+  }
+  protected abstract layerNormImpl(
+    x: Tensor,
+    w: Tensor | undefined,
+    b: Tensor | undefined,
+    eps: number,
+  ): Tensor;
+
+  /** RMSNorm over the last dimension: x / sqrt(mean(x²) + eps) * weight. */
+  rmsNorm(x: Tensor, weight: Tensor | undefined, eps = 1e-6): Tensor {
+    this.float(x, 'rmsNorm', 'x');
+    if (weight) {
+      this.float(weight, 'rmsNorm', 'weight', x.dtype);
+      this.expectShape(weight, [x.dim(-1)], 'rmsNorm', 'weight');
+    }
+    return this.track(this.rmsNormImpl(x, weight, eps));
+  }
+  protected abstract rmsNormImpl(x: Tensor, w: Tensor | undefined, eps: number): Tensor;
+
+  /**
+   * adaLN modulation x * (1 + scale) + shift, x [B, L, C], shift/scale [B, C]. With `normEps` set, a
+   * LayerNorm without affine runs first (fused; that is what every Flux block does).
+   */
+  modulate(x: Tensor, shift: Tensor, scale: Tensor, normEps?: number): Tensor {
+    this.float(x, 'modulate', 'x');
+    if (x.rank !== 3) throw new RangeError(`modulate(): x must be [B, L, C], got ${shapeStr(x.shape)}`);
+    const [B, , C] = x.shape as [number, number, number];
+    this.float(shift, 'modulate', 'shift', x.dtype);
+    this.float(scale, 'modulate', 'scale', x.dtype);
+    this.expectShape(shift, [B, C], 'modulate', 'shift');
+    this.expectShape(scale, [B, C], 'modulate', 'scale');
+    return this.track(this.modulateImpl(x, shift, scale, normEps));
+  }
+  protected abstract modulateImpl(
+    x: Tensor,
+    shift: Tensor,
+    scale: Tensor,
+    normEps: number | undefined,
+  ): Tensor;
+
+  // ---- positional ---------------------------------------------------------------------------------
+  /**
+   * Rotary embedding in the Flux layout: x [B, H, L, D]; table f32 [B, L, D/2, 2] holding (cos, sin) per
+   * rotated pair; pair (x[2i], x[2i+1]) -> (cos·x0 − sin·x1, sin·x0 + cos·x1). Build tables with buildRopeTable().
+   */
+  rope(x: Tensor, table: Tensor): Tensor {
+    this.float(x, 'rope', 'x');
+    if (x.rank !== 4 || x.dim(3) % 2 !== 0)
+      throw new RangeError(`rope(): x must be [B, H, L, D] with even D, got ${shapeStr(x.shape)}`);
+    const [B, , L, D] = x.shape as [number, number, number, number];
+    this.float(table, 'rope', 'table', 'f32');
+    this.expectShape(table, [B, L, D / 2, 2], 'rope', 'table');
+    return this.track(this.ropeImpl(x, table));
+  }
+  protected abstract ropeImpl(x: Tensor, table: Tensor): Tensor;
+
+  // ---- elementwise --------------------------------------------------------------------------------
+  softmax(x: Tensor): Tensor {
+    this.float(x, 'softmax', 'x');
+    return this.track(this.softmaxImpl(x));
+  }
+  protected abstract softmaxImpl(x: Tensor): Tensor;
+
+  add(a: Tensor, b: Tensor): Tensor {
+    return this.binary('add', a, b);
+  }
+  mul(a: Tensor, b: Tensor): Tensor {
+    return this.binary('mul', a, b);
+  }
+  private binary(op: 'add' | 'mul', a: Tensor, b: Tensor): Tensor {
+    this.float(a, op, 'a');
+    this.float(b, op, 'b', a.dtype);
+    this.expectShape(b, a.shape, op, 'b');
+    return this.track(this.binaryImpl(op, a, b));
+  }
+  protected abstract binaryImpl(op: 'add' | 'mul', a: Tensor, b: Tensor): Tensor;
+
+  /** x * s. */
+  scale(x: Tensor, s: number): Tensor {
+    this.float(x, 'scale', 'x');
+    if (!Number.isFinite(s)) throw new RangeError(`scale(): factor must be finite, got ${s}`);
+    return this.track(this.unaryImpl(x, 'none', s));
+  }
+
+  activation(x: Tensor, act: Activation): Tensor {
+    this.float(x, 'activation', 'x');
+    if (!['none', 'gelu_tanh', 'silu'].includes(act))
+      throw new TypeError(`activation(): unknown activation "${act}"`);
+    return this.track(this.unaryImpl(x, act, 1));
+  }
+  /** act(x * s). */
+  protected abstract unaryImpl(x: Tensor, act: Activation, s: number): Tensor;
+
+  cast(x: Tensor, dtype: DType): Tensor {
+    this.float(x, 'cast', 'x');
+    this.checkDtypeSupported(dtype);
+    if (dtype === 'u32') throw new TypeError('cast(): target must be f32 or f16');
+    return this.track(this.castImpl(x, dtype));
+  }
+  protected abstract castImpl(x: Tensor, dtype: DType): Tensor;
+
+  // ---- layout -------------------------------------------------------------------------------------
+  /** Concatenates along `axis`; all other dimensions must match. */
+  concat(ts: Tensor[], axis: number): Tensor {
+    if (ts.length === 0) throw new RangeError('concat(): no tensors');
+    const first = ts[0]!;
+    const ax = normAxis(axis, first.rank, 'concat');
+    for (const [i, t] of ts.entries()) {
+      this.own(t, 'concat', `tensor ${i}`);
+      if (t.dtype !== first.dtype)
+        throw new TypeError(`concat(): tensor ${i} is ${t.dtype}, tensor 0 is ${first.dtype}`);
+      if (t.rank !== first.rank || t.shape.some((d, j) => j !== ax && d !== first.shape[j])) {
+        throw new RangeError(
+          `concat(): tensor ${i} has shape ${shapeStr(t.shape)}, incompatible with ${shapeStr(first.shape)} along axis ${ax}`,
+        );
+      }
+    }
+    const shape = [...first.shape];
+    shape[ax] = ts.reduce((s, t) => s + t.shape[ax]!, 0);
+    const out = this.allocImpl(shape, first.dtype);
+    let offset = 0;
+    for (const t of ts) {
+      this.copyAxisImpl(t, out, ax, 0, offset, t.shape[ax]!);
+      offset += t.shape[ax]!;
+    }
+    return this.track(out);
+  }
+
+  /** The slice [start, start + length) along `axis`, as a new tensor. */
+  slice(x: Tensor, axis: number, start: number, length: number): Tensor {
+    this.own(x, 'slice', 'x');
+    const ax = normAxis(axis, x.rank, 'slice');
+    if (
+      !Number.isInteger(start) ||
+      !Number.isInteger(length) ||
+      start < 0 ||
+      length < 0 ||
+      start + length > x.shape[ax]!
+    ) {
+      throw new RangeError(
+        `slice(): [${start}, ${start + length}) is outside axis ${ax} of ${shapeStr(x.shape)}`,
+      );
+    }
+    const shape = [...x.shape];
+    shape[ax] = length;
+    const out = this.allocImpl(shape, x.dtype);
+    this.copyAxisImpl(x, out, ax, start, 0, length);
+    return this.track(out);
+  }
+
+  /** Splits along `axis` into pieces of the given sizes (which must add up to the axis length). */
+  split(x: Tensor, axis: number, sizes: number[]): Tensor[] {
+    this.own(x, 'split', 'x');
+    const ax = normAxis(axis, x.rank, 'split');
+    const total = sizes.reduce((a, b) => a + b, 0);
+    if (total !== x.shape[ax])
+      throw new RangeError(
+        `split(): sizes ${JSON.stringify(sizes)} add up to ${total}, axis ${ax} of ${shapeStr(x.shape)} is ${x.shape[ax]}`,
+      );
+    let start = 0;
+    return sizes.map((n) => {
+      const s = this.slice(x, ax, start, n);
+      start += n;
+      return s;
+    });
+  }
+  /** Copies `count` slabs along `axis` from src (starting at srcStart) into dst (starting at dstStart). */
+  protected abstract copyAxisImpl(
+    src: Tensor,
+    dst: Tensor,
+    axis: number,
+    srcStart: number,
+    dstStart: number,
+    count: number,
+  ): void;
+
+  /** Row gather: x [B, N, C], idx u32 [B, M] -> [B, M, C] with out[b, m] = x[b, idx[b, m]]. */
+  gather(x: Tensor, idx: Tensor): Tensor {
+    this.own(x, 'gather', 'x');
+    this.own(idx, 'gather', 'idx');
+    if (x.rank !== 3 || idx.rank !== 2 || idx.dtype !== 'u32' || idx.dim(0) !== x.dim(0)) {
+      throw new RangeError(
+        `gather(): expected x [B, N, C] and u32 idx [B, M]; got ${x.dtype}${shapeStr(x.shape)} and ${idx.dtype}${shapeStr(idx.shape)}`,
+      );
+    }
+    return this.track(this.gatherImpl(x, idx));
+  }
+  protected abstract gatherImpl(x: Tensor, idx: Tensor): Tensor;
+
+  /**
+   * Row scatter: writes src [B, M, C] into rows idx u32 [B, M] of a [B, N, C] tensor. With `into`
+   * the rows are written in place (other rows kept) and `into` is returned; otherwise a new zero
+   * tensor with N rows is made. Indices >= N are ignored; duplicate indices leave one of the rows.
+   */
+  scatter(src: Tensor, idx: Tensor, target: { rows: number } | { into: Tensor }): Tensor {
+    this.own(src, 'scatter', 'src');
+    this.own(idx, 'scatter', 'idx');
+    if (
+      src.rank !== 3 ||
+      idx.rank !== 2 ||
+      idx.dtype !== 'u32' ||
+      idx.dim(0) !== src.dim(0) ||
+      idx.dim(1) !== src.dim(1)
+    ) {
+      throw new RangeError(
+        `scatter(): expected src [B, M, C] and u32 idx [B, M]; got ${src.dtype}${shapeStr(src.shape)} and ${idx.dtype}${shapeStr(idx.shape)}`,
+      );
+    }
+    let dst: Tensor;
+    if ('into' in target) {
+      this.own(target.into, 'scatter', 'into');
+      const d = target.into;
+      if (d.rank !== 3 || d.dim(0) !== src.dim(0) || d.dim(2) !== src.dim(2) || d.dtype !== src.dtype) {
+        throw new RangeError(`scatter(): into ${d} does not match src ${src}`);
+      }
+      dst = d;
+    } else {
+      if (!Number.isInteger(target.rows) || target.rows < 0)
+        throw new RangeError(`scatter(): rows must be a non-negative integer, got ${target.rows}`);
+      dst = this.zeros([src.dim(0), target.rows, src.dim(2)], src.dtype);
+    }
+    this.scatterImpl(src, idx, dst);
+    return dst;
+  }
+  protected abstract scatterImpl(src: Tensor, idx: Tensor, dst: Tensor): void;
+}
+
+function normAxis(axis: number, rank: number, op: string): number {
+  const ax = axis < 0 ? rank + axis : axis;
+  if (!Number.isInteger(ax) || ax < 0 || ax >= rank)
+    throw new RangeError(`${op}(): axis ${axis} is out of range for rank ${rank}`);
+  return ax;
+}
+
+function collectTensors(v: unknown, out: Set<Tensor>): void {
+  if (v instanceof Tensor) out.add(v);
+  else if (Array.isArray(v)) for (const x of v) collectTensors(x, out);
+  else if (v && typeof v === 'object' && Object.getPrototypeOf(v) === Object.prototype) {
+    for (const x of Object.values(v)) collectTensors(x, out);
+  }
+}

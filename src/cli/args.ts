@@ -1,0 +1,77 @@
+// Small helpers shared by the CLI commands: typed option parsing with clear errors.
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+
+export class UsageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UsageError';
+  }
+}
+
+export interface Command {
+  name: string;
+  summary: string;
+  usage: string;
+  run(argv: string[]): Promise<number>;
+}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+export function parse(
+  argv: string[],
+  options: Options,
+  usage: string,
+): { values: Record<string, string | undefined> & { help?: boolean } } {
+  try {
+    return parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: false,
+      strict: true,
+    }) as never;
+  } catch (e) {
+    throw new UsageError(`${(e as Error).message}\n\n${usage}`);
+  }
+}
+
+export function choice<T extends string>(
+  value: string | undefined,
+  allowed: readonly T[],
+  name: string,
+  fallback: T,
+): T {
+  if (value === undefined) return fallback;
+  if (!allowed.includes(value as T))
+    throw new UsageError(`--${name} must be one of ${allowed.join(', ')}; got "${value}"`);
+  return value as T;
+}
+
+export function num(
+  value: string | undefined,
+  name: string,
+  fallback: number,
+  check?: (v: number) => boolean,
+  what = 'a number',
+): number {
+  if (value === undefined) return fallback;
+  const v = Number(value);
+  if (value.trim() === '' || !Number.isFinite(v) || (check && !check(v)))
+    throw new UsageError(`--${name} must be ${what}; got "${value}"`);
+  return v;
+}
+
+export function required(value: string | undefined, name: string, usage: string): string {
+  if (value === undefined || value === '') throw new UsageError(`--${name} is required\n\n${usage}`);
+  return value;
+}
+
+/** A plain-text table with aligned columns. */
+export function table(header: string[], rows: string[][]): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]) =>
+    r
+      .map((c, i) => c.padEnd(widths[i]!))
+      .join('  ')
+      .trimEnd();
+  return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
+}

@@ -1,0 +1,201 @@
+// The CPU backend: plain TypeScript, f64 accumulation. It runs whole models (slowly) and is the
+// reference every WebGPU kernel is tested against. f16 tensors hold f16-rounded values in f32 arrays,
+// so an f16 computation here rounds where the GPU stores f16.
+import {
+  type Activation,
+  Backend,
+  type BackendInfo,
+  type KeyRanges,
+  type MatmulOptions,
+} from '../backend.js';
+import { type DType, Tensor } from '../tensor.js';
+import { f16BitsToF32, roundToF16 } from '../util/f16.js';
+import { numel, type Shape } from '../util/shape.js';
+import { attentionRef, rangeMask } from './attention.js';
+import { binaryRef, softmaxRef, unaryRef } from './elementwise.js';
+import { copyAxisRef, gatherRef, scatterRef } from './layout.js';
+import { matmulRef } from './matmul.js';
+import { layerNormRef, modulateRef, rmsNormRef } from './norm.js';
+import { randomRef } from './random.js';
+import { ropeRef } from './rope.js';
+
+interface CpuStorage {
+  data: Float32Array | Uint32Array;
+  refs: number;
+}
+
+export class CpuBackend extends Backend {
+  readonly name = 'cpu' as const;
+  private live = 0;
+  private peak = 0;
+
+  info(): BackendInfo {
+    return {
+      name: 'cpu',
+      description: 'TypeScript reference backend (f16 emulated by rounding)',
+      dtypes: ['f32', 'f16', 'u32'],
+    };
+  }
+
+  /** The values of a tensor of this backend, without copying (do not modify). */
+  data(t: Tensor): Float32Array {
+    this.own(t, 'data');
+    return (t.storage as CpuStorage).data as Float32Array;
+  }
+
+  u32(t: Tensor): Uint32Array {
+    this.own(t, 'u32');
+    return (t.storage as CpuStorage).data as Uint32Array;
+  }
+
+  /** Wraps a result array (rounding to f16 when needed) as a new tensor. */
+  private wrap(data: Float32Array | Uint32Array, shape: Shape, dtype: DType): Tensor {
+    const d = dtype === 'f16' ? roundToF16(data as Float32Array) : data;
+    this.live += d.byteLength;
+    this.peak = Math.max(this.peak, this.live);
+    return new Tensor(this, shape, dtype, { data: d, refs: 1 } satisfies CpuStorage);
+  }
+
+  protected allocImpl(shape: Shape, dtype: DType): Tensor {
+    const n = numel(shape);
+    return this.wrap(dtype === 'u32' ? new Uint32Array(n) : new Float32Array(n), shape, dtype);
+  }
+
+  protected writeImpl(t: Tensor, data: Float32Array | Uint32Array | Uint16Array): void {
+    const dst = (t.storage as CpuStorage).data;
+    if (data instanceof Uint16Array) {
+      for (let i = 0; i < data.length; i++) dst[i] = f16BitsToF32(data[i]!);
+    } else if (t.dtype === 'f16') {
+      dst.set(roundToF16(data as Float32Array));
+    } else {
+      dst.set(data);
+    }
+  }
+
+  protected async readImpl(t: Tensor): Promise<Float32Array | Uint32Array> {
+    return (t.storage as CpuStorage).data.slice();
+  }
+
+  protected reshapeImpl(t: Tensor, shape: Shape): Tensor {
+    const s = t.storage as CpuStorage;
+    s.refs++;
+    return new Tensor(this, shape, t.dtype, s);
+  }
+
+  release(t: Tensor): void {
+    const s = t.storage as CpuStorage;
+    if (--s.refs === 0) this.live -= s.data.byteLength;
+  }
+
+  flush(): void {}
+  async sync(): Promise<void> {}
+  trim(): void {}
+  memory() {
+    return { liveBytes: this.live, pooledBytes: 0, peakBytes: this.peak };
+  }
+  destroy(): void {}
+
+  protected randomImpl(shape: Shape, dtype: DType, seed: number, mean: number, std: number): Tensor {
+    return this.wrap(randomRef(numel(shape), seed, mean, std), shape, dtype);
+  }
+
+  protected matmulImpl(
+    x: Tensor,
+    w: Tensor,
+    o: MatmulOptions,
+    M: number,
+    N: number,
+    K: number,
+    outShape: Shape,
+  ): Tensor {
+    const y = matmulRef(this.data(x), this.data(w), M, N, K, {
+      bias: o.bias && this.data(o.bias),
+      activation: o.activation,
+      gate: o.gate && this.data(o.gate),
+      gateRows: o.gate?.dim(0),
+      residual: o.residual && this.data(o.residual),
+    });
+    return this.wrap(y, outShape, x.dtype);
+  }
+
+  protected attentionImpl(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    scale: number,
+    ranges: KeyRanges | undefined,
+  ): Tensor {
+    const [B, H, Lq, D] = q.shape as [number, number, number, number];
+    const Lk = k.dim(2);
+    const mask = ranges
+      ? rangeMask(this.u32(ranges.ranges), ranges.ranges.dim(1), ranges.blockSize)
+      : undefined;
+    const y = attentionRef(this.data(q), this.data(k), this.data(v), { B, H, Lq, Lk, D }, scale, mask);
+    return this.wrap(y, [B, Lq, H * D], q.dtype);
+  }
+
+  protected layerNormImpl(x: Tensor, w: Tensor | undefined, b: Tensor | undefined, eps: number): Tensor {
+    const y = layerNormRef(this.data(x), x.dim(-1), eps, w && this.data(w), b && this.data(b));
+    return this.wrap(y, x.shape, x.dtype);
+  }
+
+  protected rmsNormImpl(x: Tensor, w: Tensor | undefined, eps: number): Tensor {
+    return this.wrap(rmsNormRef(this.data(x), x.dim(-1), eps, w && this.data(w)), x.shape, x.dtype);
+  }
+
+  protected modulateImpl(x: Tensor, shift: Tensor, scale: Tensor, normEps: number | undefined): Tensor {
+    const [B, L, C] = x.shape as [number, number, number];
+    return this.wrap(
+      modulateRef(this.data(x), B, L, C, this.data(shift), this.data(scale), normEps),
+      x.shape,
+      x.dtype,
+    );
+  }
+
+  protected ropeImpl(x: Tensor, table: Tensor): Tensor {
+    const [B, H, L, D] = x.shape as [number, number, number, number];
+    return this.wrap(ropeRef(this.data(x), B, H, L, D, this.data(table)), x.shape, x.dtype);
+  }
+
+  protected softmaxImpl(x: Tensor): Tensor {
+    return this.wrap(softmaxRef(this.data(x), x.dim(-1)), x.shape, x.dtype);
+  }
+
+  protected binaryImpl(op: 'add' | 'mul', a: Tensor, b: Tensor): Tensor {
+    return this.wrap(binaryRef(op, this.data(a), this.data(b)), a.shape, a.dtype);
+  }
+
+  protected unaryImpl(x: Tensor, act: Activation, s: number): Tensor {
+    return this.wrap(unaryRef(this.data(x), act, s), x.shape, x.dtype);
+  }
+
+  protected castImpl(x: Tensor, dtype: DType): Tensor {
+    return this.wrap(this.data(x).slice(), x.shape, dtype);
+  }
+
+  protected copyAxisImpl(
+    src: Tensor,
+    dst: Tensor,
+    axis: number,
+    srcStart: number,
+    dstStart: number,
+    count: number,
+  ): void {
+    const outer = numel(src.shape.slice(0, axis));
+    const inner = numel(src.shape.slice(axis + 1));
+    const s = (src.storage as CpuStorage).data;
+    const d = (dst.storage as CpuStorage).data;
+    copyAxisRef(s, d, outer, src.shape[axis]!, dst.shape[axis]!, inner, srcStart, dstStart, count);
+  }
+
+  protected gatherImpl(x: Tensor, idx: Tensor): Tensor {
+    const [B, N, C] = x.shape as [number, number, number];
+    const M = idx.dim(1);
+    return this.wrap(gatherRef(this.data(x), B, N, C, this.u32(idx), M), [B, M, C], x.dtype);
+  }
+
+  protected scatterImpl(src: Tensor, idx: Tensor, dst: Tensor): void {
+    const [B, M, C] = src.shape as [number, number, number];
+    scatterRef(this.data(src), B, M, C, this.u32(idx), this.data(dst), dst.dim(1));
+  }
+}

@@ -1,0 +1,186 @@
+// The WebGPU backend: tensors in GPU buffers from a pool, kernels from src/kernels.
+import {
+  type Activation,
+  Backend,
+  type BackendInfo,
+  type KeyRanges,
+  type MatmulOptions,
+} from '../backend.js';
+import { attention } from '../kernels/attention.js';
+import { binary, cast, random, unary } from '../kernels/elementwise.js';
+import { copyAxis, gather, scatter } from '../kernels/layout.js';
+import { matmul } from '../kernels/matmul.js';
+import { layerNorm, modulate, rmsNorm, softmax } from '../kernels/norm.js';
+import { choosePaths, type KernelPaths, type PathOverrides } from '../kernels/paths.js';
+import { rope } from '../kernels/rope.js';
+import { DTYPE_BYTES, type DType, Tensor } from '../tensor.js';
+import { f32ToF16Bits, fromF16Array } from '../util/f16.js';
+import { numel, type Shape } from '../util/shape.js';
+import { type DeviceOptions, type GpuDevice, requestGpu } from './device.js';
+import { GpuRuntime } from './runtime.js';
+
+interface GpuStorage {
+  buffer: GPUBuffer;
+  refs: number;
+}
+
+export interface GpuBackendOptions extends DeviceOptions {
+  paths?: PathOverrides;
+}
+
+export class GpuBackend extends Backend {
+  readonly name = 'webgpu' as const;
+  readonly rt: GpuRuntime;
+  readonly paths: KernelPaths;
+
+  static async create(opts: GpuBackendOptions = {}): Promise<GpuBackend> {
+    return new GpuBackend(await requestGpu(opts), opts.paths);
+  }
+
+  constructor(
+    readonly gpu: GpuDevice,
+    overrides: PathOverrides = {},
+  ) {
+    super();
+    this.rt = new GpuRuntime(gpu);
+    this.paths = choosePaths(gpu.caps, overrides);
+  }
+
+  get caps() {
+    return this.gpu.caps;
+  }
+
+  info(): BackendInfo {
+    const a = this.caps.adapter;
+    const name = [a.vendor, a.architecture, a.description].filter(Boolean).join(' ') || 'unknown adapter';
+    return {
+      name: 'webgpu',
+      description: `WebGPU on ${name}`,
+      dtypes: this.caps.f16 ? ['f32', 'f16', 'u32'] : ['f32', 'u32'],
+    };
+  }
+
+  /** The GPU buffer behind a tensor of this backend. */
+  buf(t: Tensor): GPUBuffer {
+    return (t.storage as GpuStorage).buffer;
+  }
+
+  /** A new, uninitialised output tensor (not tracked by tidy; the public op that returns it tracks it). */
+  alloc(shape: Shape, dtype: DType): Tensor {
+    return this.allocImpl(shape, dtype);
+  }
+
+  protected allocImpl(shape: Shape, dtype: DType): Tensor {
+    const buffer = this.rt.acquire(numel(shape) * DTYPE_BYTES[dtype]);
+    return new Tensor(this, shape, dtype, { buffer, refs: 1 } satisfies GpuStorage);
+  }
+
+  protected writeImpl(t: Tensor, data: Float32Array | Uint32Array | Uint16Array): void {
+    let src: ArrayBufferView = data;
+    if (t.dtype === 'f16' && !(data instanceof Uint16Array)) {
+      const bits = new Uint16Array(data.length);
+      for (let i = 0; i < data.length; i++) bits[i] = f32ToF16Bits(data[i]!);
+      src = bits;
+    }
+    this.rt.write(this.buf(t), src);
+  }
+
+  protected async readImpl(t: Tensor): Promise<Float32Array | Uint32Array> {
+    const bytes = await this.rt.read(this.buf(t), t.size * DTYPE_BYTES[t.dtype]);
+    if (t.dtype === 'f16') return fromF16Array(new Uint16Array(bytes));
+    if (t.dtype === 'u32') return new Uint32Array(bytes);
+    return new Float32Array(bytes);
+  }
+
+  protected reshapeImpl(t: Tensor, shape: Shape): Tensor {
+    const s = t.storage as GpuStorage;
+    s.refs++;
+    return new Tensor(this, shape, t.dtype, s);
+  }
+
+  release(t: Tensor): void {
+    const s = t.storage as GpuStorage;
+    if (--s.refs === 0) this.rt.releaseBuffer(s.buffer);
+  }
+
+  flush(): void {
+    this.rt.flush();
+  }
+  sync(): Promise<void> {
+    return this.rt.sync();
+  }
+  trim(): void {
+    this.rt.trim();
+  }
+  memory() {
+    return this.rt.memory();
+  }
+  destroy(): void {
+    this.rt.destroy();
+    this.gpu.device.destroy();
+  }
+
+  protected randomImpl(shape: Shape, dtype: DType, seed: number, mean: number, std: number): Tensor {
+    return random(this, shape, dtype, seed, mean, std);
+  }
+  protected matmulImpl(
+    x: Tensor,
+    w: Tensor,
+    o: MatmulOptions,
+    M: number,
+    N: number,
+    K: number,
+    outShape: Shape,
+  ): Tensor {
+    return matmul(this, x, w, o, M, N, K, outShape);
+  }
+  protected attentionImpl(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    scale: number,
+    ranges: KeyRanges | undefined,
+  ): Tensor {
+    return attention(this, q, k, v, scale, ranges);
+  }
+  protected layerNormImpl(x: Tensor, w: Tensor | undefined, b: Tensor | undefined, eps: number): Tensor {
+    return layerNorm(this, x, w, b, eps);
+  }
+  protected rmsNormImpl(x: Tensor, w: Tensor | undefined, eps: number): Tensor {
+    return rmsNorm(this, x, w, eps);
+  }
+  protected modulateImpl(x: Tensor, shift: Tensor, scale: Tensor, normEps: number | undefined): Tensor {
+    return modulate(this, x, shift, scale, normEps);
+  }
+  protected ropeImpl(x: Tensor, table: Tensor): Tensor {
+    return rope(this, x, table);
+  }
+  protected softmaxImpl(x: Tensor): Tensor {
+    return softmax(this, x);
+  }
+  protected binaryImpl(op: 'add' | 'mul', a: Tensor, b: Tensor): Tensor {
+    return binary(this, op, a, b);
+  }
+  protected unaryImpl(x: Tensor, act: Activation, s: number): Tensor {
+    return unary(this, x, act, s);
+  }
+  protected castImpl(x: Tensor, dtype: DType): Tensor {
+    return cast(this, x, dtype);
+  }
+  protected copyAxisImpl(
+    src: Tensor,
+    dst: Tensor,
+    axis: number,
+    srcStart: number,
+    dstStart: number,
+    count: number,
+  ): void {
+    copyAxis(this, src, dst, axis, srcStart, dstStart, count);
+  }
+  protected gatherImpl(x: Tensor, idx: Tensor): Tensor {
+    return gather(this, x, idx);
+  }
+  protected scatterImpl(src: Tensor, idx: Tensor, dst: Tensor): void {
+    scatter(this, src, idx, dst);
+  }
+}

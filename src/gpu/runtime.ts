@@ -1,0 +1,398 @@
+// The WebGPU runtime under the backend: buffer pool, pipeline cache, command recording, uniforms,
+// readback and GPU timing. Kernels call launch(); nothing here knows about any particular kernel.
+//
+// Recording model: launches are recorded into one command encoder (one compute pass) until flush(),
+// which happens only on readback, on sync(), or when the uniform ring or query set fills. A whole
+// forward pass is thus a handful of submits with no CPU round-trips inside.
+import type { GpuDevice } from './device.js';
+import { cacheKey, type ShaderParams, specialize } from './shader.js';
+
+export type KernelCategory = 'linear' | 'attention' | 'merge' | 'other';
+
+/** A uniform value: a plain number is a u32; {f} an f32; {i} an i32. */
+export type UniformValue = number | { f: number } | { i: number };
+
+export interface Launch {
+  /** Name of the .wgsl file (without extension). */
+  shader: string;
+  params?: ShaderParams;
+  entry?: string;
+  /** Written to binding 0 as consecutive 4-byte words, in the order of the shader's Params struct. */
+  uniforms?: UniformValue[];
+  /** Storage buffers, bound at bindings 1, 2, ... in this order; an undefined entry leaves its binding out. */
+  buffers: (GPUBuffer | undefined)[];
+  /** Workgroup counts (x, y, z). */
+  grid: readonly [number, number?, number?];
+  category?: KernelCategory;
+}
+
+export interface KernelTiming {
+  name: string;
+  category: KernelCategory;
+  ms: number;
+}
+
+const STORAGE_USAGE = 0x80 /* STORAGE */ | 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
+const UNIFORM_RING_BYTES = 1 << 18;
+const QUERY_CAPACITY = 4096;
+
+export class GpuRuntime {
+  readonly device: GPUDevice;
+  private pipelines = new Map<string, GPUComputePipeline>();
+  private free = new Map<number, GPUBuffer[]>();
+  private pooledBytes = 0;
+  private liveBytes = 0;
+  private peakBytes = 0;
+
+  private encoder: GPUCommandEncoder | null = null;
+  private pass: GPUComputePassEncoder | null = null;
+  private launches = 0;
+
+  private ringGpu: GPUBuffer;
+  private ringCpu: ArrayBuffer;
+  private ringU32: Uint32Array;
+  private ringF32: Float32Array;
+  private ringI32: Int32Array;
+  private ringUsed = 0;
+  private readonly ringAlign: number;
+
+  private errors: string[] = [];
+  /** When set, every buffer handed out by acquire() is first filled with NaN (tests use this). */
+  poison = false;
+
+  // GPU timing (only while profiling)
+  private querySet: GPUQuerySet | null = null;
+  private profiling = false;
+  private pendingQueries: { name: string; category: KernelCategory }[] = [];
+  private timingReads: Promise<void>[] = [];
+  private timings: KernelTiming[] = [];
+
+  constructor(readonly gpu: GpuDevice) {
+    this.device = gpu.device;
+    this.ringAlign = Math.max(256, this.device.limits.minUniformBufferOffsetAlignment);
+    this.ringGpu = this.device.createBuffer({
+      label: 'uniform ring',
+      size: UNIFORM_RING_BYTES,
+      usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST,
+    });
+    this.ringCpu = new ArrayBuffer(UNIFORM_RING_BYTES);
+    this.ringU32 = new Uint32Array(this.ringCpu);
+    this.ringF32 = new Float32Array(this.ringCpu);
+    this.ringI32 = new Int32Array(this.ringCpu);
+    this.device.addEventListener('uncapturederror', (ev) => {
+      const e = (ev as GPUUncapturedErrorEvent).error;
+      this.errors.push(e.message);
+    });
+  }
+
+  // ---- errors -------------------------------------------------------------------------------------
+  /** Throws if the device reported an error or was lost since the last check. */
+  checkErrors(): void {
+    if (this.gpu.lostReason) throw new Error(`WebGPU device lost (${this.gpu.lostReason})`);
+    if (this.errors.length) {
+      const msg = this.errors.splice(0).join('\n');
+      throw new Error(`WebGPU error: ${msg}`);
+    }
+  }
+
+  // ---- buffers ------------------------------------------------------------------------------------
+  /** A storage buffer of at least `bytes` bytes from the pool. Sizes are rounded up to 16 bytes. */
+  acquire(bytes: number): GPUBuffer {
+    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
+    const maxBinding = this.device.limits.maxStorageBufferBindingSize;
+    if (size > maxBinding) {
+      throw new RangeError(
+        `a tensor of ${size} bytes exceeds this adapter's maxStorageBufferBindingSize (${maxBinding})`,
+      );
+    }
+    const list = this.free.get(size);
+    let buf = list?.pop();
+    if (buf) this.pooledBytes -= size;
+    else buf = this.device.createBuffer({ size, usage: STORAGE_USAGE });
+    this.liveBytes += size;
+    this.peakBytes = Math.max(this.peakBytes, this.liveBytes + this.pooledBytes);
+    if (this.poison) this.fill(buf, 0xffffffff);
+    return buf;
+  }
+
+  /** Returns a buffer to the pool. Safe while recorded work still uses it: later work is ordered after. */
+  releaseBuffer(buf: GPUBuffer): void {
+    const size = buf.size;
+    this.liveBytes -= size;
+    const list = this.free.get(size);
+    if (list) list.push(buf);
+    else this.free.set(size, [buf]);
+    this.pooledBytes += size;
+  }
+
+  trim(): void {
+    this.flush();
+    for (const list of this.free.values()) for (const b of list) b.destroy();
+    this.free.clear();
+    this.pooledBytes = 0;
+  }
+
+  memory() {
+    return { liveBytes: this.liveBytes, pooledBytes: this.pooledBytes, peakBytes: this.peakBytes };
+  }
+
+  /** Writes data at the start of buf, ordered after all work recorded so far. */
+  write(buf: GPUBuffer, data: ArrayBufferView): void {
+    if (this.encoder) this.flush(); // recorded commands may still read this (pooled) buffer's old contents
+    let bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    if (bytes.byteLength % 4) {
+      const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+      padded.set(bytes);
+      bytes = padded;
+    }
+    // Large uploads go in slices so Dawn's staging memory stays bounded.
+    const CHUNK = 64 << 20;
+    for (let o = 0; o < bytes.byteLength; o += CHUNK) {
+      const n = Math.min(CHUNK, bytes.byteLength - o);
+      this.device.queue.writeBuffer(buf, o, bytes.buffer, bytes.byteOffset + o, n);
+    }
+  }
+
+  async read(buf: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
+    const size = Math.ceil(bytes / 4) * 4;
+    const staging = this.device.createBuffer({
+      size,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    this.ensureEncoder();
+    this.endPass();
+    this.encoder!.copyBufferToBuffer(buf, 0, staging, 0, size);
+    this.flush();
+    try {
+      await Promise.race([
+        staging.mapAsync(GPUMapMode.READ),
+        this.gpu.lost.then((r) => {
+          throw new Error(`WebGPU device lost while reading back (${r})`);
+        }),
+      ]);
+      this.checkErrors();
+      return staging.getMappedRange().slice(0, bytes);
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  // ---- pipelines ----------------------------------------------------------------------------------
+  pipeline(shader: string, params: ShaderParams = {}, entry = 'main'): GPUComputePipeline {
+    const key = `${cacheKey(shader, params)}:${entry}`;
+    let p = this.pipelines.get(key);
+    if (!p) {
+      const code = specialize(shader, params);
+      const module = this.device.createShaderModule({ label: key, code });
+      p = this.device.createComputePipeline({
+        label: key,
+        layout: 'auto',
+        compute: { module, entryPoint: entry },
+      });
+      this.pipelines.set(key, p);
+    }
+    return p;
+  }
+
+  /** Compiles a pipeline and reports WGSL or validation errors for it (with the source line numbers). */
+  async compile(shader: string, params: ShaderParams = {}, entry = 'main'): Promise<void> {
+    const code = specialize(shader, params);
+    this.device.pushErrorScope('validation');
+    const module = this.device.createShaderModule({ label: shader, code });
+    const info = await module.getCompilationInfo();
+    const msgs = info.messages.filter((m) => m.type === 'error');
+    if (msgs.length) {
+      await this.device.popErrorScope();
+      throw new Error(
+        `${cacheKey(shader, params)}: ${msgs.map((m) => `line ${m.lineNum}: ${m.message}`).join('\n')}`,
+      );
+    }
+    this.device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: entry } });
+    const err = await this.device.popErrorScope();
+    if (err) throw new Error(`${cacheKey(shader, params)}: ${err.message}`);
+  }
+
+  get pipelineCount(): number {
+    return this.pipelines.size;
+  }
+
+  // ---- recording ----------------------------------------------------------------------------------
+  private ensureEncoder(): void {
+    if (!this.encoder) this.encoder = this.device.createCommandEncoder();
+  }
+
+  private endPass(): void {
+    if (this.pass) {
+      this.pass.end();
+      this.pass = null;
+    }
+  }
+
+  launch(l: Launch): void {
+    const [gx, gy = 1, gz = 1] = l.grid;
+    if (gx === 0 || gy === 0 || gz === 0) return;
+    const maxDim = this.device.limits.maxComputeWorkgroupsPerDimension;
+    if (gx > maxDim || gy > maxDim || gz > maxDim) {
+      throw new RangeError(
+        `${l.shader}: grid ${gx}x${gy}x${gz} exceeds maxComputeWorkgroupsPerDimension ${maxDim}`,
+      );
+    }
+    const words = l.uniforms?.length ?? 0;
+    if (this.ringUsed + Math.max(words * 4, 16) > UNIFORM_RING_BYTES) this.flush();
+    if (this.profiling && this.pendingQueries.length * 2 + 2 > QUERY_CAPACITY) this.flush();
+
+    const pipeline = this.pipeline(l.shader, l.params, l.entry);
+    const entries: GPUBindGroupEntry[] = [];
+    if (words) {
+      const base = this.ringUsed / 4;
+      l.uniforms!.forEach((v, i) => {
+        if (typeof v === 'number') this.ringU32[base + i] = v >>> 0;
+        else if ('f' in v) this.ringF32[base + i] = v.f;
+        else this.ringI32[base + i] = v.i;
+      });
+      const size = Math.max(16, Math.ceil((words * 4) / 16) * 16);
+      entries.push({ binding: 0, resource: { buffer: this.ringGpu, offset: this.ringUsed, size } });
+      this.ringUsed += Math.ceil(size / this.ringAlign) * this.ringAlign;
+    }
+    for (const [i, buffer] of l.buffers.entries())
+      if (buffer) entries.push({ binding: i + 1, resource: { buffer } });
+    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+
+    this.ensureEncoder();
+    if (this.profiling && this.querySet) {
+      this.endPass();
+      const q = this.pendingQueries.length * 2;
+      this.pendingQueries.push({ name: l.shader, category: l.category ?? 'other' });
+      const pass = this.encoder!.beginComputePass({
+        timestampWrites: {
+          querySet: this.querySet,
+          beginningOfPassWriteIndex: q,
+          endOfPassWriteIndex: q + 1,
+        },
+      });
+      pass.setPipeline(pipeline);
+      pass.setBindGroup(0, bindGroup);
+      pass.dispatchWorkgroups(gx, gy, gz);
+      pass.end();
+    } else {
+      if (!this.pass) this.pass = this.encoder!.beginComputePass();
+      this.pass.setPipeline(pipeline);
+      this.pass.setBindGroup(0, bindGroup);
+      this.pass.dispatchWorkgroups(gx, gy, gz);
+    }
+    this.launches++;
+  }
+
+  /** Fills a whole buffer with a 32-bit pattern, in order with the launches. */
+  fill(buf: GPUBuffer, value: number): void {
+    const n = buf.size / 4;
+    this.launch({
+      shader: 'fill_u32',
+      uniforms: [n, value],
+      buffers: [buf],
+      grid: grid1d(Math.ceil(n / 256)),
+    });
+  }
+
+  /** Records a buffer-to-buffer copy in order with the launches. */
+  copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    this.ensureEncoder();
+    this.endPass();
+    this.encoder!.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+  }
+
+  /** Submits everything recorded so far. */
+  flush(): void {
+    if (!this.encoder) return;
+    this.endPass();
+    if (this.ringUsed) {
+      this.device.queue.writeBuffer(this.ringGpu, 0, this.ringCpu, 0, this.ringUsed);
+      this.ringUsed = 0;
+    }
+    let timing: { buf: GPUBuffer; entries: { name: string; category: KernelCategory }[] } | null = null;
+    if (this.profiling && this.querySet && this.pendingQueries.length) {
+      const n = this.pendingQueries.length * 2;
+      const resolve = this.device.createBuffer({
+        size: n * 8,
+        usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+      });
+      const buf = this.device.createBuffer({
+        size: n * 8,
+        usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+      });
+      this.encoder.resolveQuerySet(this.querySet, 0, n, resolve, 0);
+      this.encoder.copyBufferToBuffer(resolve, 0, buf, 0, n * 8);
+      timing = { buf, entries: this.pendingQueries };
+      this.pendingQueries = [];
+      resolve.destroy();
+    }
+    this.device.queue.submit([this.encoder.finish()]);
+    this.encoder = null;
+    if (timing) {
+      const { buf, entries } = timing;
+      this.timingReads.push(
+        buf.mapAsync(GPUMapMode.READ).then(() => {
+          const t = new BigInt64Array(buf.getMappedRange());
+          entries.forEach((e, i) => {
+            const ns = Number(t[2 * i + 1]! - t[2 * i]!);
+            this.timings.push({ name: e.name, category: e.category, ms: ns / 1e6 });
+          });
+          buf.destroy();
+        }),
+      );
+    }
+    this.checkErrors();
+  }
+
+  async sync(): Promise<void> {
+    this.flush();
+    await Promise.race([
+      this.device.queue.onSubmittedWorkDone(),
+      this.gpu.lost.then((r) => {
+        throw new Error(`WebGPU device lost (${r})`);
+      }),
+    ]);
+    this.checkErrors();
+  }
+
+  get launchCount(): number {
+    return this.launches;
+  }
+
+  // ---- timing -------------------------------------------------------------------------------------
+  get canTime(): boolean {
+    return this.gpu.caps.timestampQuery;
+  }
+
+  /** Starts per-kernel GPU timing (each launch gets its own timestamped pass, which adds a little overhead). */
+  startTiming(): void {
+    if (!this.canTime) throw new Error('this adapter has no timestamp-query feature');
+    this.flush();
+    this.querySet ??= this.device.createQuerySet({ type: 'timestamp', count: QUERY_CAPACITY });
+    this.profiling = true;
+    this.timings = [];
+  }
+
+  async stopTiming(): Promise<KernelTiming[]> {
+    this.flush();
+    this.profiling = false;
+    await Promise.all(this.timingReads);
+    this.timingReads = [];
+    const t = this.timings;
+    this.timings = [];
+    return t;
+  }
+
+  destroy(): void {
+    this.trim();
+    this.ringGpu.destroy();
+    this.querySet?.destroy();
+  }
+}
+
+/** Splits n workgroups into an (x, y) grid within the per-dimension limit; kernels rebuild the flat index. */
+export function grid1d(n: number, maxDim = 65535): [number, number] {
+  if (n <= maxDim) return [n, 1];
+  const y = Math.ceil(n / maxDim);
+  return [Math.ceil(n / y), y];
+}

@@ -1,0 +1,80 @@
+// Launchers for row-wise kernels: LayerNorm, RMSNorm, adaLN modulation (fused with LayerNorm), softmax.
+import type { GpuBackend } from '../gpu/backend.js';
+import { grid1d } from '../gpu/runtime.js';
+import type { Tensor } from '../tensor.js';
+
+interface NormSpec {
+  mode: 0 | 1 | 2;
+  eps: number;
+  weight?: Tensor;
+  bias?: Tensor;
+  shift?: Tensor;
+  scale?: Tensor;
+}
+
+function norm(be: GpuBackend, x: Tensor, s: NormSpec): Tensor {
+  const C = x.dim(-1);
+  const rows = x.size / C;
+  const y = be.alloc(x.shape, x.dtype);
+  const rowsPerBatch = s.shift ? rows / s.shift.dim(0) : 1;
+  be.rt.launch({
+    shader: 'norm',
+    params: {
+      T: x.dtype,
+      F16: x.dtype === 'f16',
+      MODE: s.mode,
+      WEIGHT: !!s.weight,
+      BIAS: !!s.bias,
+      MODULATE: !!s.shift,
+    },
+    uniforms: [rows, C, rowsPerBatch, { f: s.eps }],
+    buffers: [
+      be.buf(x),
+      be.buf(y),
+      s.weight && be.buf(s.weight),
+      s.bias && be.buf(s.bias),
+      s.shift && be.buf(s.shift),
+      s.scale && be.buf(s.scale),
+    ],
+    grid: grid1d(rows),
+  });
+  return y;
+}
+
+export function layerNorm(
+  be: GpuBackend,
+  x: Tensor,
+  weight: Tensor | undefined,
+  bias: Tensor | undefined,
+  eps: number,
+): Tensor {
+  return norm(be, x, { mode: 1, eps, weight, bias });
+}
+
+export function rmsNorm(be: GpuBackend, x: Tensor, weight: Tensor | undefined, eps: number): Tensor {
+  return norm(be, x, { mode: 2, eps, weight });
+}
+
+export function modulate(
+  be: GpuBackend,
+  x: Tensor,
+  shift: Tensor,
+  scale: Tensor,
+  normEps: number | undefined,
+): Tensor {
+  return norm(be, x, { mode: normEps === undefined ? 0 : 1, eps: normEps ?? 0, shift, scale });
+}
+
+export function softmax(be: GpuBackend, x: Tensor): Tensor {
+  const C = x.dim(-1);
+  const rows = x.size / C;
+  const y = be.alloc(x.shape, x.dtype);
+  be.rt.launch({
+    shader: 'softmax',
+    params: { T: x.dtype, F16: x.dtype === 'f16' },
+    uniforms: [rows, C],
+    buffers: [be.buf(x), be.buf(y)],
+    grid: grid1d(rows),
+  });
+  return y;
+}

@@ -1,0 +1,41 @@
+// Which kernel variant runs on which adapter: decided here, once, from the capabilities.
+import type { Capabilities } from '../gpu/device.js';
+
+export interface KernelPaths {
+  /** Tensor-core matmul through subgroup matrices (f16 inputs), else SIMT. */
+  matmul: 'subgroup-matrix' | 'simt';
+  /** Flash attention on subgroup matrices (f16 inputs), else SIMT. */
+  attention: 'subgroup-matrix' | 'simt';
+}
+
+export interface PathOverrides {
+  matmul?: KernelPaths['matmul'];
+  attention?: KernelPaths['attention'];
+}
+
+export function choosePaths(caps: Capabilities, overrides: PathOverrides = {}): KernelPaths {
+  const sgm16 =
+    caps.subgroupMatrix &&
+    caps.subgroupMatrixConfigs.some(
+      (c) =>
+        c.componentType === 'f16' &&
+        c.resultComponentType === 'f32' &&
+        c.M === 16 &&
+        c.N === 16 &&
+        c.K === 16,
+    );
+  const paths: KernelPaths = {
+    matmul: sgm16 ? 'subgroup-matrix' : 'simt',
+    attention: sgm16 ? 'subgroup-matrix' : 'simt',
+  };
+  for (const k of ['matmul', 'attention'] as const) {
+    const o = overrides[k];
+    if (o === 'subgroup-matrix' && !sgm16) {
+      throw new Error(
+        `${k}: the subgroup-matrix path needs the chromium-experimental-subgroup-matrix feature with an f16 16x16x16 config, which this adapter lacks`,
+      );
+    }
+    if (o) paths[k] = o;
+  }
+  return paths;
+}
