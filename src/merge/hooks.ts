@@ -1,0 +1,72 @@
+// How token-reduction methods plug into a transformer forward pass. The model calls these hooks at the
+// reference hook points (see shared/docs/toma.md); methods (ToMA, ToMeSD, ToDo) implement them.
+//
+// Double-stream block:  x = modulate(norm(img))  ->  plan = hooks.block('double', i, x)
+//   merge:   x' = plan.merge(x)  -> QKV of x' ; image RoPE rows = plan.rope(table)
+//            attention over [txt | merged img] ; img_attn = plan.unmerge(img_attn) before the output projection
+//   kv:      q, k, v of the full sequence (after RoPE); image keys/values replaced by plan.downsampleKV(k_img, v_img)
+// Single-stream block:  x = modulate(norm([txt | img]))  ->  plan = hooks.block('single', i, x_img)
+//   merge:   the whole block runs on [txt | plan.merge(x_img)]; the image part of its output is unmerged
+//            before the gate and the residual
+//   kv:      as above
+// Text tokens are never merged.
+import type { Tensor } from '../tensor.js';
+
+export interface ForwardInfo {
+  /** Sampling step index (0-based) and total steps; a single forward outside sampling is step 0 of 1. */
+  step: number;
+  steps: number;
+  batch: number;
+  /** Image token grid (rows, cols); image tokens are in raster order. */
+  grid: readonly [number, number];
+  textTokens: number;
+}
+
+/** Shorter image sequence for the block: merge, run, unmerge. */
+export interface TokenMergePlan {
+  kind: 'merge';
+  /** Image tokens after merging. */
+  tokens: number;
+  /** [B, N, C] -> [B, tokens, C] */
+  merge(x: Tensor): Tensor;
+  /** [B, tokens, C] -> [B, N, C] */
+  unmerge(y: Tensor): Tensor;
+  /** RoPE table rows for the merged tokens: [B, N, P, 2] -> [B, tokens, P, 2]. */
+  rope(table: Tensor): Tensor;
+}
+
+/** Fewer image keys/values only (queries stay full length), e.g. ToDo. */
+export interface KVReducePlan {
+  kind: 'kv';
+  /** k, v [B, H, N, D] (image part, RoPE applied) -> [B, H, N', D] each. */
+  downsampleKV(k: Tensor, v: Tensor): { k: Tensor; v: Tensor };
+}
+
+export type BlockPlan = TokenMergePlan | KVReducePlan;
+
+export interface TokenReducer {
+  /** Name for logs and tables ('dense', 'toma', 'tomesd', 'todo', ...). */
+  readonly name: string;
+  /** Called at the start of each forward pass. */
+  beginForward(info: ForwardInfo): void;
+  /**
+   * The plan for one block, or null to run it dense. xImg is the block's normalised, modulated image
+   * stream [B, N, C] (what selection uses for similarity).
+   */
+  block(kind: 'double' | 'single', index: number, xImg: Tensor): BlockPlan | null;
+  /** Called at the end of each forward pass (frees per-pass state). */
+  endForward(): void;
+  /** Frees everything (state reused across steps too). */
+  dispose(): void;
+}
+
+/** No reduction: every block dense. */
+export const dense: TokenReducer = {
+  name: 'dense',
+  beginForward() {},
+  block() {
+    return null;
+  },
+  endForward() {},
+  dispose() {},
+};
