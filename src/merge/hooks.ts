@@ -10,6 +10,7 @@
 //            before the gate and the residual
 //   kv:      as above
 // Text tokens are never merged.
+import type { KeyRanges } from '../backend.js';
 import type { Tensor } from '../tensor.js';
 
 export interface ForwardInfo {
@@ -70,3 +71,21 @@ export const dense: TokenReducer = {
   endForward() {},
   dispose() {},
 };
+
+/**
+ * A sparse attention pattern (e.g. HilbertA). The model reorders image tokens once per forward (after the
+ * image embedding, RoPE rows along with them) and restores raster order once before the output head;
+ * each block's joint attention over [txt | img] may be restricted to per-query-block key ranges.
+ */
+export interface AttentionPattern {
+  readonly name: string;
+  /** order[d] = raster index of the image token placed at position d, or null to keep raster order. */
+  imageOrder(info: ForwardInfo): Uint32Array | null;
+  /**
+   * Key ranges for one block's attention over a sequence of textTokens + imageTokens positions (image
+   * part in imageOrder), or null for dense attention. imageTokens is smaller than the grid when the
+   * block runs on merged tokens.
+   */
+  keyRanges(kind: 'double' | 'single', index: number, info: ForwardInfo, imageTokens: number): KeyRanges | null;
+  dispose(): void;
+}
