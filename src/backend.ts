@@ -156,6 +156,7 @@ export abstract class Backend {
   }
 
   zeros(shape: Shape, dtype: DType = 'f32'): Tensor {
+    checkShape(shape);
     return this.tensor(new Float32Array(numel(shape)), shape, dtype);
   }
 

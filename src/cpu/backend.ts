@@ -14,7 +14,7 @@ import { numel, type Shape } from '../util/shape.js';
 import { attentionRef, rangeMask } from './attention.js';
 import { binaryRef, softmaxRef, unaryRef } from './elementwise.js';
 import { copyAxisRef, gatherRef, scatterRef } from './layout.js';
-import { matmulRef } from './matmul.js';
+import { matmulBlocked } from './matmul.js';
 import { layerNormRef, modulateRef, rmsNormRef } from './norm.js';
 import { randomRef } from './random.js';
 import { ropeRef } from './rope.js';
@@ -108,7 +108,7 @@ export class CpuBackend extends Backend {
     K: number,
     outShape: Shape,
   ): Tensor {
-    const y = matmulRef(this.data(x), this.data(w), M, N, K, {
+    const y = matmulBlocked(this.data(x), this.data(w), M, N, K, {
       bias: o.bias && this.data(o.bias),
       activation: o.activation,
       gate: o.gate && this.data(o.gate),
