@@ -186,6 +186,28 @@ describe('HilbertA key ranges vs the exact mask', () => {
     }
   });
 
+  it('lists each block’s ranges sorted, disjoint and non-empty (the GPU kernel counts overlapping keys twice)', () => {
+    for (const [rows, cols, txt, bs] of [
+      [64, 64, 512, 64],
+      [48, 80, 77, 64],
+      [9, 11, 3, 4],
+    ] as const) {
+      for (let layer = 0; layer < 4; layer++) {
+        const t = buildKeyRanges(classesFor(rows, cols, txt, layer), bs);
+        for (let b = 0; b < t.ranges.length / (2 * t.maxRanges); b++) {
+          let prevEnd = -1;
+          for (let r = 0; r < t.maxRanges; r++) {
+            const s = t.ranges[(b * t.maxRanges + r) * 2]!;
+            const e = t.ranges[(b * t.maxRanges + r) * 2 + 1]!;
+            if (s === 0 && e === 0 && r > 0) continue; // padding
+            assert.ok(e > s && s > prevEnd, `${rows}x${cols} block ${b}: [${s}, ${e}) after ${prevEnd}`);
+            prevEnd = e;
+          }
+        }
+      }
+    }
+  });
+
   it('small grids: exact at the chosen block size, otherwise a superset flagged row by row', () => {
     const cases = [
       { rows: 16, cols: 16, txt: 16, tiles: 16, cycle: 4 },
