@@ -11,7 +11,7 @@ import type { KeyRanges } from '../src/backend.js';
 import { GpuBackend } from '../src/gpu/backend.js';
 import type { ForwardInfo } from '../src/merge/hooks.js';
 import { createHilbertPattern } from '../src/sparse/hilbert-pattern.js';
-import type { DType } from '../src/tensor.js';
+import type { DType, Tensor } from '../src/tensor.js';
 
 const usage = `usage: node dist/bench/hilbert-attention.js [--small] [--grids 64,128] [--dtype f16|f32]
        [--heads 24] [--head-dim 128] [--text 512] [--reps 10] [--unsafe-disable-robustness]
@@ -53,7 +53,7 @@ const be = await GpuBackend.create({ unsafeDisableRobustness: !!values['unsafe-d
 const dtype = (values.dtype ?? (be.caps.f16 ? 'f16' : 'f32')) as DType;
 if (dtype !== 'f16' && dtype !== 'f32') throw new Error(`--dtype must be f16 or f32, got "${dtype}"`);
 const timing = be.rt.canTime ? 'GPU timestamps' : 'wall clock (no timestamp-query)';
-console.log(`${be.info().description}; attention path ${be.paths.attention}; ${dtype}; ${H} heads x ${D}; `);
+console.log(`${be.info().description}; attention path ${be.paths.attention}; ${dtype}; ${H} heads x ${D};`);
 console.log(`${textTokens} text tokens; median of ${reps} runs after 1 warm-up; ${timing}\n`);
 
 const median = (xs: number[]) => {
@@ -62,12 +62,7 @@ const median = (xs: number[]) => {
 };
 
 /** Median milliseconds of one attention launch. */
-async function timeAttention(
-  q: ReturnType<GpuBackend['empty']>,
-  k: typeof q,
-  v: typeof q,
-  keyRanges?: KeyRanges,
-): Promise<number> {
+async function timeAttention(q: Tensor, k: Tensor, v: Tensor, keyRanges?: KeyRanges): Promise<number> {
   be.attention(q, k, v, { keyRanges }).dispose();
   await be.sync();
   const ms: number[] = [];
@@ -97,7 +92,7 @@ for (const side of grids) {
   const dense = await timeAttention(q, k, v);
   const flops = (n: number) => 4 * n * D * H; // QKᵀ and PV, 2 FLOPs per multiply-add
   console.log(
-    `grid ${side}x${side} (L = ${L}): dense ${dense.toFixed(3)} ms, ${(flops(L * L) / dense / 1e9).toFixed(2)} TFLOP/s`,
+    `grid ${side}x${side} (L = ${L}): dense ${dense.toFixed(3)} ms, ${(flops(L * L) / dense / 1e6).toFixed(1)} GFLOP/s`,
   );
   const pattern = createHilbertPattern(be);
   const info: ForwardInfo = { step: 0, steps: 1, batch: 1, grid: [side, side], textTokens };
