@@ -19,8 +19,9 @@ export interface MatmulOptions {
 
 /**
  * Per-query-block key ranges for sparse attention. Query rows [i*blockSize, (i+1)*blockSize) attend only
- * to keys in the listed half-open ranges (empty ranges have start >= end). Shared by all batch elements
- * and heads. ranges: u32 [ceil(Lq / blockSize), maxRanges, 2].
+ * to keys in the listed half-open ranges (empty ranges have start >= end). The ranges of one block must
+ * not overlap (a key in two ranges would count twice in the GPU kernels; the CPU reference rejects it).
+ * Shared by all batch elements and heads. ranges: u32 [ceil(Lq / blockSize), maxRanges, 2].
  */
 export interface KeyRanges {
   blockSize: number;
