@@ -125,7 +125,8 @@ export class FluxModel {
         let tables = { txt: pos.txt, img: pos.img, joint: pos.joint };
         let img = inputs.img;
         if (order) {
-          // Reordering the tokens before the (per-token) embedding is the same as after, and 48x cheaper.
+          // The pattern's order: applied before the per-token embedding (the same result as after it, on
+          // in_channels instead of hidden_size values) and undone by the output gather after final_layer.
           img = be.gather(img, order.forward);
           const P = headDim(c) / 2;
           const imgTable = be.reshape(be.gather(be.reshape(pos.img, [B, N, P * 2]), order.forward), [
@@ -168,8 +169,8 @@ export class FluxModel {
           x = next;
         });
 
-        // final_layer on the joint sequence (per token, so text rows are merely wasted work, far less
-        // than copying the hidden states), then only the image rows are kept.
+        // final_layer on the joint sequence (per token, so the text rows are a little wasted work, less
+        // than copying out the image hidden states first); then the image rows, in raster order.
         const f = w.final_layer;
         const ada = f.adaLN_modulation[1];
         const [shift, scale] = be.split(be.matmul(ctx.vecAct, ada.weight, { bias: ada.bias }), 1, [

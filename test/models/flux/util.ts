@@ -27,9 +27,9 @@ let counter = 0;
 /** Writes random parameters for `config`; returns the path to open and the host parameters. */
 export function randomCheckpoint(
   config: FluxConfig,
-  o: Partial<WriteOptions> & { seed?: number } = {},
+  o: Partial<WriteOptions> & { seed?: number; std?: number } = {},
 ): { path: string; params: HostParams } {
-  const params = randomHostParams(config, o.seed ?? 1);
+  const params = randomHostParams(config, o.seed ?? 1, o.std);
   const path = writeFluxCheckpoint(join(tmp, `ck${++counter}.safetensors`), params, config, {
     layout: 'original',
     dtype: 'F32',
