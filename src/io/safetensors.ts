@@ -18,7 +18,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { bf16BitsToF32, f16BitsToF32, f32ToF16Bits } from '../util/f16.js';
+import { f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../util/f16.js';
 
 export type StoredDType =
   | 'F32'
@@ -267,10 +267,11 @@ function toF32(bytes: Uint8Array, dtype: StoredDType, key: string): Float32Array
       return out;
     }
     case 'BF16': {
+      // bf16 is the top half of an f32: shift the bits instead of converting value by value
       const h = new Uint16Array(buf);
-      const out = new Float32Array(h.length);
-      for (let i = 0; i < h.length; i++) out[i] = bf16BitsToF32(h[i]!);
-      return out;
+      const bits = new Uint32Array(h.length);
+      for (let i = 0; i < h.length; i++) bits[i] = h[i]! << 16;
+      return new Float32Array(bits.buffer);
     }
     case 'I64':
       return Float32Array.from(new BigInt64Array(buf), (v) => Number(v));
@@ -295,9 +296,9 @@ function toF32(bytes: Uint8Array, dtype: StoredDType, key: string): Float32Array
 }
 
 export interface TensorToWrite {
-  dtype: 'F32' | 'F16' | 'I64' | 'U32' | 'I32';
+  dtype: 'F32' | 'F16' | 'BF16' | 'I64' | 'U32' | 'I32';
   shape: number[];
-  /** F32: Float32Array; F16: Float32Array (rounded) or Uint16Array bits; I64/I32/U32: numbers. */
+  /** F32: Float32Array; F16/BF16: Float32Array (rounded) or Uint16Array bits; I64/I32/U32: numbers. */
   data: Float32Array | Uint16Array | ArrayLike<number>;
 }
 
@@ -324,11 +325,11 @@ export function writeSafetensors(
       case 'F32':
         blob = new Uint8Array(Float32Array.from(t.data as ArrayLike<number>).buffer);
         break;
-      case 'F16': {
+      case 'F16':
+      case 'BF16': {
+        const round = t.dtype === 'F16' ? f32ToF16Bits : f32ToBf16Bits;
         const bits =
-          t.data instanceof Uint16Array
-            ? t.data
-            : Uint16Array.from(t.data as ArrayLike<number>, (v) => f32ToF16Bits(v));
+          t.data instanceof Uint16Array ? t.data : Uint16Array.from(t.data as ArrayLike<number>, round);
         blob = new Uint8Array(bits.buffer.slice(bits.byteOffset, bits.byteOffset + bits.byteLength));
         break;
       }

@@ -43,6 +43,14 @@ export function bf16BitsToF32(h: number): number {
   return f32[0]!;
 }
 
+/** f32 -> bf16 bits (the top half of the f32), round to nearest even; NaN stays NaN. */
+export function f32ToBf16Bits(value: number): number {
+  f32[0] = value;
+  const x = u32[0]!;
+  if ((x & 0x7f800000) === 0x7f800000 && x & 0x7fffff) return (x >>> 16) | 0x40;
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
 export function toF16Array(src: ArrayLike<number>): Uint16Array {
   const out = new Uint16Array(src.length);
   for (let i = 0; i < src.length; i++) out[i] = f32ToF16Bits(src[i]!);

@@ -1,0 +1,301 @@
+// Flux transformer forward benchmark on the WebGPU backend: random weights (generated on the GPU), batch 1,
+// 512 text tokens by default, at 1024² and 2048² (64x64 and 128x128 image tokens). Per resolution:
+// warm-up forwards, then the median of --runs GPU-synced wall-clock forwards, then one profiled forward
+// with per-kernel GPU timestamps summed per category (linear / attention / merge / other).
+//
+//   node dist/bench/flux-forward.js [--res 1024,2048] [--runs 10] [--warmup 2] [--method dense]
+//     [--dtype f16|f32] [--text 512] [--batch 1] [--config flux-dev] [--tiny] [--no-profile]
+//     [--json out.json] [--unsafe-disable-robustness]
+//
+// --tiny runs the flux-tiny config at 128² with 16 text tokens (defaults; override as usual), small
+// enough for SwiftShader.
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { GpuBackend } from '../src/gpu/backend.js';
+import type { KernelCategory } from '../src/gpu/runtime.js';
+import { dense, type TokenReducer } from '../src/merge/hooks.js';
+import { FLUX_PRESETS, FluxModel } from '../src/models/flux/index.js';
+import type { Tensor } from '../src/tensor.js';
+
+/** Token-reduction methods by name; each call makes a fresh reducer for the backend. */
+const METHODS: Record<string, (be: GpuBackend) => TokenReducer> = {
+  dense: () => dense,
+};
+
+/** The official code in PyTorch on the H100 (shared/fixtures/README.md): flux-dev, bf16, batch 1, 512 text tokens. */
+const PYTORCH_MS: Record<number, number> = { 1024: 197.2, 2048: 924.0 };
+
+const { values: a } = parseArgs({
+  options: {
+    res: { type: 'string' },
+    runs: { type: 'string' },
+    warmup: { type: 'string' },
+    method: { type: 'string', default: 'dense' },
+    dtype: { type: 'string' },
+    text: { type: 'string' },
+    batch: { type: 'string', default: '1' },
+    config: { type: 'string' },
+    tiny: { type: 'boolean', default: false },
+    'no-profile': { type: 'boolean', default: false },
+    json: { type: 'string' },
+    seed: { type: 'string', default: '0' },
+    'unsafe-disable-robustness': { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h' },
+  },
+});
+if (a.help) {
+  console.log('usage: node dist/bench/flux-forward.js [options]  (see the top of bench/flux-forward.ts)');
+  process.exit(0);
+}
+
+function int(v: string | undefined, fallback: number, what: string, min = 1): number {
+  const n = v === undefined ? fallback : Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${what} must be an integer >= ${min}, got "${v}"`);
+  return n;
+}
+
+const configName = a.config ?? (a.tiny ? 'flux-tiny' : 'flux-dev');
+const config = FLUX_PRESETS[configName];
+if (!config)
+  throw new Error(`--config: unknown preset "${configName}" (${Object.keys(FLUX_PRESETS).join(', ')})`);
+const resList = (a.res ?? (a.tiny ? '128' : '1024,2048')).split(',').map((r) => {
+  const n = Number(r);
+  if (!Number.isInteger(n) || n <= 0 || n % 16 !== 0)
+    throw new Error(`--res: ${r} is not a positive multiple of 16 (8x VAE downsampling x 2x2 patches)`);
+  return n;
+});
+const runs = int(a.runs, a.tiny ? 3 : 10, 'runs');
+const warmup = int(a.warmup, a.tiny ? 1 : 2, 'warmup', 0);
+const textTokens = int(a.text, a.tiny ? 16 : 512, 'text');
+const batch = int(a.batch, 1, 'batch');
+const makeReducer = METHODS[a.method!];
+if (!makeReducer) throw new Error(`--method: unknown "${a.method}" (${Object.keys(METHODS).join(', ')})`);
+
+const be = await GpuBackend.create({ unsafeDisableRobustness: a['unsafe-disable-robustness'] });
+const dtype = (a.dtype ?? (be.caps.f16 ? 'f16' : 'f32')) as 'f16' | 'f32';
+if (dtype !== 'f16' && dtype !== 'f32') throw new Error(`--dtype must be f16 or f32, got "${a.dtype}"`);
+if (!be.supports(dtype))
+  throw new Error(`this adapter (${be.info().description}) has no shader-f16: use --dtype f32`);
+const device = be.info().description;
+console.log(`device: ${device}${be.caps.robustnessDisabled ? ' (robustness disabled)' : ''}`);
+console.log(`paths: matmul=${be.paths.matmul} attention=${be.paths.attention}`);
+
+let t0 = performance.now();
+const model = FluxModel.random(be, config, { dtype, seed: Number(a.seed) });
+await be.sync();
+console.log(
+  `${configName}, ${dtype}, random weights: ${(model.params.bytes / 2 ** 30).toFixed(2)} GiB in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+);
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((x, y) => x - y);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+interface Result {
+  res: number;
+  imageTokens: number;
+  textTokens: number;
+  runsMs: number[];
+  medianMs: number;
+  minMs: number;
+  /** CPU time to record one forward (median). */
+  recordMs: number;
+  launches: number;
+  finite: boolean;
+  peakBytes: number;
+  profile:
+    | {
+        byCategory: Record<KernelCategory, number>;
+        totalMs: number;
+        top: { kernel: string; ms: number; launches: number }[];
+      }
+    | { error: string }
+    | null;
+  pytorchMs?: number;
+}
+const results: Result[] = [];
+const prepared: { res: number; step: () => Tensor; dispose: () => void }[] = [];
+
+for (const res of resList) {
+  const side = res / 16;
+  const N = side * side;
+  const reducer = makeReducer(be);
+  const positions = model.positions({ batch, rows: side, cols: side, textTokens });
+  const img = be.random([batch, N, config.in_channels], dtype, { seed: 1 });
+  const txt = be.random([batch, textTokens, config.context_in_dim], dtype, { seed: 2 });
+  const y = be.random([batch, config.vec_in_dim], dtype, { seed: 3 });
+  const inputs = {
+    img,
+    txt,
+    y,
+    timesteps: new Array(batch).fill(0.5),
+    guidance: new Array(batch).fill(3.5),
+    positions,
+  };
+  const step = () => model.forward(inputs, { reducer });
+
+  t0 = performance.now();
+  let finite = true;
+  for (let i = 0; i < Math.max(1, warmup); i++) {
+    const out = step();
+    if (i === 0) finite = (await out.read()).every(Number.isFinite);
+    else await be.sync();
+    out.dispose();
+  }
+  console.log(
+    `${res}²: ${N} image + ${textTokens} text tokens; warm-up ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  );
+
+  const runsMs: number[] = [];
+  const recordMs: number[] = [];
+  const launches0 = be.rt.launchCount;
+  for (let i = 0; i < runs; i++) {
+    t0 = performance.now();
+    const out = step();
+    recordMs.push(performance.now() - t0);
+    await be.sync();
+    runsMs.push(performance.now() - t0);
+    out.dispose();
+  }
+  const launches = (be.rt.launchCount - launches0) / runs;
+
+  prepared.push({
+    res,
+    step,
+    dispose: () => {
+      for (const t of [img, txt, y, positions, reducer]) t.dispose();
+    },
+  });
+  const r: Result = {
+    res,
+    imageTokens: N,
+    textTokens,
+    runsMs,
+    medianMs: median(runsMs),
+    minMs: Math.min(...runsMs),
+    recordMs: median(recordMs),
+    launches,
+    finite,
+    peakBytes: be.memory().peakBytes,
+    profile: null,
+  };
+  if (configName === 'flux-dev' && batch === 1 && textTokens === 512 && PYTORCH_MS[res])
+    r.pytorchMs = PYTORCH_MS[res];
+  results.push(r);
+  console.log(
+    `  median ${r.medianMs.toFixed(1)} ms (min ${r.minMs.toFixed(1)}) over ${runs} runs${finite ? '' : '  OUTPUT NOT FINITE'}`,
+  );
+}
+
+// Profiling runs last: each launch gets its own timestamped pass, and a failure could leave the
+// runtime in profiling mode, so no timed run may follow it.
+for (const [i, p] of prepared.entries()) {
+  const step = p.step;
+  let profile: Result['profile'] = null;
+  if (!a['no-profile']) {
+    if (!be.rt.canTime) profile = { error: 'the adapter has no timestamp-query feature' };
+    else {
+      try {
+        be.rt.startTiming();
+        const out = step();
+        const timings = await be.rt.stopTiming();
+        out.dispose();
+        const byCategory: Record<KernelCategory, number> = { linear: 0, attention: 0, merge: 0, other: 0 };
+        const perKernel = new Map<string, { ms: number; launches: number }>();
+        for (const t of timings) {
+          byCategory[t.category] += t.ms;
+          const k = perKernel.get(t.name) ?? { ms: 0, launches: 0 };
+          k.ms += t.ms;
+          k.launches++;
+          perKernel.set(t.name, k);
+        }
+        const top = [...perKernel]
+          .map(([kernel, v]) => ({ kernel, ...v }))
+          .sort((x, y) => y.ms - x.ms)
+          .slice(0, 8);
+        profile = { byCategory, totalMs: timings.reduce((s, t) => s + t.ms, 0), top };
+      } catch (e) {
+        profile = { error: (e as Error).message.split('\n')[0]! };
+      }
+    }
+  }
+  results[i]!.profile = profile;
+  p.dispose();
+}
+
+const fmt = (v: number | undefined, d = 1) => (v === undefined ? '-' : v.toFixed(d));
+const header = [
+  'res',
+  'tokens',
+  'median ms',
+  'min ms',
+  'record ms',
+  'launches',
+  'linear',
+  'attention',
+  'merge',
+  'other',
+  'GPU sum',
+  'peak GiB',
+  'PyTorch ms',
+];
+const rows = results.map((r) => {
+  const p = r.profile && 'byCategory' in r.profile ? r.profile : null;
+  return [
+    `${r.res}²`,
+    `${r.imageTokens}+${r.textTokens}`,
+    fmt(r.medianMs),
+    fmt(r.minMs),
+    fmt(r.recordMs),
+    fmt(r.launches, 0),
+    fmt(p?.byCategory.linear),
+    fmt(p?.byCategory.attention),
+    fmt(p?.byCategory.merge),
+    fmt(p?.byCategory.other),
+    fmt(p?.totalMs),
+    fmt(r.peakBytes / 2 ** 30, 2),
+    fmt(r.pytorchMs),
+  ];
+});
+const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
+console.log(
+  `\n${configName} forward, ${dtype}, batch ${batch}, method ${a.method} (GPU ms per category from one profiled forward)`,
+);
+console.log(line(header));
+console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+for (const r of rows) console.log(line(r));
+for (const r of results) {
+  if (r.profile && 'error' in r.profile) console.log(`${r.res}²: profiling failed: ${r.profile.error}`);
+  else if (r.profile)
+    console.log(
+      `${r.res}² top kernels: ${r.profile.top.map((k) => `${k.kernel} ${k.ms.toFixed(1)} ms/${k.launches}`).join(', ')}`,
+    );
+}
+
+if (a.json) {
+  const report = {
+    bench: 'flux-forward',
+    date: new Date().toISOString(),
+    device,
+    robustnessDisabled: be.caps.robustnessDisabled,
+    paths: be.paths,
+    config: configName,
+    dtype,
+    batch,
+    method: a.method,
+    runs,
+    warmup,
+    results,
+    pytorchReference:
+      'shared/fixtures/README.md: official Flux-dev, bf16, eager PyTorch 2.11, H100, median of 10',
+  };
+  writeFileSync(a.json, `${JSON.stringify(report, null, 1)}\n`);
+  console.log(`wrote ${a.json}`);
+}
+model.dispose();
+be.destroy();
+// Exit at once: a timing readback still pending after a failed profile would reject after destroy().
+process.exit(0);

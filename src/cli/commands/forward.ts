@@ -1,0 +1,95 @@
+// `toma forward`: runs one forward pass of a model component on inputs from a safetensors file and
+// writes the outputs to another (atomically).
+import { createBackend } from '../../backends.js';
+import { Checkpoint, writeSafetensors } from '../../io/safetensors.js';
+import { type Command, choice, parse, required, UsageError } from '../args.js';
+import { components } from '../components/registry.js';
+
+const usage = `usage: toma forward --checkpoint FILE --inputs FILE --out FILE [--component NAME]
+                    [--backend webgpu|cpu] [--dtype f32|f16] [--config PRESET-or-JSON]
+
+Runs one forward pass of a model component and writes its outputs (f32) to --out.
+  --checkpoint  weights: .safetensors, *.safetensors.index.json (sharded) or a folder with one of them
+  --inputs      a safetensors file with the component's inputs (keys below)
+  --component   which model (default flux)
+  --config      a preset name or a JSON config; default: the checkpoint's __metadata__.config, else
+                inferred from the tensor shapes
+  --dtype       compute dtype (default f32; f16 needs an adapter with shader-f16)
+
+components:
+${components
+  .map(
+    (c) =>
+      `  ${c.name.padEnd(8)} ${c.summary}\n           inputs: ${c.inputKeys.join(' ')} ('?': optional)\n           outputs: ${c.outputKeys.join(' ')}`,
+  )
+  .join('\n')}`;
+
+export const forward: Command = {
+  name: 'forward',
+  summary: 'run one model forward pass on inputs from a safetensors file',
+  usage,
+  async run(argv) {
+    const { values } = parse(
+      argv,
+      {
+        checkpoint: { type: 'string' },
+        inputs: { type: 'string' },
+        out: { type: 'string' },
+        component: { type: 'string' },
+        backend: { type: 'string' },
+        dtype: { type: 'string' },
+        config: { type: 'string' },
+      },
+      usage,
+    );
+    if (values.help) {
+      console.log(usage);
+      return 0;
+    }
+    const checkpoint = required(values.checkpoint, 'checkpoint', usage);
+    const inputsPath = required(values.inputs, 'inputs', usage);
+    const outPath = required(values.out, 'out', usage);
+    const name = values.component ?? 'flux';
+    const component = components.find((c) => c.name === name);
+    if (!component)
+      throw new UsageError(
+        `--component must be one of ${components.map((c) => c.name).join(', ')}; got "${name}"`,
+      );
+    const backend = choice(values.backend, ['webgpu', 'cpu'] as const, 'backend', 'webgpu');
+    const dtype = choice(values.dtype, ['f32', 'f16'] as const, 'dtype', 'f32');
+    const inputs = Checkpoint.open(inputsPath);
+    const be = await createBackend(backend);
+    try {
+      console.log(`backend: ${be.info().description}`);
+      const outputs = await component.run({
+        be,
+        dtype,
+        checkpoint,
+        inputs,
+        config: values.config,
+        log: (line) => console.log(line),
+      });
+      writeSafetensors(outPath, outputs, { component: component.name, dtype });
+      for (const [k, t] of Object.entries(outputs)) {
+        const d = t.data as Float32Array;
+        let sum = 0;
+        let sq = 0;
+        let max = 0;
+        for (const v of d) {
+          sum += v;
+          sq += v * v;
+          max = Math.max(max, Math.abs(v));
+        }
+        const mean = sum / d.length;
+        console.log(
+          `${k} [${t.shape.join(', ')}]: mean ${mean.toPrecision(4)}, std ${Math.sqrt(Math.max(0, sq / d.length - mean * mean)).toPrecision(4)}, |max| ${max.toPrecision(4)}`,
+        );
+      }
+      console.log(`wrote ${outPath}`);
+      return 0;
+    } finally {
+      inputs.close();
+      be.destroy();
+    }
+  },
+};

@@ -1,0 +1,73 @@
+// `toma forward --component flux`: one Flux transformer forward from the official forward's arguments.
+import { Checkpoint } from '../../io/safetensors.js';
+import { configFromCheckpoint, FluxModel, FluxPositions, parseConfig } from '../../models/flux/index.js';
+import { readInput } from './inputs.js';
+import type { ForwardComponent } from './registry.js';
+
+/** Keys of an inputs/outputs file that a checkpoint may also hold (the fixtures keep both in one file). */
+const notWeights = (k: string) => k.startsWith('in.') || k === 'out' || k.startsWith('out.');
+
+export const flux: ForwardComponent = {
+  name: 'flux',
+  summary: 'Flux transformer (MMDiT) forward',
+  inputKeys: ['in.img', 'in.txt', 'in.img_ids', 'in.txt_ids', 'in.timesteps', 'in.y', 'in.guidance?'],
+  outputKeys: ['out'],
+  async run({ be, dtype, checkpoint, inputs, config: configText, log }) {
+    const ck = Checkpoint.open(checkpoint);
+    let model: FluxModel;
+    try {
+      const config = configText ? parseConfig(configText) : configFromCheckpoint(ck).config;
+      const t0 = performance.now();
+      model = FluxModel.load(be, ck, { dtype, config, ignoreKeys: notWeights });
+      log(
+        `loaded ${ck.keys().filter((k) => !notWeights(k)).length} tensors (${(model.params.bytes / 2 ** 20).toFixed(1)} MiB ${dtype}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+      );
+    } finally {
+      ck.close();
+    }
+    const c = model.config;
+    try {
+      const imgShape = inputs.has('in.img') ? inputs.info('in.img').shape : [];
+      const [B, N] = imgShape as [number, number];
+      const img = readInput(inputs, 'in.img', [null, null, c.in_channels]);
+      const Lt = inputs.has('in.txt') ? inputs.info('in.txt').shape[1]! : 0;
+      const txt = readInput(inputs, 'in.txt', [B, null, c.context_in_dim]);
+      const positions = FluxPositions.fromIds(be, c, {
+        imgIds: readInput(inputs, 'in.img_ids', [B, N, 3]),
+        txtIds: readInput(inputs, 'in.txt_ids', [B, Lt, 3]),
+        batch: B,
+        imageTokens: N,
+        textTokens: Lt,
+      });
+      const grid = positions.grid;
+      log(
+        `batch ${B}, ${N} image tokens (${grid ? `${grid[0]}x${grid[1]} grid` : 'ids are not a raster grid'}), ${Lt} text tokens`,
+      );
+      const tensors = [
+        be.tensor(img, [B, N, c.in_channels], dtype),
+        be.tensor(txt, [B, Lt, c.context_in_dim], dtype),
+        be.tensor(readInput(inputs, 'in.y', [B, c.vec_in_dim]), [B, c.vec_in_dim], dtype),
+      ] as const;
+      const t0 = performance.now();
+      const out = model.forward({
+        img: tensors[0],
+        txt: tensors[1],
+        y: tensors[2],
+        timesteps: readInput(inputs, 'in.timesteps', [B]),
+        guidance: c.guidance_embed ? readInput(inputs, 'in.guidance', [B]) : undefined,
+        positions,
+      });
+      const data = await out.read();
+      log(
+        `forward in ${(performance.now() - t0).toFixed(0)} ms${be.name === 'webgpu' ? ' (includes compiling the kernels)' : ''}`,
+      );
+      const shape = [...out.shape];
+      out.dispose();
+      for (const t of tensors) t.dispose();
+      positions.dispose();
+      return { out: { dtype: 'F32', shape, data } };
+    } finally {
+      model.dispose();
+    }
+  },
+};

@@ -1,0 +1,29 @@
+// Model components that `toma forward` can run. Each reads its inputs (keys `in.*`) from a safetensors
+// file and returns the tensors to write. To add one (ae, clip, t5, ...): implement ForwardComponent in
+// a file beside this one and list it below.
+import type { Backend } from '../../backend.js';
+import type { Checkpoint, TensorToWrite } from '../../io/safetensors.js';
+import { flux } from './flux.js';
+
+export interface ForwardRun {
+  be: Backend;
+  dtype: 'f32' | 'f16';
+  /** Path of the checkpoint (.safetensors, *.safetensors.index.json or a folder). */
+  checkpoint: string;
+  inputs: Checkpoint;
+  /** The --config value (a preset name or JSON), if given. */
+  config?: string;
+  log(line: string): void;
+}
+
+export interface ForwardComponent {
+  name: string;
+  summary: string;
+  /** Input keys read from --inputs, for the help text ("?" marks optional ones). */
+  inputKeys: string[];
+  /** Output keys written to --out. */
+  outputKeys: string[];
+  run(r: ForwardRun): Promise<Record<string, TensorToWrite>>;
+}
+
+export const components: ForwardComponent[] = [flux];

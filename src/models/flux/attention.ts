@@ -1,0 +1,85 @@
+// The attention pieces shared by both block kinds: projection output -> heads with QK RMSNorm and RoPE
+// (official order: rearrange, QKNorm, then RoPE inside attention()), and attention of text and image
+// queries over the joint [text | image] keys.
+import type { KeyRanges } from '../../backend.js';
+import type { Tensor } from '../../tensor.js';
+import { type ForwardContext, QK_NORM_EPS } from './context.js';
+import type { QKNorm } from './weights.js';
+
+export interface Heads {
+  /** [B, H, L, D], normalised and rotated. */
+  q: Tensor;
+  /** [B, H, L, D], normalised and rotated. */
+  k: Tensor;
+  /** [B, H, L, D]. */
+  v: Tensor;
+}
+
+/**
+ * qkv [B, L, 3·hidden] (the output of a qkv projection) -> q, k, v heads. Each is one row gather (the
+ * head transpose) and q, k one RMSNorm and one RoPE launch each. table: f32 [B, L, D/2, 2].
+ */
+export function toHeads(ctx: ForwardContext, qkv: Tensor, norm: QKNorm, table: Tensor): Heads {
+  const { be } = ctx;
+  const B = qkv.dim(0);
+  const L = qkv.dim(1);
+  const H = ctx.config.num_heads;
+  const D = ctx.config.hidden_size / H;
+  const rows = be.reshape(qkv, [B, L * 3 * H, D]);
+  const slot = (s: number) => be.reshape(be.gather(rows, ctx.heads.get(B, L, 3 * H, s * H)), [B, H, L, D]);
+  return {
+    q: be.rope(be.rmsNorm(slot(0), norm.query_norm.scale, QK_NORM_EPS), table),
+    k: be.rope(be.rmsNorm(slot(1), norm.key_norm.scale, QK_NORM_EPS), table),
+    v: slot(2),
+  };
+}
+
+/**
+ * Text queries qTxt [B, H, Lt, D] and image queries qImg [B, H, n, D] attend to the joint keys and
+ * values k, v [B, H, Lt + n', D]. Returns the outputs per stream, [B, Lt, hidden] and [B, n, hidden].
+ * The two query sets run as two attention calls, so the joint output never has to be split; with key
+ * ranges whose query blocks straddle the text/image border they run as one call over [text | image].
+ */
+export function jointAttention(
+  ctx: ForwardContext,
+  ranges: KeyRanges | null,
+  qTxt: Tensor,
+  qImg: Tensor,
+  k: Tensor,
+  v: Tensor,
+): { txt: Tensor; img: Tensor } {
+  const { be } = ctx;
+  const Lt = qTxt.dim(2);
+  const n = qImg.dim(2);
+  if (!ranges) return { txt: be.attention(qTxt, k, v), img: be.attention(qImg, k, v) };
+  const bs = ranges.blockSize;
+  if (Lt % bs === 0) {
+    const nbTxt = Lt / bs;
+    const nb = ranges.ranges.dim(0);
+    const txtRanges = { blockSize: bs, ranges: be.slice(ranges.ranges, 0, 0, nbTxt) };
+    const imgRanges = { blockSize: bs, ranges: be.slice(ranges.ranges, 0, nbTxt, nb - nbTxt) };
+    return {
+      txt: be.attention(qTxt, k, v, { keyRanges: txtRanges }),
+      img: be.attention(qImg, k, v, { keyRanges: imgRanges }),
+    };
+  }
+  const out = be.attention(be.concat([qTxt, qImg], 2), k, v, { keyRanges: ranges });
+  return { txt: be.slice(out, 1, 0, Lt), img: be.slice(out, 1, Lt, n) };
+}
+
+/** The pattern's key ranges for one block, checked against the sequence they must describe. */
+export function blockRanges(
+  ctx: ForwardContext,
+  kind: 'double' | 'single',
+  index: number,
+  imageTokens: number,
+  kvReduced: boolean,
+): KeyRanges | null {
+  if (!ctx.pattern) return null;
+  const r = ctx.pattern.keyRanges(kind, index, ctx.info, imageTokens);
+  if (r && kvReduced)
+    throw new Error(
+      `${kind} block ${index}: attention pattern "${ctx.pattern.name}" gives key ranges, but the token reducer "${ctx.reducer.name}" shortens the keys (a kv plan); the two cannot be combined`,
+    );
+  return r;
+}

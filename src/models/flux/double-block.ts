@@ -1,0 +1,68 @@
+// DoubleStreamBlock: image and text keep their own weights and meet only in the joint attention.
+//   per stream: (shift1, scale1, gate1, shift2, scale2, gate2) = lin(silu(vec))
+//               x = LN(stream)·(1 + scale1) + shift1 -> qkv -> heads, QK RMSNorm, RoPE
+//   attention of each stream's queries over keys/values [text | image]
+//   per stream: stream += gate1 · proj(attn);  stream += gate2 · mlp(LN(stream)·(1 + scale2) + shift2)
+// Token reduction (src/merge/hooks.ts): the plan sees the modulated image stream; a merge plan shortens
+// the image queries/keys/values and the image attention output is unmerged before the projection; a kv
+// plan shortens only the image keys/values (after RoPE).
+import type { Tensor } from '../../tensor.js';
+import { blockRanges, jointAttention, toHeads } from './attention.js';
+import { type ForwardContext, LN_EPS } from './context.js';
+import { type ModulationOut, modulation } from './modulation.js';
+import type { DoubleBlockWeights, Linear } from './weights.js';
+
+/** stream + gate2 · mlp(modulated LN(stream)), with both the gate and the residual in the last matmul. */
+function mlpResidual(
+  ctx: ForwardContext,
+  x: Tensor,
+  mlp: { 0: Linear; 2: Linear },
+  m: ModulationOut,
+): Tensor {
+  const { be } = ctx;
+  const h = be.matmul(be.modulate(x, m.shift, m.scale, LN_EPS), mlp[0].weight, {
+    bias: mlp[0].bias,
+    activation: 'gelu_tanh',
+  });
+  return be.matmul(h, mlp[2].weight, { bias: mlp[2].bias, gate: m.gate, residual: x });
+}
+
+export function doubleBlock(
+  ctx: ForwardContext,
+  w: DoubleBlockWeights,
+  index: number,
+  img: Tensor,
+  txt: Tensor,
+): { img: Tensor; txt: Tensor } {
+  const { be } = ctx;
+  const [im1, im2] = modulation(ctx, w.img_mod.lin, 2) as [ModulationOut, ModulationOut];
+  const [tm1, tm2] = modulation(ctx, w.txt_mod.lin, 2) as [ModulationOut, ModulationOut];
+  const imgMod = be.modulate(img, im1.shift, im1.scale, LN_EPS);
+  const txtMod = be.modulate(txt, tm1.shift, tm1.scale, LN_EPS);
+
+  const plan = ctx.reducer.block('double', index, imgMod);
+  const merge = plan?.kind === 'merge' ? plan : null;
+  const imgIn = merge ? merge.merge(imgMod) : imgMod;
+  const imgTable = merge ? merge.rope(ctx.tables.img) : ctx.tables.img;
+
+  const t = toHeads(ctx, linear(ctx, txtMod, w.txt_attn.qkv), w.txt_attn.norm, ctx.tables.txt);
+  const i = toHeads(ctx, linear(ctx, imgIn, w.img_attn.qkv), w.img_attn.norm, imgTable);
+  const kv = plan?.kind === 'kv' ? plan.downsampleKV(i.k, i.v) : { k: i.k, v: i.v };
+  const k = be.concat([t.k, kv.k], 2);
+  const v = be.concat([t.v, kv.v], 2);
+  const ranges = blockRanges(ctx, 'double', index, imgIn.dim(1), plan?.kind === 'kv');
+  const attn = jointAttention(ctx, ranges, t.q, i.q, k, v);
+  const imgAttn = merge ? merge.unmerge(attn.img) : attn.img;
+
+  const p = w.img_attn.proj;
+  img = be.matmul(imgAttn, p.weight, { bias: p.bias, gate: im1.gate, residual: img });
+  img = mlpResidual(ctx, img, w.img_mlp, im2);
+  const tp = w.txt_attn.proj;
+  txt = be.matmul(attn.txt, tp.weight, { bias: tp.bias, gate: tm1.gate, residual: txt });
+  txt = mlpResidual(ctx, txt, w.txt_mlp, tm2);
+  return { img, txt };
+}
+
+function linear(ctx: ForwardContext, x: Tensor, l: Linear): Tensor {
+  return ctx.be.matmul(x, l.weight, { bias: l.bias });
+}

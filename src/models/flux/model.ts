@@ -1,0 +1,261 @@
+// The Flux transformer (MMDiT) forward pass, as the official black-forest-labs/flux Flux.forward computes it:
+//   img = img_in(img); vec = time_in(emb(t)) [+ guidance_in(emb(g))] + vector_in(y); txt = txt_in(txt)
+//   double blocks on (img, txt); single blocks on [txt | img]; final_layer on the image tokens.
+// forward() is synchronous: it records every launch of the pass (uploads of the timestep embeddings
+// first) and never reads back, so a whole pass is submitted in a few command buffers. Each block runs
+// inside be.tidy(), so intermediates go back to the pool as soon as the block is recorded.
+import type { Backend } from '../../backend.js';
+import { Checkpoint } from '../../io/safetensors.js';
+import { type AttentionPattern, dense, type ForwardInfo, type TokenReducer } from '../../merge/hooks.js';
+import type { Tensor } from '../../tensor.js';
+import { shapeStr } from '../../util/shape.js';
+import { type FluxConfig, headDim } from './config.js';
+import { type ForwardContext, HeadIndex, LN_EPS } from './context.js';
+import { doubleBlock } from './double-block.js';
+import { FluxPositions } from './positions.js';
+import { singleBlock } from './single-block.js';
+import { TIMESTEP_DIM, timestepEmbedding } from './timestep.js';
+import {
+  type ComputeDType,
+  configFromCheckpoint,
+  type FluxParams,
+  type LoadOptions,
+  loadParams,
+  type MLPEmbedder,
+  randomParams,
+} from './weights.js';
+
+export interface FluxInputs {
+  /** [B, N, in_channels]: packed latent tokens in raster order, compute dtype. */
+  img: Tensor;
+  /** [B, Lt, context_in_dim]: text tokens (T5), compute dtype. */
+  txt: Tensor;
+  /** [B, vec_in_dim]: pooled text vector (CLIP), compute dtype. */
+  y: Tensor;
+  /** [B] timesteps in [0, 1] (the official code scales them by 1000). */
+  timesteps: ArrayLike<number>;
+  /** [B] guidance strengths; required when the config has guidance_embed, ignored otherwise. */
+  guidance?: ArrayLike<number>;
+  /** RoPE tables for the image and text ids (FluxPositions.grid / fromIds); reuse across steps. */
+  positions: FluxPositions;
+}
+
+export interface ForwardOptions {
+  /** Token reduction (default: dense). Its hooks are called as src/merge/hooks.ts documents. */
+  reducer?: TokenReducer;
+  /** Sparse attention pattern: image token order and per-block key ranges. */
+  pattern?: AttentionPattern;
+  /** Sampling step (0-based) and total steps, passed to the hooks (default 0 of 1). */
+  step?: number;
+  steps?: number;
+}
+
+export class FluxModel {
+  readonly config: FluxConfig;
+  readonly dtype: ComputeDType;
+  private readonly heads: HeadIndex;
+
+  constructor(
+    readonly be: Backend,
+    readonly params: FluxParams,
+  ) {
+    this.config = params.config;
+    this.dtype = params.dtype;
+    this.heads = new HeadIndex(be, params.config.num_heads);
+  }
+
+  /** Seeded random weights generated on the device (benchmarks, tests). */
+  static random(be: Backend, config: FluxConfig, o: { dtype: ComputeDType; seed?: number }): FluxModel {
+    return new FluxModel(be, randomParams(be, config, o));
+  }
+
+  /**
+   * Loads a checkpoint (.safetensors, *.safetensors.index.json or a folder with one of them). The config
+   * is the one given, else the checkpoint's __metadata__.config, else inferred from the tensor shapes.
+   */
+  static load(
+    be: Backend,
+    checkpoint: string | Checkpoint,
+    o: LoadOptions & { config?: FluxConfig },
+  ): FluxModel {
+    const ck = typeof checkpoint === 'string' ? Checkpoint.open(checkpoint) : checkpoint;
+    try {
+      const config = o.config ?? configFromCheckpoint(ck).config;
+      return new FluxModel(be, loadParams(be, ck, config, o));
+    } finally {
+      if (typeof checkpoint === 'string') ck.close();
+    }
+  }
+
+  /** The position tables for a rows x cols token grid and `textTokens` text tokens (ids as prepare() makes them). */
+  positions(o: { batch: number; rows: number; cols: number; textTokens: number }): FluxPositions {
+    return FluxPositions.grid(this.be, this.config, o);
+  }
+
+  /** One transformer forward: the velocity prediction [B, N, out_channels] for the image tokens. */
+  forward(inputs: FluxInputs, options: ForwardOptions = {}): Tensor {
+    const { be, config: c } = this;
+    const { B, N, Lt } = this.checkInputs(inputs);
+    const pos = inputs.positions;
+    const reducer = options.reducer ?? dense;
+    const pattern = options.pattern ?? null;
+    if ((reducer !== dense || pattern) && !pos.grid)
+      throw new Error(
+        'forward(): token reduction and attention patterns need image ids on a raster grid (0, row, col)',
+      );
+    const info: ForwardInfo = {
+      step: options.step ?? 0,
+      steps: options.steps ?? 1,
+      batch: B,
+      grid: pos.grid ?? [1, N],
+      textTokens: Lt,
+    };
+    const w = this.params.tree;
+    reducer.beginForward(info);
+    try {
+      return be.tidy(() => {
+        // Uploads first: a write after recorded launches would submit them early.
+        const temb = be.tensor(timestepEmbedding(inputs.timesteps), [B, TIMESTEP_DIM], this.dtype);
+        const gemb =
+          w.guidance_in && be.tensor(timestepEmbedding(inputs.guidance!), [B, TIMESTEP_DIM], this.dtype);
+        const order = pattern ? this.imageOrder(pattern, info, N) : null;
+        const H = c.num_heads;
+        for (const L of [Lt, N, Lt + N]) for (let s = 0; s < 3; s++) this.heads.get(B, L, 3 * H, s * H);
+
+        let tables = { txt: pos.txt, img: pos.img, joint: pos.joint };
+        let img = inputs.img;
+        if (order) {
+          // The pattern's order: applied before the per-token embedding (the same result as after it, on
+          // in_channels instead of hidden_size values) and undone by the output gather after final_layer.
+          img = be.gather(img, order.forward);
+          const P = headDim(c) / 2;
+          const imgTable = be.reshape(be.gather(be.reshape(pos.img, [B, N, P * 2]), order.forward), [
+            B,
+            N,
+            P,
+            2,
+          ]);
+          tables = { txt: pos.txt, img: imgTable, joint: be.concat([pos.txt, imgTable], 1) };
+        }
+
+        img = be.matmul(img, w.img_in.weight, { bias: w.img_in.bias });
+        let vec = mlpEmbedder(be, w.time_in, temb);
+        if (w.guidance_in) vec = mlpEmbedder(be, w.guidance_in, gemb!, vec);
+        vec = mlpEmbedder(be, w.vector_in, inputs.y, vec);
+        let txt = be.matmul(inputs.txt, w.txt_in.weight, { bias: w.txt_in.bias });
+        const ctx: ForwardContext = {
+          be,
+          config: c,
+          info,
+          reducer,
+          pattern,
+          vecAct: be.activation(vec, 'silu'),
+          tables,
+          heads: this.heads,
+        };
+
+        w.double_blocks.forEach((bw, i) => {
+          const next = be.tidy(() => doubleBlock(ctx, bw, i, img, txt));
+          img.dispose();
+          txt.dispose();
+          ({ img, txt } = next);
+        });
+        let x = be.concat([txt, img], 1);
+        img.dispose();
+        txt.dispose();
+        w.single_blocks.forEach((bw, i) => {
+          const next = be.tidy(() => singleBlock(ctx, bw, i, x));
+          x.dispose();
+          x = next;
+        });
+
+        // final_layer on the joint sequence (per token, so the text rows are a little wasted work, less
+        // than copying out the image hidden states first); then the image rows, in raster order.
+        const f = w.final_layer;
+        const ada = f.adaLN_modulation[1];
+        const [shift, scale] = be.split(be.matmul(ctx.vecAct, ada.weight, { bias: ada.bias }), 1, [
+          c.hidden_size,
+          c.hidden_size,
+        ]) as [Tensor, Tensor];
+        const out = be.matmul(be.modulate(x, shift, scale, LN_EPS), f.linear.weight, { bias: f.linear.bias });
+        return order ? be.gather(out, order.restore) : be.slice(out, 1, Lt, N);
+      });
+    } finally {
+      reducer.endForward();
+    }
+  }
+
+  private checkInputs(inputs: FluxInputs): { B: number; N: number; Lt: number } {
+    const c = this.config;
+    const pos = inputs.positions;
+    const B = pos.batch;
+    const N = pos.imageTokens;
+    const Lt = pos.textTokens;
+    const expect = (t: Tensor | undefined, shape: number[], what: string) => {
+      if (!t) throw new TypeError(`forward(): inputs.${what} is missing`);
+      if (t.dtype !== this.dtype)
+        throw new TypeError(
+          `forward(): inputs.${what} is ${t.dtype} but the model computes in ${this.dtype}`,
+        );
+      if (t.rank !== shape.length || t.shape.some((d, i) => d !== shape[i]))
+        throw new RangeError(
+          `forward(): inputs.${what} has shape ${shapeStr(t.shape)}, expected ${shapeStr(shape)} (batch ${B}, ${N} image and ${Lt} text tokens from the positions)`,
+        );
+    };
+    expect(inputs.img, [B, N, c.in_channels], 'img');
+    expect(inputs.txt, [B, Lt, c.context_in_dim], 'txt');
+    expect(inputs.y, [B, c.vec_in_dim], 'y');
+    if (pos.be !== this.be) throw new TypeError('forward(): inputs.positions belong to another backend');
+    const numbers = (v: ArrayLike<number> | undefined, what: string) => {
+      if (!v || v.length !== B) throw new RangeError(`forward(): inputs.${what} must hold ${B} values`);
+      for (let i = 0; i < B; i++)
+        if (!Number.isFinite(v[i])) throw new RangeError(`forward(): inputs.${what}[${i}] is not finite`);
+    };
+    numbers(inputs.timesteps, 'timesteps');
+    if (c.guidance_embed) numbers(inputs.guidance, 'guidance (the model has a guidance embedder)');
+    return { B, N, Lt };
+  }
+
+  /** The pattern's image order as gather indices: forward [B, N] and restore [B, N] (into the joint output). */
+  private imageOrder(
+    pattern: AttentionPattern,
+    info: ForwardInfo,
+    N: number,
+  ): { forward: Tensor; restore: Tensor } | null {
+    const order = pattern.imageOrder(info);
+    if (!order) return null;
+    if (order.length !== N)
+      throw new RangeError(
+        `attention pattern "${pattern.name}": image order has ${order.length} entries for ${N} tokens`,
+      );
+    const restore = new Uint32Array(N).fill(0xffffffff);
+    order.forEach((raster, d) => {
+      if (raster >= N || restore[raster] !== 0xffffffff)
+        throw new RangeError(
+          `attention pattern "${pattern.name}": image order is not a permutation of 0..${N - 1}`,
+        );
+      restore[raster] = info.textTokens + d; // row of raster token `raster` in the joint [text | image] output
+    });
+    const B = info.batch;
+    const repeat = (a: Uint32Array) => {
+      const all = new Uint32Array(B * N);
+      for (let b = 0; b < B; b++) all.set(a, b * N);
+      return all;
+    };
+    return {
+      forward: this.be.tensor(repeat(order), [B, N], 'u32'),
+      restore: this.be.tensor(repeat(restore), [B, N], 'u32'),
+    };
+  }
+
+  dispose(): void {
+    this.heads.dispose();
+    this.params.dispose();
+  }
+}
+
+/** in_layer -> SiLU -> out_layer (+ residual, fused into the last matmul). */
+function mlpEmbedder(be: Backend, m: MLPEmbedder, x: Tensor, residual?: Tensor): Tensor {
+  const h = be.matmul(x, m.in_layer.weight, { bias: m.in_layer.bias, activation: 'silu' });
+  return be.matmul(h, m.out_layer.weight, { bias: m.out_layer.bias, residual });
+}

@@ -1,0 +1,451 @@
+// The model's parameters on the device: loading from checkpoints in either key layout (tensor by
+// tensor, converted to the compute dtype on the host, never the whole file in memory), seeded random
+// initialisation on the device, and the module tree (FluxWeights) the forward pass reads, which mirrors
+// the original release's keys.
+import type { Backend } from '../../backend.js';
+import { type Checkpoint, SafetensorsError } from '../../io/safetensors.js';
+import type { Tensor } from '../../tensor.js';
+import { shapeStr } from '../../util/shape.js';
+import { configFromObject, type FluxConfig, mlpHidden, validateConfig } from './config.js';
+import {
+  canonicalShapes,
+  detectLayout,
+  type KeyLayout,
+  type Source,
+  sourcesFor,
+  storedShapes,
+} from './layouts.js';
+
+export type ComputeDType = 'f32' | 'f16';
+
+export interface Linear {
+  /** [out, in] (nn.Linear layout). */
+  weight: Tensor;
+  bias?: Tensor;
+}
+export interface MLPEmbedder {
+  in_layer: Linear;
+  out_layer: Linear;
+}
+/** Learned RMSNorm scales [head_dim] for queries and keys. */
+export interface QKNorm {
+  query_norm: { scale: Tensor };
+  key_norm: { scale: Tensor };
+}
+export interface SelfAttentionWeights {
+  qkv: Linear;
+  norm: QKNorm;
+  proj: Linear;
+}
+export interface DoubleBlockWeights {
+  img_mod: { lin: Linear };
+  img_attn: SelfAttentionWeights;
+  img_mlp: { 0: Linear; 2: Linear };
+  txt_mod: { lin: Linear };
+  txt_attn: SelfAttentionWeights;
+  txt_mlp: { 0: Linear; 2: Linear };
+}
+/**
+ * linear1 and linear2 are kept split where the checkpoint has one matrix each, so the block needs no
+ * slice or concat: linear1 = qkv rows | mlp rows; linear2 = attn columns | mlp columns (+ one bias).
+ */
+export interface SingleBlockWeights {
+  linear1: { qkv: Linear; mlp: Linear };
+  linear2: { attn: { weight: Tensor }; mlp: { weight: Tensor }; bias: Tensor };
+  norm: QKNorm;
+  modulation: { lin: Linear };
+}
+export interface FluxWeights {
+  img_in: Linear;
+  time_in: MLPEmbedder;
+  vector_in: MLPEmbedder;
+  guidance_in?: MLPEmbedder;
+  txt_in: Linear;
+  double_blocks: DoubleBlockWeights[];
+  single_blocks: SingleBlockWeights[];
+  final_layer: { linear: Linear; adaLN_modulation: { 1: Linear } };
+}
+
+/** A device tensor made from a row or column range of one canonical tensor. */
+interface Part {
+  name: string;
+  shape: number[];
+  rows?: [number, number];
+  cols?: [number, number];
+}
+
+const LINEAR1 = /^(single_blocks\.\d+\.linear1)\.(weight|bias)$/;
+const LINEAR2 = /^(single_blocks\.\d+\.linear2)\.weight$/;
+
+/** The device tensors one canonical tensor becomes (itself, except the single blocks' split linears). */
+export function deviceParts(canon: string, shape: number[], c: FluxConfig): Part[] {
+  const H = c.hidden_size;
+  const M = mlpHidden(c);
+  let m = LINEAR1.exec(canon);
+  if (m) {
+    const rest = shape.slice(1);
+    return [
+      { name: `${m[1]}.qkv.${m[2]}`, shape: [3 * H, ...rest], rows: [0, 3 * H] },
+      { name: `${m[1]}.mlp.${m[2]}`, shape: [M, ...rest], rows: [3 * H, 3 * H + M] },
+    ];
+  }
+  m = LINEAR2.exec(canon);
+  if (m) {
+    return [
+      { name: `${m[1]}.attn.weight`, shape: [H, H], cols: [0, H] },
+      { name: `${m[1]}.mlp.weight`, shape: [H, M], cols: [H, H + M] },
+    ];
+  }
+  return [{ name: canon, shape }];
+}
+
+type HostArray = Float32Array | Uint16Array;
+
+function extract(src: HostArray, shape: number[], part: Part): HostArray {
+  if (part.rows) {
+    const inner = shape.slice(1).reduce((a, b) => a * b, 1);
+    return src.subarray(part.rows[0] * inner, part.rows[1] * inner);
+  }
+  if (part.cols) {
+    const [R, C] = shape as [number, number];
+    const [c0, c1] = part.cols;
+    const out = new (src.constructor as { new (n: number): HostArray })(R * (c1 - c0));
+    for (let r = 0; r < R; r++) out.set(src.subarray(r * C + c0, r * C + c1), r * (c1 - c0));
+    return out;
+  }
+  return src;
+}
+
+function upload(be: Backend, data: HostArray, shape: number[], dtype: ComputeDType): Tensor {
+  const t = data instanceof Uint16Array ? be.fromF16Bits(data, shape) : be.tensor(data, shape, dtype);
+  return be.keep(t);
+}
+
+/** Parameters on the device, by device-part name, plus the module tree over them. */
+export class FluxParams {
+  readonly tree: FluxWeights;
+
+  constructor(
+    readonly config: FluxConfig,
+    readonly dtype: ComputeDType,
+    readonly tensors: Map<string, Tensor>,
+  ) {
+    this.tree = buildTree(tensors, config);
+  }
+
+  /** Bytes held on the device. */
+  get bytes(): number {
+    let n = 0;
+    for (const t of this.tensors.values()) n += t.size * (t.dtype === 'f16' ? 2 : 4);
+    return n;
+  }
+
+  dispose(): void {
+    for (const t of this.tensors.values()) t.dispose();
+    this.tensors.clear();
+  }
+}
+
+function buildTree(p: Map<string, Tensor>, c: FluxConfig): FluxWeights {
+  const get = (name: string): Tensor => {
+    const t = p.get(name);
+    if (!t) throw new Error(`internal: parameter ${name} was not loaded`);
+    return t;
+  };
+  const linear = (name: string): Linear => {
+    const bias = p.get(`${name}.bias`);
+    return bias ? { weight: get(`${name}.weight`), bias } : { weight: get(`${name}.weight`) };
+  };
+  const embedder = (name: string): MLPEmbedder => ({
+    in_layer: linear(`${name}.in_layer`),
+    out_layer: linear(`${name}.out_layer`),
+  });
+  const qkNorm = (name: string): QKNorm => ({
+    query_norm: { scale: get(`${name}.query_norm.scale`) },
+    key_norm: { scale: get(`${name}.key_norm.scale`) },
+  });
+  const attn = (name: string): SelfAttentionWeights => ({
+    qkv: linear(`${name}.qkv`),
+    norm: qkNorm(`${name}.norm`),
+    proj: linear(`${name}.proj`),
+  });
+  const tree: FluxWeights = {
+    img_in: linear('img_in'),
+    time_in: embedder('time_in'),
+    vector_in: embedder('vector_in'),
+    txt_in: linear('txt_in'),
+    double_blocks: [],
+    single_blocks: [],
+    final_layer: {
+      linear: linear('final_layer.linear'),
+      adaLN_modulation: { 1: linear('final_layer.adaLN_modulation.1') },
+    },
+  };
+  if (c.guidance_embed) tree.guidance_in = embedder('guidance_in');
+  for (let i = 0; i < c.depth; i++) {
+    const b = `double_blocks.${i}`;
+    tree.double_blocks.push({
+      img_mod: { lin: linear(`${b}.img_mod.lin`) },
+      img_attn: attn(`${b}.img_attn`),
+      img_mlp: { 0: linear(`${b}.img_mlp.0`), 2: linear(`${b}.img_mlp.2`) },
+      txt_mod: { lin: linear(`${b}.txt_mod.lin`) },
+      txt_attn: attn(`${b}.txt_attn`),
+      txt_mlp: { 0: linear(`${b}.txt_mlp.0`), 2: linear(`${b}.txt_mlp.2`) },
+    });
+  }
+  for (let i = 0; i < c.depth_single_blocks; i++) {
+    const b = `single_blocks.${i}`;
+    tree.single_blocks.push({
+      linear1: { qkv: linear(`${b}.linear1.qkv`), mlp: linear(`${b}.linear1.mlp`) },
+      linear2: {
+        attn: { weight: get(`${b}.linear2.attn.weight`) },
+        mlp: { weight: get(`${b}.linear2.mlp.weight`) },
+        bias: get(`${b}.linear2.bias`),
+      },
+      norm: qkNorm(`${b}.norm`),
+      modulation: { lin: linear(`${b}.modulation.lin`) },
+    });
+  }
+  return tree;
+}
+
+// ---- random initialisation -------------------------------------------------------------------------
+
+export interface RandomInitOptions {
+  dtype: ComputeDType;
+  seed?: number;
+}
+
+/**
+ * Seeded random parameters generated on the device (for benchmarks and tests without weights): weights
+ * N(0, 1/fan_in), biases N(0, 0.02²), RMSNorm scales 1. The same seed gives the same parameters on
+ * every backend.
+ */
+export function randomParams(be: Backend, config: FluxConfig, o: RandomInitOptions): FluxParams {
+  validateConfig(config);
+  const seed = o.seed ?? 0;
+  const tensors = new Map<string, Tensor>();
+  let n = 0;
+  for (const [canon, shape] of canonicalShapes(config)) {
+    for (const part of deviceParts(canon, shape, config)) {
+      const s = (Math.imul(seed, 0x9e3779b1) + Math.imul(++n, 0x85ebca6b)) >>> 0;
+      let t: Tensor;
+      if (canon.endsWith('.scale'))
+        t = be.tensor(new Float32Array(part.shape[0]!).fill(1), part.shape, o.dtype);
+      else if (canon.endsWith('.bias')) t = be.random(part.shape, o.dtype, { seed: s, std: 0.02 });
+      else t = be.random(part.shape, o.dtype, { seed: s, std: 1 / Math.sqrt(shape[1]!) });
+      tensors.set(part.name, be.keep(t));
+    }
+  }
+  return new FluxParams(config, o.dtype, tensors);
+}
+
+// ---- loading ------------------------------------------------------------------------------------------
+
+export class FluxCheckpointError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'FluxCheckpointError';
+  }
+}
+
+export interface LoadOptions {
+  dtype: ComputeDType;
+  /** Stored keys that are not parameters and should be passed over (e.g. fixture inputs `in.*`). */
+  ignoreKeys?: (key: string) => boolean;
+  /** Called after each canonical tensor is on the device. */
+  onTensor?: (key: string, done: number, total: number) => void;
+}
+
+const FLOAT_STORAGE = new Set(['F32', 'F16', 'BF16', 'F64']);
+
+/**
+ * Loads every parameter of `config` from a checkpoint in the original or the diffusers layout
+ * (detected from the keys; a common exporter prefix is allowed). Everything is checked before the first
+ * upload: a missing key, a key that belongs to no parameter, a wrong shape or a non-float dtype is an
+ * error naming the key. Stored f32/f16/bf16/f64 is converted to the compute dtype on the host.
+ */
+export function loadParams(be: Backend, ck: Checkpoint, config: FluxConfig, o: LoadOptions): FluxParams {
+  validateConfig(config);
+  const { layout, prefix } = detectLayoutOf(ck);
+  const shapes = canonicalShapes(config);
+  const sources = sourcesFor(config, layout);
+  const where = `${ck.path} (${layout} layout${prefix ? `, prefix "${prefix}"` : ''})`;
+
+  const used = new Set<string>();
+  const missing: string[] = [];
+  for (const [canon, src] of sources) {
+    for (const { key, shape } of storedShapes(src, shapes.get(canon)!)) {
+      const k = prefix + key;
+      used.add(k);
+      if (!ck.has(k)) {
+        missing.push(k);
+        continue;
+      }
+      const info = ck.info(k);
+      if (!FLOAT_STORAGE.has(info.dtype))
+        throw new FluxCheckpointError(`${where}: "${k}" is stored as ${info.dtype}; expected a float dtype`);
+      if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i]))
+        throw new FluxCheckpointError(
+          `${where}: "${k}" has shape ${shapeStr(info.shape)}, expected ${shapeStr(shape)} for this config${hint(config)}`,
+        );
+    }
+  }
+  if (missing.length)
+    throw new FluxCheckpointError(
+      `${where}: missing key${missing.length > 1 ? 's' : ''} ${list(missing)}${hint(config)}`,
+    );
+  const extra = ck.keys().filter((k) => !used.has(k) && !o.ignoreKeys?.(k));
+  if (extra.length)
+    throw new FluxCheckpointError(
+      `${where}: unexpected key${extra.length > 1 ? 's' : ''} ${list(extra)}: not a parameter of this config${hint(config)}`,
+    );
+
+  const tensors = new Map<string, Tensor>();
+  try {
+    let done = 0;
+    for (const [canon, src] of sources) {
+      const shape = shapes.get(canon)!;
+      const data = readCanonical(ck, prefix, src, shape, o.dtype);
+      for (const part of deviceParts(canon, shape, config))
+        tensors.set(part.name, upload(be, extract(data, shape, part), part.shape, o.dtype));
+      o.onTensor?.(canon, ++done, sources.size);
+    }
+  } catch (e) {
+    for (const t of tensors.values()) t.dispose();
+    if (e instanceof SafetensorsError) throw new FluxCheckpointError(e.message);
+    throw e;
+  }
+  return new FluxParams(config, o.dtype, tensors);
+}
+
+function detectLayoutOf(ck: Checkpoint): { layout: KeyLayout; prefix: string } {
+  try {
+    return detectLayout((k) => ck.has(k));
+  } catch (e) {
+    throw new FluxCheckpointError(`${ck.path}: ${(e as Error).message}`);
+  }
+}
+
+function hint(c: FluxConfig): string {
+  return ` (config: hidden_size ${c.hidden_size}, depth ${c.depth}, depth_single_blocks ${c.depth_single_blocks}, guidance_embed ${c.guidance_embed}, qkv_bias ${c.qkv_bias})`;
+}
+
+function list(keys: string[]): string {
+  const shown = keys.slice(0, 3).map((k) => `"${k}"`);
+  return keys.length > 3 ? `${shown.join(', ')} and ${keys.length - 3} more` : shown.join(', ');
+}
+
+function readOne(ck: Checkpoint, key: string, dtype: ComputeDType): HostArray {
+  return dtype === 'f16' ? ck.readF16Bits(key) : ck.readF32(key);
+}
+
+/** One canonical tensor as host values of the compute dtype (f16 as bit patterns). */
+function readCanonical(
+  ck: Checkpoint,
+  prefix: string,
+  src: Source,
+  shape: number[],
+  dtype: ComputeDType,
+): HostArray {
+  if (src.op === 'copy') return readOne(ck, prefix + src.key, dtype);
+  const n = shape.reduce((a, b) => a * b, 1);
+  const out = dtype === 'f16' ? new Uint16Array(n) : new Float32Array(n);
+  const inner = n / shape[0]!;
+  if (src.op === 'swap') {
+    const data = readOne(ck, prefix + src.key, dtype);
+    const half = (shape[0]! / 2) * inner;
+    out.set(data.subarray(half), 0);
+    out.set(data.subarray(0, half), half);
+    return out;
+  }
+  let row = 0;
+  for (const p of src.parts) {
+    out.set(readOne(ck, prefix + p.key, dtype), row * inner);
+    row += p.rows;
+  }
+  return out;
+}
+
+// ---- config from a checkpoint ------------------------------------------------------------------------
+
+/**
+ * The config a checkpoint describes: its __metadata__.config JSON when present, else inferred from the
+ * tensor shapes (axes_dim and theta cannot be inferred; Flux's [16, 56, 56] and 10000 are assumed for
+ * head dim 128, any other head dim needs an explicit config).
+ */
+export function configFromCheckpoint(ck: Checkpoint): { config: FluxConfig; source: 'metadata' | 'shapes' } {
+  const meta = ck.metadata.config;
+  if (meta !== undefined) {
+    let o: unknown;
+    try {
+      o = JSON.parse(meta);
+    } catch (e) {
+      throw new FluxCheckpointError(
+        `${ck.path}: __metadata__.config is not valid JSON (${(e as Error).message})`,
+      );
+    }
+    return { config: configFromObject(o, `${ck.path}: __metadata__.config`), source: 'metadata' };
+  }
+  const { layout, prefix } = detectLayoutOf(ck);
+  const names: Record<string, [string, string]> = {
+    imgIn: ['img_in.weight', 'x_embedder.weight'],
+    txtIn: ['txt_in.weight', 'context_embedder.weight'],
+    vecIn: ['vector_in.in_layer.weight', 'time_text_embed.text_embedder.linear_1.weight'],
+    out: ['final_layer.linear.weight', 'proj_out.weight'],
+    guidance: ['guidance_in.in_layer.weight', 'time_text_embed.guidance_embedder.linear_1.weight'],
+    doubleNorm: ['double_blocks.0.img_attn.norm.query_norm.scale', 'transformer_blocks.0.attn.norm_q.weight'],
+    singleNorm: ['single_blocks.0.norm.query_norm.scale', 'single_transformer_blocks.0.attn.norm_q.weight'],
+    doubleMlp: ['double_blocks.0.img_mlp.0.weight', 'transformer_blocks.0.ff.net.0.proj.weight'],
+    singleOut: ['single_blocks.0.linear2.weight', 'single_transformer_blocks.0.proj_out.weight'],
+    qkvBias: ['double_blocks.0.img_attn.qkv.bias', 'transformer_blocks.0.attn.to_q.bias'],
+  };
+  const key = (n: string) => prefix + names[n]![layout === 'original' ? 0 : 1];
+  const shapeOf = (n: string): number[] | undefined => (ck.has(key(n)) ? ck.info(key(n)).shape : undefined);
+  const need = (n: string): number[] => {
+    const s = shapeOf(n);
+    if (!s) throw new FluxCheckpointError(`${ck.path}: cannot infer the config: "${key(n)}" is missing`);
+    return s;
+  };
+  const count = (re: RegExp) => {
+    let n = 0;
+    for (const k of ck.keys()) {
+      const m = re.exec(k.slice(prefix.length));
+      if (k.startsWith(prefix) && m) n = Math.max(n, Number(m[1]) + 1);
+    }
+    return n;
+  };
+  const [H, inCh] = need('imgIn') as [number, number];
+  const depth = count(layout === 'original' ? /^double_blocks\.(\d+)\./ : /^transformer_blocks\.(\d+)\./);
+  const single = count(
+    layout === 'original' ? /^single_blocks\.(\d+)\./ : /^single_transformer_blocks\.(\d+)\./,
+  );
+  const norm = shapeOf('doubleNorm') ?? shapeOf('singleNorm');
+  if (!norm) throw new FluxCheckpointError(`${ck.path}: cannot infer the head dimension: no blocks`);
+  const D = norm[0]!;
+  const mlp = shapeOf('doubleMlp')?.[0] ?? need('singleOut')[1]! - H;
+  if (D !== 128)
+    throw new FluxCheckpointError(
+      `${ck.path}: head dimension ${D} differs from Flux's 128, so axes_dim cannot be assumed: give the config explicitly`,
+    );
+  const config: FluxConfig = {
+    in_channels: inCh,
+    out_channels: need('out')[0]!,
+    vec_in_dim: need('vecIn')[1]!,
+    context_in_dim: need('txtIn')[1]!,
+    hidden_size: H,
+    mlp_ratio: mlp / H,
+    num_heads: H / D,
+    depth,
+    depth_single_blocks: single,
+    axes_dim: [16, 56, 56],
+    theta: 10000,
+    qkv_bias: depth === 0 || shapeOf('qkvBias') !== undefined,
+    guidance_embed: shapeOf('guidance') !== undefined,
+  };
+  try {
+    return { config: validateConfig(config), source: 'shapes' };
+  } catch (e) {
+    throw new FluxCheckpointError(`${ck.path}: inferred config is inconsistent: ${(e as Error).message}`);
+  }
+}
