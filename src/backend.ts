@@ -34,6 +34,21 @@ export interface AttentionOptions {
   keyRanges?: KeyRanges;
 }
 
+export interface HeadsOptions {
+  heads: number;
+  headDim: number;
+  /** First column of the slot in the source rows (0 for q, H·D for k, 2·H·D for v of a fused qkv). */
+  column: number;
+  /** RMSNorm over each head vector with this weight [headDim]. */
+  norm?: Tensor;
+  eps?: number;
+  /** RoPE table f32 [B, L, headDim/2, 2] for the source rows, applied after the norm. */
+  rope?: Tensor;
+  /** Write into rows [seqOffset, seqOffset + L) of this [B, heads, Lout, headDim] tensor instead of a new one. */
+  into?: Tensor;
+  seqOffset?: number;
+}
+
 export interface RandomOptions {
   seed: number;
   mean?: number;
@@ -365,6 +380,60 @@ export abstract class Backend {
     return this.track(this.ropeImpl(x, table));
   }
   protected abstract ropeImpl(x: Tensor, table: Tensor): Tensor;
+
+  /**
+   * Attention heads from projection rows: src [B, L, W] -> [B, H, L, D] with out[b, h, l] =
+   * rope(rmsnorm(src[b, l, column + h·D : column + (h+1)·D])). Norm and RoPE are optional. With `into`
+   * the rows land at seqOffset.. of an existing [B, H, Lout, D] tensor (e.g. joint text|image keys),
+   * which is returned.
+   */
+  heads(src: Tensor, o: HeadsOptions): Tensor {
+    this.float(src, 'heads', 'src');
+    if (src.rank !== 3) throw new RangeError(`heads(): src must be [B, L, W], got ${shapeStr(src.shape)}`);
+    const [B, L, W] = src.shape as [number, number, number];
+    const { heads: H, headDim: D, column } = o;
+    if (!Number.isInteger(H) || H < 1 || !Number.isInteger(D) || D < 2 || D % 2)
+      throw new RangeError(`heads(): heads must be >= 1 and headDim even, got ${H} and ${D}`);
+    if (!Number.isInteger(column) || column < 0 || column + H * D > W)
+      throw new RangeError(`heads(): columns [${column}, ${column + H * D}) exceed the row width ${W}`);
+    if (o.norm) {
+      this.float(o.norm, 'heads', 'norm', src.dtype);
+      this.expectShape(o.norm, [D], 'heads', 'norm');
+    }
+    if (o.rope) {
+      this.float(o.rope, 'heads', 'rope', 'f32');
+      this.expectShape(o.rope, [B, L, D / 2, 2], 'heads', 'rope');
+    }
+    const seqOffset = o.seqOffset ?? 0;
+    let out: Tensor;
+    if (o.into) {
+      this.float(o.into, 'heads', 'into', src.dtype);
+      const t = o.into;
+      if (
+        t.rank !== 4 ||
+        t.dim(0) !== B ||
+        t.dim(1) !== H ||
+        t.dim(3) !== D ||
+        !Number.isInteger(seqOffset) ||
+        seqOffset < 0 ||
+        seqOffset + L > t.dim(2)
+      ) {
+        throw new RangeError(
+          `heads(): into ${t} cannot take ${L} rows at ${seqOffset} of [${B}, ${H}, *, ${D}]`,
+        );
+      }
+      out = t;
+    } else {
+      if (seqOffset !== 0) throw new RangeError('heads(): seqOffset needs `into`');
+      out = this.track(this.allocImpl([B, H, L, D], src.dtype));
+    }
+    this.headsImpl(src, { ...o, eps: o.eps ?? 1e-6, out, seqOffset });
+    return out;
+  }
+  protected abstract headsImpl(
+    src: Tensor,
+    o: HeadsOptions & { eps: number; out: Tensor; seqOffset: number },
+  ): void;
 
   // ---- elementwise --------------------------------------------------------------------------------
   softmax(x: Tensor): Tensor {

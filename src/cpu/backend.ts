@@ -5,6 +5,7 @@ import {
   type Activation,
   Backend,
   type BackendInfo,
+  type HeadsOptions,
   type KeyRanges,
   type MatmulOptions,
 } from '../backend.js';
@@ -13,6 +14,7 @@ import { f16BitsToF32, roundToF16 } from '../util/f16.js';
 import { numel, type Shape } from '../util/shape.js';
 import { attentionRef, rangeMask } from './attention.js';
 import { binaryRef, softmaxRef, unaryRef } from './elementwise.js';
+import { headsRef } from './heads.js';
 import { copyAxisRef, gatherRef, scatterRef } from './layout.js';
 import { matmulBlocked } from './matmul.js';
 import { layerNormRef, modulateRef, rmsNormRef } from './norm.js';
@@ -155,6 +157,26 @@ export class CpuBackend extends Backend {
   protected ropeImpl(x: Tensor, table: Tensor): Tensor {
     const [B, H, L, D] = x.shape as [number, number, number, number];
     return this.wrap(ropeRef(this.data(x), B, H, L, D, this.data(table)), x.shape, x.dtype);
+  }
+
+  protected headsImpl(src: Tensor, o: HeadsOptions & { eps: number; out: Tensor; seqOffset: number }): void {
+    const [B, L, W] = src.shape as [number, number, number];
+    const out = this.data(o.out);
+    headsRef(this.data(src), {
+      B,
+      L,
+      W,
+      H: o.heads,
+      D: o.headDim,
+      column: o.column,
+      norm: o.norm && this.data(o.norm),
+      eps: o.eps,
+      rope: o.rope && this.data(o.rope),
+      out,
+      Lout: o.out.dim(2),
+      seqOffset: o.seqOffset,
+    });
+    if (o.out.dtype === 'f16') out.set(roundToF16(out));
   }
 
   protected softmaxImpl(x: Tensor): Tensor {

@@ -3,11 +3,13 @@ import {
   type Activation,
   Backend,
   type BackendInfo,
+  type HeadsOptions,
   type KeyRanges,
   type MatmulOptions,
 } from '../backend.js';
 import { attention } from '../kernels/attention.js';
 import { binary, cast, random, unary } from '../kernels/elementwise.js';
+import { heads } from '../kernels/heads.js';
 import { copyAxis, gather, scatter } from '../kernels/layout.js';
 import { matmul } from '../kernels/matmul.js';
 import { layerNorm, modulate, rmsNorm, softmax } from '../kernels/norm.js';
@@ -154,6 +156,9 @@ export class GpuBackend extends Backend {
   }
   protected ropeImpl(x: Tensor, table: Tensor): Tensor {
     return rope(this, x, table);
+  }
+  protected headsImpl(src: Tensor, o: HeadsOptions & { eps: number; out: Tensor; seqOffset: number }): void {
+    heads(this, src, o);
   }
   protected softmaxImpl(x: Tensor): Tensor {
     return softmax(this, x);

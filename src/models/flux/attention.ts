@@ -16,21 +16,42 @@ export interface Heads {
 }
 
 /**
- * qkv [B, L, 3·hidden] (the output of a qkv projection) -> q, k, v heads. Each is one row gather (the
- * head transpose) and q, k one RMSNorm and one RoPE launch each. table: f32 [B, L, D/2, 2].
+ * qkv [B, L, 3·hidden] (the output of a qkv projection, possibly wider) -> q, k, v heads, each one fused
+ * launch (head transpose + QK RMSNorm + RoPE). table: f32 [B, L, D/2, 2]. With `joint`, k and v are
+ * written into rows [offset, offset + L) of the given [B, H, Ljoint, D] tensors (the text|image keys)
+ * instead of new tensors.
  */
-export function toHeads(ctx: ForwardContext, qkv: Tensor, norm: QKNorm, table: Tensor): Heads {
+export function toHeads(
+  ctx: ForwardContext,
+  qkv: Tensor,
+  norm: QKNorm,
+  table: Tensor,
+  joint?: { k: Tensor; v: Tensor; offset: number },
+): Heads {
   const { be } = ctx;
-  const B = qkv.dim(0);
-  const L = qkv.dim(1);
   const H = ctx.config.num_heads;
   const D = ctx.config.hidden_size / H;
-  const rows = be.reshape(qkv, [B, L * 3 * H, D]);
-  const slot = (s: number) => be.reshape(be.gather(rows, ctx.heads.get(B, L, 3 * H, s * H)), [B, H, L, D]);
+  const at = joint ? { seqOffset: joint.offset } : {};
   return {
-    q: be.rope(be.rmsNorm(slot(0), norm.query_norm.scale, QK_NORM_EPS), table),
-    k: be.rope(be.rmsNorm(slot(1), norm.key_norm.scale, QK_NORM_EPS), table),
-    v: slot(2),
+    q: be.heads(qkv, {
+      heads: H,
+      headDim: D,
+      column: 0,
+      norm: norm.query_norm.scale,
+      eps: QK_NORM_EPS,
+      rope: table,
+    }),
+    k: be.heads(qkv, {
+      heads: H,
+      headDim: D,
+      column: H * D,
+      norm: norm.key_norm.scale,
+      eps: QK_NORM_EPS,
+      rope: table,
+      into: joint?.k,
+      ...at,
+    }),
+    v: be.heads(qkv, { heads: H, headDim: D, column: 2 * H * D, into: joint?.v, ...at }),
   };
 }
 

@@ -45,13 +45,32 @@ export function doubleBlock(
   const imgIn = merge ? merge.merge(imgMod) : imgMod;
   const imgTable = merge ? merge.rope(ctx.tables.img) : ctx.tables.img;
 
-  const t = toHeads(ctx, linear(ctx, txtMod, w.txt_attn.qkv), w.txt_attn.norm, ctx.tables.txt);
-  const i = toHeads(ctx, linear(ctx, imgIn, w.img_attn.qkv), w.img_attn.norm, imgTable);
-  const kv = plan?.kind === 'kv' ? plan.downsampleKV(i.k, i.v) : { k: i.k, v: i.v };
-  const k = be.concat([t.k, kv.k], 2);
-  const v = be.concat([t.v, kv.v], 2);
+  const txtQkv = linear(ctx, txtMod, w.txt_attn.qkv);
+  const imgQkv = linear(ctx, imgIn, w.img_attn.qkv);
+  let t: ReturnType<typeof toHeads>;
+  let k: Tensor;
+  let v: Tensor;
+  let qImg: Tensor;
+  if (plan?.kind === 'kv') {
+    // the image keys/values shrink after RoPE, so they cannot be written into the joint buffer directly
+    t = toHeads(ctx, txtQkv, w.txt_attn.norm, ctx.tables.txt);
+    const i = toHeads(ctx, imgQkv, w.img_attn.norm, imgTable);
+    const small = plan.downsampleKV(i.k, i.v);
+    k = be.concat([t.k, small.k], 2);
+    v = be.concat([t.v, small.v], 2);
+    qImg = i.q;
+  } else {
+    const B = txtMod.dim(0);
+    const Lt = txtMod.dim(1);
+    const H = ctx.config.num_heads;
+    const D = ctx.config.hidden_size / H;
+    k = be.empty([B, H, Lt + imgIn.dim(1), D], txtMod.dtype);
+    v = be.empty([B, H, Lt + imgIn.dim(1), D], txtMod.dtype);
+    t = toHeads(ctx, txtQkv, w.txt_attn.norm, ctx.tables.txt, { k, v, offset: 0 });
+    qImg = toHeads(ctx, imgQkv, w.img_attn.norm, imgTable, { k, v, offset: Lt }).q;
+  }
   const ranges = blockRanges(ctx, 'double', index, imgIn.dim(1), plan?.kind === 'kv');
-  const attn = jointAttention(ctx, ranges, t.q, i.q, k, v);
+  const attn = jointAttention(ctx, ranges, t.q, qImg, k, v);
   const imgAttn = merge ? merge.unmerge(attn.img) : attn.img;
 
   const p = w.img_attn.proj;

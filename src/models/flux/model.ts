@@ -10,7 +10,7 @@ import { type AttentionPattern, dense, type ForwardInfo, type TokenReducer } fro
 import type { Tensor } from '../../tensor.js';
 import { shapeStr } from '../../util/shape.js';
 import { type FluxConfig, headDim } from './config.js';
-import { type ForwardContext, HeadIndex, LN_EPS } from './context.js';
+import { type ForwardContext, LN_EPS } from './context.js';
 import { doubleBlock } from './double-block.js';
 import { FluxPositions } from './positions.js';
 import { singleBlock } from './single-block.js';
@@ -53,7 +53,6 @@ export interface ForwardOptions {
 export class FluxModel {
   readonly config: FluxConfig;
   readonly dtype: ComputeDType;
-  private readonly heads: HeadIndex;
 
   constructor(
     readonly be: Backend,
@@ -61,7 +60,6 @@ export class FluxModel {
   ) {
     this.config = params.config;
     this.dtype = params.dtype;
-    this.heads = new HeadIndex(be, params.config.num_heads);
   }
 
   /** Seeded random weights generated on the device (benchmarks, tests). */
@@ -119,8 +117,6 @@ export class FluxModel {
         const gemb =
           w.guidance_in && be.tensor(timestepEmbedding(inputs.guidance!), [B, TIMESTEP_DIM], this.dtype);
         const order = pattern ? this.imageOrder(pattern, info, N) : null;
-        const H = c.num_heads;
-        for (const L of [Lt, N, Lt + N]) for (let s = 0; s < 3; s++) this.heads.get(B, L, 3 * H, s * H);
 
         let tables = { txt: pos.txt, img: pos.img, joint: pos.joint };
         let img = inputs.img;
@@ -151,7 +147,6 @@ export class FluxModel {
           pattern,
           vecAct: be.activation(vec, 'silu'),
           tables,
-          heads: this.heads,
         };
 
         w.double_blocks.forEach((bw, i) => {
@@ -249,7 +244,6 @@ export class FluxModel {
   }
 
   dispose(): void {
-    this.heads.dispose();
     this.params.dispose();
   }
 }
