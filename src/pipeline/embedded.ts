@@ -1,0 +1,60 @@
+// The embedded default model: a small pixel-space Flux trained by this project (models/embedded/,
+// see its MODEL_CARD.md), with its learned class conditioning.
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Backend } from '../backend.js';
+import { Checkpoint } from '../io/safetensors.js';
+import { FluxModel } from '../models/flux/model.js';
+import type { ComputeDType } from '../models/flux/weights.js';
+import type { ClassConditioning } from './generate.js';
+
+/** models/embedded/ of this package (from dist/src/pipeline or src/pipeline alike). */
+export function embeddedDir(): string {
+  for (const rel of ['../../../models/embedded/', '../../models/embedded/']) {
+    const p = fileURLToPath(new URL(rel, import.meta.url));
+    if (existsSync(`${p}flux-embedded.safetensors`)) return p;
+  }
+  throw new Error('the embedded model (models/embedded/flux-embedded.safetensors) is missing from this installation');
+}
+
+/** Reads class names, text tokens and pooled vectors from a conditioning.safetensors file. */
+export function loadConditioning(path: string): ClassConditioning {
+  const ck = Checkpoint.open(path);
+  try {
+    for (const k of ['txt', 'y']) if (!ck.has(k)) throw new Error(`${path}: no "${k}" tensor (is this a class-conditioning file?)`);
+    const [classes, T] = ck.info('txt').shape as [number, number, number];
+    const names = JSON.parse(ck.metadata.classes ?? '[]') as string[];
+    if (names.length !== classes || ck.info('y').shape[0] !== classes) {
+      throw new Error(`${path}: ${names.length} class names, ${classes} txt rows and ${ck.info('y').shape[0]} y rows disagree`);
+    }
+    return { names, nullClass: Number(ck.metadata.null_class ?? 0), txt: ck.readF32('txt'), y: ck.readF32('y'), textTokens: T };
+  } finally {
+    ck.close();
+  }
+}
+
+export interface EmbeddedModel {
+  model: FluxModel;
+  conditioning: ClassConditioning;
+  /** Native image size in pixels (the model was also trained at half of it). */
+  nativeSize: number;
+}
+
+export function loadEmbedded(be: Backend, dtype: ComputeDType, dir = embeddedDir()): EmbeddedModel {
+  const model = FluxModel.load(be, `${dir}flux-embedded.safetensors`, { dtype });
+  return { model, conditioning: loadConditioning(`${dir}conditioning.safetensors`), nativeSize: 128 };
+}
+
+/** Finds a class by index or by (unique prefix of) its name. */
+export function resolveClass(cond: ClassConditioning, spec: string): number {
+  if (/^\d+$/.test(spec)) {
+    const k = Number(spec);
+    if (k < cond.names.length) return k;
+  }
+  const exact = cond.names.indexOf(spec);
+  if (exact >= 0) return exact;
+  const hits = cond.names.map((n, i) => [n, i] as const).filter(([n]) => n.startsWith(spec));
+  if (hits.length === 1) return hits[0]![1];
+  const list = cond.names.map((n, i) => `${i}:${n}`).join(' ');
+  throw new RangeError(hits.length ? `class "${spec}" is ambiguous (${hits.map(([n]) => n).join(', ')})` : `no class "${spec}"; classes: ${list}`);
+}
