@@ -29,3 +29,42 @@ describe('CPU backend fast paths equal the plain references', () => {
     });
   }
 });
+
+import { attentionFast, attentionRef, rangeMask } from '../src/cpu/attention.js';
+
+describe('CPU fast attention equals the plain reference', () => {
+  for (const [Lq, Lk, D] of [
+    [1, 1, 4],
+    [5, 9, 8],
+    [13, 7, 16],
+  ] as const) {
+    it(`dense Lq=${Lq} Lk=${Lk} D=${D}`, () => {
+      const r = rng();
+      const s = { B: 2, H: 3, Lq, Lk, D };
+      const q = r.normals(2 * 3 * Lq * D);
+      const k = r.normals(2 * 3 * Lk * D);
+      const v = r.normals(2 * 3 * Lk * D);
+      const a = attentionFast(q, k, v, s, 0.3);
+      const b = attentionRef(q, k, v, s, 0.3);
+      for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) < 1e-6, `element ${i}`);
+    });
+  }
+  for (const blockSize of [4, 3, 8]) {
+    it(`key ranges, blockSize ${blockSize}, incl. an empty block`, () => {
+      const r = rng();
+      const Lq = 11;
+      const Lk = 20;
+      const D = 8;
+      const nb = Math.ceil(Lq / blockSize);
+      const ranges = new Uint32Array(nb * 4);
+      for (let i = 0; i < nb; i++) ranges.set(i === 1 ? [0, 0, 5, 5] : [0, 3, 5 + i, 9 + 2 * i], i * 4);
+      const s = { B: 1, H: 2, Lq, Lk, D };
+      const q = r.normals(2 * Lq * D);
+      const k = r.normals(2 * Lk * D);
+      const v = r.normals(2 * Lk * D);
+      const a = attentionFast(q, k, v, s, 0.5, { ranges, maxRanges: 2, blockSize });
+      const b = attentionRef(q, k, v, s, 0.5, rangeMask(ranges, 2, blockSize));
+      for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) < 1e-6, `element ${i}`);
+    });
+  }
+});

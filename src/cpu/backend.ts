@@ -12,7 +12,7 @@ import {
 import { type DType, Tensor } from '../tensor.js';
 import { f16BitsToF32, roundToF16 } from '../util/f16.js';
 import { numel, type Shape } from '../util/shape.js';
-import { attentionRef, rangeMask } from './attention.js';
+import { attentionFast, rangeMask } from './attention.js';
 import { binaryRef, softmaxRef, unaryRef } from './elementwise.js';
 import { headsRef } from './heads.js';
 import { copyAxisRef, gatherRef, scatterRef } from './layout.js';
@@ -129,10 +129,13 @@ export class CpuBackend extends Backend {
   ): Tensor {
     const [B, H, Lq, D] = q.shape as [number, number, number, number];
     const Lk = k.dim(2);
-    const mask = ranges
-      ? rangeMask(this.u32(ranges.ranges), ranges.ranges.dim(1), ranges.blockSize)
-      : undefined;
-    const y = attentionRef(this.data(q), this.data(k), this.data(v), { B, H, Lq, Lk, D }, scale, mask);
+    let kr: { ranges: Uint32Array; maxRanges: number; blockSize: number } | undefined;
+    if (ranges) {
+      const r = this.u32(ranges.ranges);
+      rangeMask(r, ranges.ranges.dim(1), ranges.blockSize); // validates: no overlapping ranges
+      kr = { ranges: r, maxRanges: ranges.ranges.dim(1), blockSize: ranges.blockSize };
+    }
+    const y = attentionFast(this.data(q), this.data(k), this.data(v), { B, H, Lq, Lk, D }, scale, kr);
     return this.wrap(y, [B, Lq, H * D], q.dtype);
   }
 

@@ -14,20 +14,31 @@ export function embeddedDir(): string {
     const p = fileURLToPath(new URL(rel, import.meta.url));
     if (existsSync(`${p}flux-embedded.safetensors`)) return p;
   }
-  throw new Error('the embedded model (models/embedded/flux-embedded.safetensors) is missing from this installation');
+  throw new Error(
+    'the embedded model (models/embedded/flux-embedded.safetensors) is missing from this installation',
+  );
 }
 
 /** Reads class names, text tokens and pooled vectors from a conditioning.safetensors file. */
 export function loadConditioning(path: string): ClassConditioning {
   const ck = Checkpoint.open(path);
   try {
-    for (const k of ['txt', 'y']) if (!ck.has(k)) throw new Error(`${path}: no "${k}" tensor (is this a class-conditioning file?)`);
+    for (const k of ['txt', 'y'])
+      if (!ck.has(k)) throw new Error(`${path}: no "${k}" tensor (is this a class-conditioning file?)`);
     const [classes, T] = ck.info('txt').shape as [number, number, number];
     const names = JSON.parse(ck.metadata.classes ?? '[]') as string[];
     if (names.length !== classes || ck.info('y').shape[0] !== classes) {
-      throw new Error(`${path}: ${names.length} class names, ${classes} txt rows and ${ck.info('y').shape[0]} y rows disagree`);
+      throw new Error(
+        `${path}: ${names.length} class names, ${classes} txt rows and ${ck.info('y').shape[0]} y rows disagree`,
+      );
     }
-    return { names, nullClass: Number(ck.metadata.null_class ?? 0), txt: ck.readF32('txt'), y: ck.readF32('y'), textTokens: T };
+    return {
+      names,
+      nullClass: Number(ck.metadata.null_class ?? 0),
+      txt: ck.readF32('txt'),
+      y: ck.readF32('y'),
+      textTokens: T,
+    };
   } finally {
     ck.close();
   }
@@ -56,5 +67,9 @@ export function resolveClass(cond: ClassConditioning, spec: string): number {
   const hits = cond.names.map((n, i) => [n, i] as const).filter(([n]) => n.startsWith(spec));
   if (hits.length === 1) return hits[0]![1];
   const list = cond.names.map((n, i) => `${i}:${n}`).join(' ');
-  throw new RangeError(hits.length ? `class "${spec}" is ambiguous (${hits.map(([n]) => n).join(', ')})` : `no class "${spec}"; classes: ${list}`);
+  throw new RangeError(
+    hits.length
+      ? `class "${spec}" is ambiguous (${hits.map(([n]) => n).join(', ')})`
+      : `no class "${spec}"; classes: ${list}`,
+  );
 }

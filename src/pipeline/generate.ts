@@ -72,9 +72,13 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
   if (!Number.isInteger(W) || !Number.isInteger(H) || W < 2 || H < 2 || W % 2 || H % 2) {
     throw new RangeError(`generate(): width and height must be even integers >= 2, got ${W}x${H}`);
   }
-  if (c.in_channels !== 12) throw new Error(`generate(): this sampler is for pixel-space models (12 channels per token); the model has ${c.in_channels}`);
+  if (c.in_channels !== 12)
+    throw new Error(
+      `generate(): this sampler is for pixel-space models (12 channels per token); the model has ${c.in_channels}`,
+    );
   for (const k of o.classes) {
-    if (!Number.isInteger(k) || k < 0 || k >= cond.names.length) throw new RangeError(`generate(): class ${k} is not one of 0..${cond.names.length - 1}`);
+    if (!Number.isInteger(k) || k < 0 || k >= cond.names.length)
+      throw new RangeError(`generate(): class ${k} is not one of 0..${cond.names.length - 1}`);
   }
   const guided = cfg !== 1;
   const rows = H / 2;

@@ -17,7 +17,13 @@ export function packPatches(x: Float32Array, B: number, C: number, H: number, W:
 }
 
 /** Inverse of packPatches, returning interleaved HWC pixels per image (what PNG encoders take). */
-export function unpackToHWC(tokens: Float32Array, B: number, C: number, H: number, W: number): Float32Array[] {
+export function unpackToHWC(
+  tokens: Float32Array,
+  B: number,
+  C: number,
+  H: number,
+  W: number,
+): Float32Array[] {
   const gw = W / 2;
   const per = (H / 2) * gw * C * 4;
   const images: Float32Array[] = [];
