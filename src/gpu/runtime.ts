@@ -309,7 +309,11 @@ export class GpuRuntime {
       this.device.queue.writeBuffer(this.ringGpu, 0, this.ringCpu, 0, this.ringUsed);
       this.ringUsed = 0;
     }
-    let timing: { buf: GPUBuffer; entries: { name: string; category: KernelCategory }[] } | null = null;
+    let timing: {
+      buf: GPUBuffer;
+      entries: { name: string; category: KernelCategory }[];
+      resolve: GPUBuffer;
+    } | null = null;
     if (this.profiling && this.querySet && this.pendingQueries.length) {
       const n = this.pendingQueries.length * 2;
       const resolve = this.device.createBuffer({
@@ -322,12 +326,13 @@ export class GpuRuntime {
       });
       this.encoder.resolveQuerySet(this.querySet, 0, n, resolve, 0);
       this.encoder.copyBufferToBuffer(resolve, 0, buf, 0, n * 8);
-      timing = { buf, entries: this.pendingQueries };
+      timing = { buf, entries: this.pendingQueries, resolve };
       this.pendingQueries = [];
-      resolve.destroy();
     }
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
+    // Destroying the resolve buffer before the submit that uses it is a validation error.
+    timing?.resolve.destroy();
     if (timing) {
       const { buf, entries } = timing;
       this.timingReads.push(
