@@ -104,7 +104,7 @@ const SWEEP_SHAPES = new Set([
   'joint attn 1024²',
   'attn d64',
 ]);
-const SWEEP_THRESHOLDS = [14, 8, 20];
+const SWEEP_THRESHOLDS = [14, 15, 8];
 
 const cfgName = (c: SgmMatmulConfig) =>
   `${c.BM}x${c.BN} k${c.BK} s${c.STAGES}${c.PREFETCH ? ' pf' : ''}${c.GROUP !== 8 ? ` g${c.GROUP}` : ''}`;

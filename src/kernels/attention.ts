@@ -91,6 +91,10 @@ export function attentionSubgroupMatrix(
     throw new RangeError(`attention_sgm: keyRanges.blockSize ${ranges?.blockSize} is not a multiple of 16`);
   }
   const threshold = opts.threshold ?? 14;
+  // P = 2^(score - lazy max) <= 2^threshold must stay finite in f16 (max 65504).
+  if (!(threshold >= 0 && threshold <= 15)) {
+    throw new RangeError(`attention_sgm: threshold must be in [0, 15], got ${threshold}`);
+  }
   const out = be.alloc([B, Lq, H * D], 'f16');
   be.rt.launch({
     shader: 'attention_sgm',
