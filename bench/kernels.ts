@@ -88,14 +88,14 @@ const QUICK_SHAPES = new Set(['mlp up 1024²', 'mlp down 1024²', 'square 4096³
 
 const SWEEP_CONFIGS: SgmMatmulConfig[] = [
   SGM_MATMUL_DEFAULT,
-  { BM: 128, BN: 256, BK: 32, STAGES: 1, PREFETCH: false, GROUP: 8 },
+  { BM: 128, BN: 128, BK: 64, STAGES: 1, PREFETCH: true, GROUP: 16 },
+  { BM: 128, BN: 128, BK: 64, STAGES: 1, PREFETCH: true, GROUP: 4 },
+  { BM: 128, BN: 128, BK: 64, STAGES: 1, PREFETCH: false, GROUP: 8 },
+  { BM: 128, BN: 128, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
+  { BM: 128, BN: 64, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
+  { BM: 64, BN: 128, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
+  { BM: 128, BN: 256, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
   { BM: 256, BN: 128, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
-  { BM: 256, BN: 128, BK: 32, STAGES: 1, PREFETCH: false, GROUP: 8 },
-  { BM: 128, BN: 256, BK: 16, STAGES: 2, PREFETCH: true, GROUP: 8 },
-  { BM: 256, BN: 128, BK: 16, STAGES: 2, PREFETCH: true, GROUP: 8 },
-  { BM: 128, BN: 128, BK: 64, STAGES: 1, PREFETCH: true, GROUP: 8 },
-  { BM: 128, BN: 128, BK: 32, STAGES: 2, PREFETCH: true, GROUP: 8 },
-  { BM: 128, BN: 256, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 1 },
 ];
 const SWEEP_SHAPES = new Set([
   'mlp up 1024²',
@@ -104,7 +104,14 @@ const SWEEP_SHAPES = new Set([
   'joint attn 1024²',
   'attn d64',
 ]);
-const SWEEP_THRESHOLDS = [14, 15, 8];
+/** Attention variants: subgroups per workgroup x lazy-rescale threshold. */
+const SWEEP_ATTENTION: { subgroups: number; threshold: number; late: boolean }[] = [
+  { subgroups: 8, threshold: 14, late: false },
+  { subgroups: 4, threshold: 14, late: false },
+  { subgroups: 2, threshold: 14, late: false },
+  { subgroups: 8, threshold: 14, late: true },
+  { subgroups: 4, threshold: 14, late: true },
+];
 
 const cfgName = (c: SgmMatmulConfig) =>
   `${c.BM}x${c.BN} k${c.BK} s${c.STAGES}${c.PREFETCH ? ' pf' : ''}${c.GROUP !== 8 ? ` g${c.GROUP}` : ''}`;
@@ -114,6 +121,8 @@ interface Variant {
   be?: GpuBackend; // undefined: PyTorch
   cfg?: SgmMatmulConfig;
   threshold?: number;
+  subgroups?: number;
+  late?: boolean;
 }
 
 const flops = (s: Shape) => (s.op === 'matmul' ? 2 * s.M * s.N * s.K : 4 * s.B * s.H * s.L * s.L * s.D);
@@ -188,7 +197,11 @@ function prepare(be: GpuBackend, s: Shape): Prepared {
     inputs: [q, k, v],
     run: (variant) =>
       sgm
-        ? attentionSubgroupMatrix(be, q, k, v, scale, undefined, { threshold: variant.threshold })
+        ? attentionSubgroupMatrix(be, q, k, v, scale, undefined, {
+            threshold: variant.threshold,
+            subgroups: variant.subgroups,
+            late: variant.late,
+          })
         : attentionSimt(be, q, k, v, scale, undefined),
   };
 }
@@ -307,7 +320,7 @@ async function main() {
 
   let shapes = (SMOKE ? SMOKE_SHAPES : FLUX_SHAPES).filter((s) => !ONLY || s.op === ONLY);
   if (QUICK) shapes = shapes.filter((s) => QUICK_SHAPES.has(s.name));
-  if (SWEEP) shapes = shapes.filter((s) => SWEEP_SHAPES.has(s.name));
+  if (SWEEP && !SMOKE) shapes = shapes.filter((s) => SWEEP_SHAPES.has(s.name));
 
   const variantsFor = (s: Shape): Variant[] => {
     const v: Variant[] = [];
@@ -317,9 +330,15 @@ async function main() {
           v.push({ label: `${cfgName(cfg)}${unsafe ? '' : ' (robust)'}`, be: unsafe ?? robust, cfg });
         v.push({ label: `${cfgName(SGM_MATMUL_DEFAULT)} robust`, be: robust, cfg: SGM_MATMUL_DEFAULT });
       } else {
-        for (const threshold of SWEEP_THRESHOLDS)
-          v.push({ label: `thresh ${threshold}`, be: unsafe ?? robust, threshold });
-        v.push({ label: 'thresh 14 robust', be: robust, threshold: 14 });
+        for (const a of SWEEP_ATTENTION)
+          v.push({
+            label: `sg${a.subgroups} t${a.threshold}${a.late ? ' late' : ''}`,
+            be: unsafe ?? robust,
+            ...a,
+          });
+        v.push({ label: 'sg8 t14 robust', be: robust, subgroups: 8, threshold: 14 });
+        v.push({ label: 'sg4 t14 robust', be: robust, subgroups: 4, threshold: 14 });
+        v.push({ label: 'sg4 t14 late robust', be: robust, subgroups: 4, threshold: 14, late: true });
       }
     } else {
       v.push({ label: 'ours robust', be: robust });

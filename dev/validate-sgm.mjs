@@ -35,6 +35,8 @@ const tiles = [
   { BM: 128, BN: 256, BK: 16, STAGES: 2 },
   { BM: 128, BN: 128, BK: 64, STAGES: 1 },
   { BM: 128, BN: 128, BK: 32, STAGES: 2 },
+  { BM: 128, BN: 64, BK: 32, STAGES: 1 },
+  { BM: 64, BN: 128, BK: 32, STAGES: 1 },
 ];
 for (const t of tiles)
   for (const PREFETCH of [false, true])
@@ -46,8 +48,9 @@ for (const t of tiles)
       ])
         await check('matmul_sgm', { ...t, PREFETCH, VEC, GROUP: 8, ACT, BIAS, GATE, RESIDUAL });
 for (const D of [64, 128])
-  for (const SG of [8, 4, 1])
+  for (const SG of [8, 4, 2, 1])
     for (const RANGES of [false, true])
-      await check('attention_sgm', { D, D128: D === 128, SG, THRESH: '14.0', RANGES });
+      for (const LATE of [false, true])
+        await check('attention_sgm', { D, D128: D === 128, SG, THRESH: '14.0', RANGES, LATE });
 console.log(`${count} specializations checked, ${failures} failed`);
 process.exit(failures ? 1 : 0);

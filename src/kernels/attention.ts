@@ -22,6 +22,13 @@ export function sgmAttentionSubgroups(blockSize: number | undefined): number {
 export interface SgmAttentionOptions {
   /** Lazy-rescale threshold in log2 units (P <= 2^THRESH must stay in f16 range). */
   threshold?: number;
+  /** Subgroups (16 query rows each) per workgroup: 1, 2, 4 or 8; must divide a key-range block. */
+  subgroups?: number;
+  /**
+   * Decide the rescale on the barrier that publishes P (3 barriers per key block instead of 4) and
+   * rescale O after it; see attention_sgm.wgsl.
+   */
+  late?: boolean;
 }
 
 export function attention(
@@ -86,9 +93,11 @@ export function attentionSubgroupMatrix(
   if (q.dtype !== 'f16' || (D !== 64 && D !== 128)) {
     throw new TypeError(`attention_sgm: needs f16 with head dim 64 or 128, got ${q.dtype} D=${D}`);
   }
-  const SG = sgmAttentionSubgroups(ranges?.blockSize);
-  if (SG === 0) {
-    throw new RangeError(`attention_sgm: keyRanges.blockSize ${ranges?.blockSize} is not a multiple of 16`);
+  const SG = opts.subgroups ?? sgmAttentionSubgroups(ranges?.blockSize);
+  if (![1, 2, 4, 8].includes(SG) || (ranges && ranges.blockSize % (16 * SG) !== 0)) {
+    throw new RangeError(
+      `attention_sgm: ${SG} subgroups of 16 query rows do not tile keyRanges.blockSize ${ranges?.blockSize}`,
+    );
   }
   const threshold = opts.threshold ?? 14;
   // P = 2^(score - lazy max) <= 2^threshold must stay finite in f16 (max 65504).
@@ -104,6 +113,7 @@ export function attentionSubgroupMatrix(
       SG,
       THRESH: threshold.toFixed(1),
       RANGES: !!ranges,
+      LATE: !!opts.late,
     },
     uniforms: [
       H,

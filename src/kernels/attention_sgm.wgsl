@@ -125,6 +125,13 @@ fn scaleStaged(slot: u32, lane: u32, factor: f32) {
   }
 }
 
+// Scales this lane's 8 values of one result matrix staged at `st` (16 rows x 4 vec4) by its row's factor.
+fn scaleStagedOne(st: u32, lane: u32, factor: f32) {
+  let at = st + (lane / 2u) * 4u + (lane % 2u) * 2u;
+  sm[at] = bitcast<vec4<u32>>(bitcast<vec4<f32>>(sm[at]) * factor);
+  sm[at + 1u] = bitcast<vec4<u32>>(bitcast<vec4<f32>>(sm[at + 1u]) * factor);
+}
+
 // Writes this lane's 16 staged values (O columns dt*16 .. +16 of its row, dt = 2*pair + half) / l
 // as f16.
 fn writeStaged(slot: u32, lane: u32, pair: u32, inv: f32, row: u32, outRow: u32) {
@@ -206,14 +213,11 @@ fn main(
     let hasNext = nxt.x < nRanges;
 
     // S = Q·Kᵀ for 16 rows x 32 keys.
-    var s0: Acc;
-    var s1: Acc;
-    {
-      let kb0 = subgroupMatrixLoad<R, col_major>(&sm, K_OFF, LDK);
-      let kb1 = subgroupMatrixLoad<R, col_major>(&sm, K_OFF + 16u * LDK, LDK);
-      s0 = subgroupMatrixMultiplyAccumulate(qa0, kb0, s0);
-      s1 = subgroupMatrixMultiplyAccumulate(qa0, kb1, s1);
-    }
+    // The first product defines s0/s1 afresh instead of accumulating into a zero-initialised `var`:
+    // with `var s0: Acc;` inside the loop, multi-block results were wrong on the H100 (2026-11-25),
+    // as if the scores accumulated across key blocks.
+    var s0 = subgroupMatrixMultiply<f32>(qa0, subgroupMatrixLoad<R, col_major>(&sm, K_OFF, LDK));
+    var s1 = subgroupMatrixMultiply<f32>(qa0, subgroupMatrixLoad<R, col_major>(&sm, K_OFF + 16u * LDK, LDK));
     {
       let kb0 = subgroupMatrixLoad<R, col_major>(&sm, K_OFF + 2u, LDK);
       let kb1 = subgroupMatrixLoad<R, col_major>(&sm, K_OFF + 16u * LDK + 2u, LDK);
@@ -287,8 +291,9 @@ fn main(
     bmax = max(bmax, subgroupShuffleXor(bmax, 1u));
     let moves = bmax > m + THRESH;
     if (moves) { rescaleFlag = 1u; }
-    let anyMoves = workgroupUniformLoad(&rescaleFlag); // also: all lanes have read their S
     var factor = 1.0;
+#if !LATE
+    let anyMoves = workgroupUniformLoad(&rescaleFlag); // also: all lanes have read their S
     if (moves) {
       factor = exp2(m - bmax);
       m = bmax;
@@ -331,6 +336,15 @@ fn main(
       workgroupBarrier();
 #endif
     }
+#else
+    // LATE: the decision rides on the barrier that publishes P; O is rescaled after it, one matrix
+    // at a time in the part of the slot that P does not use (16 rows x 4 vec4 after P's 80).
+    if (moves) {
+      factor = exp2(m - bmax);
+      m = bmax;
+      l *= factor;
+    }
+#endif
 
     // P = 2^(t - m) as f16 over the slot (row stride P_LD).
     var ph: array<u32, 8>;
@@ -348,8 +362,66 @@ fn main(
     if (hasNext) {
       for (var i = 0u; i < KV_PER; i++) { storeKV(i * THREADS + tid, 1u - vbuf, kv[i]); }
     }
+#if !LATE
     workgroupBarrier(); // P, the next K and the next V are visible
     if (tid == 0u) { rescaleFlag = 0u; }
+#else
+    let anyMoves = workgroupUniformLoad(&rescaleFlag); // P, the next K and the next V are visible
+    if (tid == 0u) { rescaleFlag = 0u; }
+    if (anyMoves != 0u && started) {
+      let st = slot + 16u * P_LD;
+      subgroupMatrixStore<row_major>(&sm, st, o0, 4u);
+      workgroupBarrier();
+      scaleStagedOne(st, lane, factor);
+      workgroupBarrier();
+      o0 = subgroupMatrixLoad<Acc, row_major>(&sm, st, 4u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&sm, st, o1, 4u);
+      workgroupBarrier();
+      scaleStagedOne(st, lane, factor);
+      workgroupBarrier();
+      o1 = subgroupMatrixLoad<Acc, row_major>(&sm, st, 4u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&sm, st, o2, 4u);
+      workgroupBarrier();
+      scaleStagedOne(st, lane, factor);
+      workgroupBarrier();
+      o2 = subgroupMatrixLoad<Acc, row_major>(&sm, st, 4u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&sm, st, o3, 4u);
+      workgroupBarrier();
+      scaleStagedOne(st, lane, factor);
+      workgroupBarrier();
+      o3 = subgroupMatrixLoad<Acc, row_major>(&sm, st, 4u);
+      workgroupBarrier();
+#if D128
+      subgroupMatrixStore<row_major>(&sm, st, o4, 4u);
+      workgroupBarrier();
+      scaleStagedOne(st, lane, factor);
+      workgroupBarrier();
+      o4 = subgroupMatrixLoad<Acc, row_major>(&sm, st, 4u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&sm, st, o5, 4u);
+      workgroupBarrier();
+      scaleStagedOne(st, lane, factor);
+      workgroupBarrier();
+      o5 = subgroupMatrixLoad<Acc, row_major>(&sm, st, 4u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&sm, st, o6, 4u);
+      workgroupBarrier();
+      scaleStagedOne(st, lane, factor);
+      workgroupBarrier();
+      o6 = subgroupMatrixLoad<Acc, row_major>(&sm, st, 4u);
+      workgroupBarrier();
+      subgroupMatrixStore<row_major>(&sm, st, o7, 4u);
+      workgroupBarrier();
+      scaleStagedOne(st, lane, factor);
+      workgroupBarrier();
+      o7 = subgroupMatrixLoad<Acc, row_major>(&sm, st, 4u);
+      workgroupBarrier();
+#endif
+    }
+#endif
 
     // O += P·V
     let pa0 = subgroupMatrixLoad<L, row_major>(&sm, slot, P_LD);

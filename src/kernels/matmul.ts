@@ -26,8 +26,8 @@ export interface SgmMatmulConfig {
 /** The configuration measured fastest on the H100 (docs/kernels/matmul.md). */
 export const SGM_MATMUL_DEFAULT: SgmMatmulConfig = {
   BM: 128,
-  BN: 256,
-  BK: 32,
+  BN: 128,
+  BK: 64,
   STAGES: 1,
   PREFETCH: true,
   GROUP: 8,

@@ -37,11 +37,36 @@ describe('tensor-core attention (f16) vs CPU reference', { skip: noSgm }, () => 
     });
   }
 
+  for (const subgroups of [1, 2, 4]) {
+    it(`${subgroups} subgroups per workgroup (${16 * subgroups} query rows), several key blocks`, async () => {
+      const r = rng();
+      const [B, H, Lq, Lk, D] = [1, 2, 100, 150, 128];
+      const [qc, qg] = pair(gpu!, r.normals(B * H * Lq * D), [B, H, Lq, D], 'f16');
+      const [kc, kg] = pair(gpu!, r.normals(B * H * Lk * D), [B, H, Lk, D], 'f16');
+      const [vc, vg] = pair(gpu!, r.normals(B * H * Lk * D), [B, H, Lk, D], 'f16');
+      const scale = 1 / Math.sqrt(D);
+      const want = await cpu.attention(qc, kc, vc).read();
+      for (const late of [false, true]) {
+        const got = await attentionSubgroupMatrix(gpu!, qg, kg, vg, scale, undefined, {
+          subgroups,
+          late,
+        }).read();
+        assertClose(got, want, TOL_ATT, `attention${late ? ' (late rescale)' : ''}`);
+      }
+    });
+  }
+
   // Scores that keep growing along the keys with a wide spread force the lazy maximum to move (and
   // the O accumulators to be rescaled) many times; threshold 0 rescales at every increase.
-  for (const threshold of [0, 8, 14]) {
+  for (const [threshold, late] of [
+    [0, false],
+    [8, false],
+    [14, false],
+    [0, true],
+    [14, true],
+  ] as [number, boolean][]) {
     for (const D of [64, 128]) {
-      it(`rising, peaked scores rescale correctly (threshold ${threshold}, D=${D})`, async () => {
+      it(`rising, peaked scores rescale correctly (threshold ${threshold}${late ? ', late' : ''}, D=${D})`, async () => {
         const r = rng();
         const [B, H, Lq, Lk] = [1, 2, 150, 333];
         const q = r.normals(B * H * Lq * D, 1.5);
@@ -54,7 +79,10 @@ describe('tensor-core attention (f16) vs CPU reference', { skip: noSgm }, () => 
         const [vc, vg] = pair(gpu!, r.normals(B * H * Lk * D), [B, H, Lk, D], 'f16');
         const scale = 1 / Math.sqrt(D);
         const want = await cpu.attention(qc, kc, vc, { scale }).read();
-        const got = await attentionSubgroupMatrix(gpu!, qg, kg, vg, scale, undefined, { threshold }).read();
+        const got = await attentionSubgroupMatrix(gpu!, qg, kg, vg, scale, undefined, {
+          threshold,
+          late,
+        }).read();
         assertClose(got, want, TOL_ATT, 'attention');
       });
     }

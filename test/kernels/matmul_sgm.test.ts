@@ -21,10 +21,14 @@ const noSgm = !gpu
 /** Every tile configuration the benchmarks may pick must compute the same function. */
 const SGM_MATMUL_CONFIGS: SgmMatmulConfig[] = [
   SGM_MATMUL_DEFAULT,
+  { BM: 128, BN: 128, BK: 64, STAGES: 1, PREFETCH: false, GROUP: 4 },
+  { BM: 128, BN: 128, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
+  { BM: 128, BN: 64, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
+  { BM: 64, BN: 128, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
+  { BM: 128, BN: 256, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
   { BM: 128, BN: 256, BK: 32, STAGES: 1, PREFETCH: false, GROUP: 8 },
   { BM: 256, BN: 128, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
   { BM: 128, BN: 256, BK: 16, STAGES: 2, PREFETCH: true, GROUP: 8 },
-  { BM: 128, BN: 128, BK: 64, STAGES: 1, PREFETCH: true, GROUP: 4 },
   { BM: 128, BN: 128, BK: 32, STAGES: 2, PREFETCH: true, GROUP: 8 },
 ];
 
