@@ -7,8 +7,10 @@
 //   node dist/bench/kernels.js [--torch bench/torch_kernels.py] [--reps 3] [--iters 10]
 //        [--sweep] [--only matmul|attention] [--quick] [--json results.json]
 //
-// --sweep times every tile configuration of the matmul and several attention thresholds instead of
-// the default kernels (robustness off). Timings are GPU timestamps around each launch (median).
+// --sweep times tile configurations of the matmul and attention variants instead of the default
+// kernels (robustness off). Timings are GPU timestamps around each launch; a shape's number is the
+// median over repetitions of each repetition's median. --warm-s (default 3) runs the first shape for
+// that long before measuring, so the clocks have ramped up.
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
@@ -349,6 +351,22 @@ async function main() {
   };
 
   const prepared = new Map<string, Prepared>(); // shape name + backend
+  // Clocks ramp up under load: without this the first shape of the first repetition ran at a
+  // fraction of its speed (run 2, 2026-11-25).
+  const warmSeconds = Number(arg('warm-s') ?? 3);
+  if (warmSeconds > 0) {
+    const s = shapes[0]!;
+    const p = prepare(robust, s);
+    const v: Variant = { label: 'warm-up', be: robust };
+    const t0 = performance.now();
+    while (performance.now() - t0 < warmSeconds * 1000) {
+      for (let i = 0; i < 20; i++) p.run(v).dispose();
+      await robust.sync();
+    }
+    for (const t of p.inputs) t.dispose();
+    if (torch) await torch.time(s);
+  }
+
   const key = (s: Shape, be: GpuBackend) => `${s.name}|${be === robust ? 'r' : 'u'}`;
   const times = new Map<string, number[][]>(); // shape|variant -> per-rep iteration times
   const errors = new Map<string, number>();
@@ -394,22 +412,22 @@ async function main() {
   const rows: Record<string, unknown>[] = [];
   const pad = (x: string, n: number) => x.padEnd(n);
   console.log(
-    `\n${pad('op', 10)}${pad('shape', 34)}${pad('variant', 26)}${pad('ms', 9)}${pad('TFLOP/s', 9)}${pad('rep medians (TFLOP/s)', 24)}${pad('vs torch', 10)}max rel err`,
+    `\n${pad('op', 10)}${pad('shape', 46)}${pad('variant', 26)}${pad('ms', 9)}${pad('TFLOP/s', 9)}${pad('rep medians (TFLOP/s)', 24)}${pad('vs torch', 10)}max rel err`,
   );
   for (const s of shapes) {
-    const torchMs = times.get(`${s.name}|pytorch`)?.flat() ?? [];
+    const torchMs = (times.get(`${s.name}|pytorch`) ?? []).filter((x) => x.length).map(median);
     const torchMed = torchMs.length ? median(torchMs) : NaN;
     for (const v of variantsFor(s)) {
       const per = times.get(`${s.name}|${v.label}`) ?? [];
-      const all = per.flat();
-      if (!all.length) continue;
-      const t = median(all);
+      const repMs = per.filter((x) => x.length).map(median);
+      if (!repMs.length) continue;
+      const t = median(repMs); // median over repetitions of each repetition's median
       const tflops = flops(s) / t / 1e9;
       const repTf = per.filter((x) => x.length).map((x) => (flops(s) / median(x) / 1e9).toFixed(0));
       const ratio = v.be && torchMs.length ? torchMed / t : NaN;
       const err = errors.get(`${s.name}|${v.label}`);
       console.log(
-        `${pad(s.op, 10)}${pad(`${s.name} ${shapeStr(s)}`, 34)}${pad(v.label, 26)}${pad(t.toFixed(3), 9)}${pad(tflops.toFixed(0), 9)}${pad(repTf.join('/'), 24)}${pad(Number.isNaN(ratio) ? '' : `${(100 * ratio).toFixed(1)}%`, 10)}${err === undefined ? '' : err.toExponential(2)}`,
+        `${pad(s.op, 10)}${pad(`${s.name} ${shapeStr(s)}`, 46)}${pad(v.label, 26)}${pad(t.toFixed(3), 9)}${pad(tflops.toFixed(0), 9)}${pad(repTf.join('/'), 24)}${pad(Number.isNaN(ratio) ? '' : `${(100 * ratio).toFixed(1)}%`, 10)}${err === undefined ? '' : err.toExponential(2)}`,
       );
       rows.push({
         op: s.op,

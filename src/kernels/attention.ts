@@ -11,11 +11,15 @@ function simtQueryBlock(blockSize: number | undefined): number {
 }
 
 /**
- * Subgroups per workgroup of the tensor-core kernel (16 query rows each): 8, or fewer so that a
- * workgroup's rows never straddle two query blocks of a key-range table; 0 when not even 16 rows fit.
+ * Subgroups per workgroup of the tensor-core kernel (16 query rows each): the fastest measured for
+ * the head dim (8 for D=128, 4 for D=64; docs/kernels/attention.md), or fewer so that a workgroup's
+ * rows never straddle two query blocks of a key-range table; 0 when not even 16 rows fit.
  */
-export function sgmAttentionSubgroups(blockSize: number | undefined): number {
-  for (const sg of [8, 4, 2, 1]) if (blockSize === undefined || blockSize % (16 * sg) === 0) return sg;
+export function sgmAttentionSubgroups(blockSize: number | undefined, D = 128): number {
+  for (const sg of [8, 4, 2, 1]) {
+    if (D === 64 && sg === 8) continue;
+    if (blockSize === undefined || blockSize % (16 * sg) === 0) return sg;
+  }
   return 0;
 }
 
@@ -44,7 +48,7 @@ export function attention(
     be.paths.attention === 'subgroup-matrix' &&
     q.dtype === 'f16' &&
     (D === 64 || D === 128) &&
-    sgmAttentionSubgroups(ranges?.blockSize) > 0
+    sgmAttentionSubgroups(ranges?.blockSize, D) > 0
   ) {
     return attentionSubgroupMatrix(be, q, k, v, scale, ranges);
   }
@@ -93,7 +97,7 @@ export function attentionSubgroupMatrix(
   if (q.dtype !== 'f16' || (D !== 64 && D !== 128)) {
     throw new TypeError(`attention_sgm: needs f16 with head dim 64 or 128, got ${q.dtype} D=${D}`);
   }
-  const SG = opts.subgroups ?? sgmAttentionSubgroups(ranges?.blockSize);
+  const SG = opts.subgroups ?? sgmAttentionSubgroups(ranges?.blockSize, D);
   if (![1, 2, 4, 8].includes(SG) || (ranges && ranges.blockSize % (16 * SG) !== 0)) {
     throw new RangeError(
       `attention_sgm: ${SG} subgroups of 16 query rows do not tile keyRanges.blockSize ${ranges?.blockSize}`,
@@ -113,7 +117,8 @@ export function attentionSubgroupMatrix(
       SG,
       THRESH: threshold.toFixed(1),
       RANGES: !!ranges,
-      LATE: !!opts.late,
+      // Measured: late rescale helps D=64 (fewer barriers matter more there), not D=128.
+      LATE: opts.late ?? D === 64,
     },
     uniforms: [
       H,
