@@ -214,8 +214,8 @@ fn main(
 
     // S = Q·Kᵀ for 16 rows x 32 keys.
     // The first product defines s0/s1 afresh instead of accumulating into a zero-initialised `var`:
-    // with `var s0: Acc;` inside the loop, multi-block results were wrong on the H100 (2026-11-25),
-    // as if the scores accumulated across key blocks.
+    // with `var s0: Acc;` inside the loop the scores accumulated across key blocks on the H100
+    // (the variable was not re-zeroed per iteration; docs/kernels/attention.md, version 1).
     var s0 = subgroupMatrixMultiply<f32>(qa0, subgroupMatrixLoad<R, col_major>(&sm, K_OFF, LDK));
     var s1 = subgroupMatrixMultiply<f32>(qa0, subgroupMatrixLoad<R, col_major>(&sm, K_OFF + 16u * LDK, LDK));
     {
