@@ -1,4 +1,5 @@
-// Launcher for attention: picks the kernel variant for this adapter (src/kernels/paths.ts).
+// Launcher for attention: f16 with head dim 64 or 128 on adapters with subgroup matrices takes the
+// tensor-core flash attention (attention_sgm.wgsl); everything else the SIMT kernel.
 import type { KeyRanges } from '../backend.js';
 import type { GpuBackend } from '../gpu/backend.js';
 import type { Tensor } from '../tensor.js';
@@ -9,7 +10,52 @@ function simtQueryBlock(blockSize: number | undefined): number {
   return 1;
 }
 
+/**
+ * Subgroups per workgroup of the tensor-core kernel (16 query rows each): the fastest measured for
+ * the head dim (8 for D=128, 4 for D=64; docs/kernels/attention.md), or fewer so that a workgroup's
+ * rows never straddle two query blocks of a key-range table; 0 when not even 16 rows fit.
+ */
+export function sgmAttentionSubgroups(blockSize: number | undefined, D = 128): number {
+  for (const sg of [8, 4, 2, 1]) {
+    if (D === 64 && sg === 8) continue;
+    if (blockSize === undefined || blockSize % (16 * sg) === 0) return sg;
+  }
+  return 0;
+}
+
+export interface SgmAttentionOptions {
+  /** Lazy-rescale threshold in log2 units (P <= 2^THRESH must stay in f16 range). */
+  threshold?: number;
+  /** Subgroups (16 query rows each) per workgroup: 1, 2, 4 or 8; must divide a key-range block. */
+  subgroups?: number;
+  /**
+   * Decide the rescale on the barrier that publishes P (3 barriers per key block instead of 4) and
+   * rescale O after it; see attention_sgm.wgsl.
+   */
+  late?: boolean;
+}
+
 export function attention(
+  be: GpuBackend,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  scale: number,
+  ranges: KeyRanges | undefined,
+): Tensor {
+  const D = q.dim(3);
+  if (
+    be.paths.attention === 'subgroup-matrix' &&
+    q.dtype === 'f16' &&
+    (D === 64 || D === 128) &&
+    sgmAttentionSubgroups(ranges?.blockSize, D) > 0
+  ) {
+    return attentionSubgroupMatrix(be, q, k, v, scale, ranges);
+  }
+  return attentionSimt(be, q, k, v, scale, ranges);
+}
+
+export function attentionSimt(
   be: GpuBackend,
   q: Tensor,
   k: Tensor,
@@ -31,6 +77,59 @@ export function attention(
     uniforms: [H, Lq, Lk, { f: scale }, ranges?.blockSize ?? 1, ranges ? ranges.ranges.dim(1) : 1],
     buffers: [be.buf(q), be.buf(k), be.buf(v), be.buf(out), ranges && be.buf(ranges.ranges)],
     grid: [Math.ceil(Lq / BQ), B * H],
+    category: 'attention',
+  });
+  return out;
+}
+
+/** The tensor-core kernel: f16, D = 64 or 128. */
+export function attentionSubgroupMatrix(
+  be: GpuBackend,
+  q: Tensor,
+  k: Tensor,
+  v: Tensor,
+  scale: number,
+  ranges: KeyRanges | undefined,
+  opts: SgmAttentionOptions = {},
+): Tensor {
+  const [B, H, Lq, D] = q.shape as [number, number, number, number];
+  const Lk = k.dim(2);
+  if (q.dtype !== 'f16' || (D !== 64 && D !== 128)) {
+    throw new TypeError(`attention_sgm: needs f16 with head dim 64 or 128, got ${q.dtype} D=${D}`);
+  }
+  const SG = opts.subgroups ?? sgmAttentionSubgroups(ranges?.blockSize, D);
+  if (![1, 2, 4, 8].includes(SG) || (ranges && ranges.blockSize % (16 * SG) !== 0)) {
+    throw new RangeError(
+      `attention_sgm: ${SG} subgroups of 16 query rows do not tile keyRanges.blockSize ${ranges?.blockSize}`,
+    );
+  }
+  const threshold = opts.threshold ?? 14;
+  // P = 2^(score - lazy max) <= 2^threshold must stay finite in f16 (max 65504).
+  if (!(threshold >= 0 && threshold <= 15)) {
+    throw new RangeError(`attention_sgm: threshold must be in [0, 15], got ${threshold}`);
+  }
+  const out = be.alloc([B, Lq, H * D], 'f16');
+  be.rt.launch({
+    shader: 'attention_sgm',
+    params: {
+      D,
+      D128: D === 128,
+      SG,
+      THRESH: threshold.toFixed(1),
+      RANGES: !!ranges,
+      // Measured: late rescale helps D=64 (fewer barriers matter more there), not D=128.
+      LATE: opts.late ?? D === 64,
+    },
+    uniforms: [
+      H,
+      Lq,
+      Lk,
+      { f: scale * Math.LOG2E },
+      ranges?.blockSize ?? 1,
+      ranges ? ranges.ranges.dim(1) : 1,
+    ],
+    buffers: [be.buf(q), be.buf(k), be.buf(v), be.buf(out), ranges && be.buf(ranges.ranges)],
+    grid: [Math.ceil(Lq / (16 * SG)), B * H],
     category: 'attention',
   });
   return out;

@@ -1,10 +1,65 @@
-// Launcher for y = act(x · wᵀ + bias) * gate + residual.
+// Launcher for y = act(x · wᵀ + bias) * gate + residual. f16 tensors on adapters with subgroup
+// matrices take the tensor-core kernel (matmul_sgm.wgsl); everything else the SIMT kernel.
 import type { MatmulOptions } from '../backend.js';
 import type { GpuBackend } from '../gpu/backend.js';
+import { grid1d } from '../gpu/runtime.js';
 import type { Tensor } from '../tensor.js';
 import type { Shape } from '../util/shape.js';
 
 const ACT = { none: 0, gelu_tanh: 1, silu: 2 } as const;
+
+/** Tile configuration of the tensor-core matmul (see matmul_sgm.wgsl and docs/kernels/matmul.md). */
+export interface SgmMatmulConfig {
+  /** Workgroup tile rows / columns, multiples of 64 (each subgroup computes 64x64). */
+  BM: number;
+  BN: number;
+  /** K per staged slice: 16, 32 or 64. */
+  BK: number;
+  /** 1: one tile buffer (two barriers per slice); 2: double-buffered (one barrier per slice). */
+  STAGES: 1 | 2;
+  /** Fetch the next slice into registers before multiplying the current one. */
+  PREFETCH: boolean;
+  /** Row tiles per group in the grouped tile order. */
+  GROUP: number;
+}
+
+/** The configuration measured fastest on the H100 (docs/kernels/matmul.md). */
+export const SGM_MATMUL_DEFAULT: SgmMatmulConfig = {
+  BM: 128,
+  BN: 128,
+  BK: 64,
+  STAGES: 1,
+  PREFETCH: true,
+  GROUP: 8,
+};
+
+/** Workgroup memory bytes a configuration needs. */
+export function sgmMatmulSharedBytes(c: SgmMatmulConfig): number {
+  const tiles = c.STAGES * (c.BM + c.BN) * (c.BK + 8) * 2;
+  const epilogue = (c.BM / 64) * (c.BN / 64) * 16 * 17 * 16;
+  return Math.max(tiles, epilogue);
+}
+
+function checkConfig(be: GpuBackend, c: SgmMatmulConfig): void {
+  const threads = (c.BM / 64) * (c.BN / 64) * 32;
+  const bad =
+    c.BM % 64 !== 0 ||
+    c.BN % 64 !== 0 ||
+    ![16, 32, 64].includes(c.BK) ||
+    ![1, 2].includes(c.STAGES) ||
+    threads > (be.caps.limits.maxComputeInvocationsPerWorkgroup ?? 256) ||
+    ((c.BM * c.BK) / 8) % threads !== 0 || // every thread fetches whole 16-byte chunks of both tiles
+    ((c.BN * c.BK) / 8) % threads !== 0 ||
+    !(c.GROUP >= 1);
+  if (bad) throw new RangeError(`matmul_sgm: unsupported tile configuration ${JSON.stringify(c)}`);
+  const bytes = sgmMatmulSharedBytes(c);
+  const limit = be.caps.limits.maxComputeWorkgroupStorageSize ?? 16384;
+  if (bytes > limit) {
+    throw new RangeError(
+      `matmul_sgm: configuration ${JSON.stringify(c)} needs ${bytes} bytes of workgroup memory, the adapter allows ${limit}`,
+    );
+  }
+}
 
 export function matmul(
   be: GpuBackend,
@@ -16,28 +71,80 @@ export function matmul(
   K: number,
   outShape: Shape,
 ): Tensor {
-  const y = be.alloc(outShape, x.dtype);
-  const params = {
-    T: x.dtype,
-    F16: x.dtype === 'f16',
+  if (be.paths.matmul === 'subgroup-matrix' && x.dtype === 'f16') {
+    return matmulSubgroupMatrix(be, x, w, o, M, N, K, outShape);
+  }
+  return matmulSimt(be, x, w, o, M, N, K, outShape);
+}
+
+function epilogueParams(o: MatmulOptions) {
+  return {
     ACT: ACT[o.activation ?? 'none'],
     BIAS: !!o.bias,
     GATE: !!o.gate,
     RESIDUAL: !!o.residual,
   };
+}
+
+function epilogueBuffers(be: GpuBackend, o: MatmulOptions) {
+  return [o.bias && be.buf(o.bias), o.gate && be.buf(o.gate), o.residual && be.buf(o.residual)];
+}
+
+export function matmulSimt(
+  be: GpuBackend,
+  x: Tensor,
+  w: Tensor,
+  o: MatmulOptions,
+  M: number,
+  N: number,
+  K: number,
+  outShape: Shape,
+): Tensor {
+  const y = be.alloc(outShape, x.dtype);
   be.rt.launch({
     shader: 'matmul_simt',
-    params,
+    params: { T: x.dtype, F16: x.dtype === 'f16', ...epilogueParams(o) },
     uniforms: [M, N, K, o.gate ? M / o.gate.dim(0) : 1],
-    buffers: [
-      be.buf(x),
-      be.buf(w),
-      be.buf(y),
-      o.bias && be.buf(o.bias),
-      o.gate && be.buf(o.gate),
-      o.residual && be.buf(o.residual),
-    ],
+    buffers: [be.buf(x), be.buf(w), be.buf(y), ...epilogueBuffers(be, o)],
     grid: [Math.ceil(N / 64), Math.ceil(M / 64)],
+    category: 'linear',
+  });
+  return y;
+}
+
+/** The tensor-core kernel (f16 only); `cfg` overrides the tile configuration (benchmarks). */
+export function matmulSubgroupMatrix(
+  be: GpuBackend,
+  x: Tensor,
+  w: Tensor,
+  o: MatmulOptions,
+  M: number,
+  N: number,
+  K: number,
+  outShape: Shape,
+  cfg: SgmMatmulConfig = SGM_MATMUL_DEFAULT,
+): Tensor {
+  if (x.dtype !== 'f16') throw new TypeError(`matmul_sgm: needs f16 tensors, got ${x.dtype}`);
+  checkConfig(be, cfg);
+  const y = be.alloc(outShape, 'f16');
+  const tilesM = Math.ceil(M / cfg.BM);
+  const tilesN = Math.ceil(N / cfg.BN);
+  be.rt.launch({
+    shader: 'matmul_sgm',
+    params: {
+      ...epilogueParams(o),
+      BM: cfg.BM,
+      BN: cfg.BN,
+      BK: cfg.BK,
+      STAGES: cfg.STAGES,
+      PREFETCH: cfg.PREFETCH,
+      GROUP: cfg.GROUP,
+      // 16-byte loads straight from x and w need every row to start 16-byte aligned.
+      VEC: K % 8 === 0,
+    },
+    uniforms: [M, N, K, o.gate ? M / o.gate.dim(0) : 1, tilesM, tilesN],
+    buffers: [be.buf(x), be.buf(w), be.buf(y), ...epilogueBuffers(be, o)],
+    grid: grid1d(tilesM * tilesN, be.caps.limits.maxComputeWorkgroupsPerDimension ?? 65535),
     category: 'linear',
   });
   return y;

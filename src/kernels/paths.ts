@@ -14,8 +14,11 @@ export interface PathOverrides {
 }
 
 export function choosePaths(caps: Capabilities, overrides: PathOverrides = {}): KernelPaths {
+  // The tensor-core kernels map query rows and epilogue elements onto 32 lanes per subgroup.
   const sgm16 =
     caps.subgroupMatrix &&
+    caps.subgroupMinSize === 32 &&
+    caps.subgroupMaxSize === 32 &&
     caps.subgroupMatrixConfigs.some(
       (c) =>
         c.componentType === 'f16' &&
@@ -32,7 +35,7 @@ export function choosePaths(caps: Capabilities, overrides: PathOverrides = {}): 
     const o = overrides[k];
     if (o === 'subgroup-matrix' && !sgm16) {
       throw new Error(
-        `${k}: the subgroup-matrix path needs the chromium-experimental-subgroup-matrix feature with an f16 16x16x16 config, which this adapter lacks`,
+        `${k}: the subgroup-matrix path needs the chromium-experimental-subgroup-matrix feature with an f16 16x16x16 config and subgroups of 32, which this adapter lacks`,
       );
     }
     if (o) paths[k] = o;

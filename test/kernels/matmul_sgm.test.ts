@@ -1,0 +1,112 @@
+// The tensor-core matmul (subgroup matrices, f16) against the CPU reference. Runs only on adapters
+// with an f16 16x16x16 subgroup-matrix config (not SwiftShader); elsewhere the suite is skipped.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Activation } from '../../src/backend.js';
+import { GpuBackend } from '../../src/gpu/backend.js';
+import {
+  matmulSubgroupMatrix,
+  SGM_MATMUL_DEFAULT,
+  type SgmMatmulConfig,
+  sgmMatmulSharedBytes,
+} from '../../src/kernels/matmul.js';
+import { assertClose, cpu, gpu, pair, rng, TOL } from '../helpers.js';
+
+const noSgm = !gpu
+  ? 'no WebGPU adapter'
+  : gpu.paths.matmul !== 'subgroup-matrix'
+    ? 'adapter lacks f16 subgroup matrices'
+    : false;
+
+/** Every tile configuration the benchmarks may pick must compute the same function. */
+const SGM_MATMUL_CONFIGS: SgmMatmulConfig[] = [
+  SGM_MATMUL_DEFAULT,
+  { BM: 128, BN: 128, BK: 64, STAGES: 1, PREFETCH: false, GROUP: 4 },
+  { BM: 128, BN: 128, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
+  { BM: 128, BN: 64, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
+  { BM: 64, BN: 128, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
+  { BM: 128, BN: 256, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
+  { BM: 128, BN: 256, BK: 32, STAGES: 1, PREFETCH: false, GROUP: 8 },
+  { BM: 256, BN: 128, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
+  { BM: 128, BN: 256, BK: 16, STAGES: 2, PREFETCH: true, GROUP: 8 },
+  { BM: 128, BN: 128, BK: 32, STAGES: 2, PREFETCH: true, GROUP: 8 },
+];
+
+describe('tensor-core matmul (f16) vs CPU reference', { skip: noSgm }, () => {
+  // M=1, odd M/N, K not a multiple of 8 / 16 / 64, more than one tile in every direction.
+  const shapes: [number, number, number][] = [
+    [1, 1, 1],
+    [1, 64, 64],
+    [77, 130, 72],
+    [130, 70, 17],
+    [33, 300, 40],
+    [129, 257, 200],
+    [300, 520, 96],
+  ];
+  for (const [M, N, K] of shapes) {
+    it(`default path M=${M} N=${N} K=${K}`, async () => {
+      const r = rng();
+      const [xc, xg] = pair(gpu!, r.normals(M * K), [M, K], 'f16');
+      const [wc, wg] = pair(gpu!, r.normals(N * K, 1 / Math.sqrt(K)), [N, K], 'f16');
+      const want = await cpu.matmul(xc, wc).read();
+      const got = await gpu!.matmul(xg, wg).read();
+      assertClose(got, want, TOL.f16, 'matmul');
+    });
+  }
+  for (const act of ['gelu_tanh', 'silu'] as Activation[]) {
+    it(`fused epilogue bias+${act}+gate+residual, batched rows, odd sizes`, async () => {
+      const r = rng();
+      const B = 3;
+      const L = 45;
+      const K = 88;
+      const N = 131;
+      const [xc, xg] = pair(gpu!, r.normals(B * L * K), [B, L, K], 'f16');
+      const [wc, wg] = pair(gpu!, r.normals(N * K, 0.3), [N, K], 'f16');
+      const [bc, bg] = pair(gpu!, r.normals(N), [N], 'f16');
+      const [gc, gg] = pair(gpu!, r.normals(B * N), [B, N], 'f16');
+      const [rc, rg] = pair(gpu!, r.normals(B * L * N), [B, L, N], 'f16');
+      const want = await cpu.matmul(xc, wc, { bias: bc, activation: act, gate: gc, residual: rc }).read();
+      const got = await gpu!.matmul(xg, wg, { bias: bg, activation: act, gate: gg, residual: rg }).read();
+      assertClose(got, want, TOL.f16, `matmul+${act}`);
+    });
+  }
+  for (const cfg of SGM_MATMUL_CONFIGS) {
+    const name = `${cfg.BM}x${cfg.BN} BK${cfg.BK} stages${cfg.STAGES}${cfg.PREFETCH ? ' prefetch' : ''}`;
+    it(`tile configuration ${name} (${sgmMatmulSharedBytes(cfg)} B shared) on ragged shapes`, async () => {
+      for (const [M, N, K] of [
+        [200, 300, 136],
+        [257, 129, 50],
+      ] as [number, number, number][]) {
+        const r = rng();
+        const [xc, xg] = pair(gpu!, r.normals(M * K), [M, K], 'f16');
+        const [wc, wg] = pair(gpu!, r.normals(N * K, 1 / Math.sqrt(K)), [N, K], 'f16');
+        const [bc, bg] = pair(gpu!, r.normals(N), [N], 'f16');
+        const want = await cpu.matmul(xc, wc, { bias: bc, activation: 'silu' }).read();
+        const got = await matmulSubgroupMatrix(
+          gpu!,
+          xg,
+          wg,
+          { bias: bg, activation: 'silu' },
+          M,
+          N,
+          K,
+          [M, N],
+          cfg,
+        ).read();
+        assertClose(got, want, TOL.f16, `${name} M=${M} N=${N} K=${K}`);
+      }
+    });
+  }
+  it('the SIMT fallback stays correct for f16 on the same adapter', async () => {
+    const simt = new GpuBackend(gpu!.gpu, { matmul: 'simt' });
+    assert.equal(simt.paths.matmul, 'simt');
+    const r = rng();
+    const [M, N, K] = [70, 45, 37];
+    const x = r.normals(M * K);
+    const w = r.normals(N * K, 0.3);
+    const want = await cpu.matmul(cpu.tensor(x, [M, K], 'f16'), cpu.tensor(w, [N, K], 'f16')).read();
+    const got = await simt.matmul(simt.tensor(x, [M, K], 'f16'), simt.tensor(w, [N, K], 'f16')).read();
+    assertClose(got, want, TOL.f16, 'simt f16 matmul');
+    simt.rt.destroy();
+  });
+});
