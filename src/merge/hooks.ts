@@ -86,6 +86,11 @@ export interface AttentionPattern {
    * part in imageOrder), or null for dense attention. imageTokens is smaller than the grid when the
    * block runs on merged tokens.
    */
-  keyRanges(kind: 'double' | 'single', index: number, info: ForwardInfo, imageTokens: number): KeyRanges | null;
+  keyRanges(
+    kind: 'double' | 'single',
+    index: number,
+    info: ForwardInfo,
+    imageTokens: number,
+  ): KeyRanges | null;
   dispose(): void;
 }
