@@ -1,0 +1,72 @@
+// ToMA merge: y[tile's k merged tokens] = M_tile · x[tile's n tokens], merged tokens tile-major.
+// One workgroup per (channel chunk, tile, batch element); each thread owns VEC channels and reads each
+// of the tile's tokens once (coalesced along channels), accumulating up to KB destinations in f32
+// registers. M (f32 [B, tiles, KMAX, NMAX], zero-padded) is staged in workgroup memory.
+// CPU reference: tomaMergeRef in src/cpu/toma.ts.
+#if F16
+enable f16;
+#endif
+alias VT = {{VT}};   // storage vector (VEC channels of T)
+alias VF = {{VF}};   // the same in f32
+const WG: u32 = 256u;
+const NMAX: u32 = {{NMAX}}u;
+const KMAX: u32 = {{KMAX}}u;
+const KB: u32 = {{KB}}u;      // destinations accumulated per pass over the tile
+const KPAD: u32 = {{KPAD}}u;  // KMAX rounded up to a multiple of KB
+
+struct Params {
+  H: u32, W: u32, S: u32, tilesW: u32, rowK: u32, k00: u32, k01: u32, k10: u32, k11: u32, tokens: u32,
+  CV: u32, tiles: u32, chunks: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> x: array<VT>;
+@group(0) @binding(2) var<storage, read> m: array<f32>;
+@group(0) @binding(3) var<storage, read_write> y: array<VT>;
+
+struct Tile { row0: u32, col0: u32, h: u32, w: u32, n: u32, k: u32, offset: u32 }
+
+// Size, destination count and merged offset of tile t (see TileLayout).
+fn tileGeom(t: u32) -> Tile {
+  let tr = t / p.tilesW;
+  let tc = t % p.tilesW;
+  let h = min(p.S, p.H - tr * p.S);
+  let w = min(p.S, p.W - tc * p.S);
+  let kRow = select(p.k00, p.k10, h < p.S);
+  let kCorner = select(p.k01, p.k11, h < p.S);
+  let k = select(kRow, kCorner, w < p.S);
+  return Tile(tr * p.S, tc * p.S, h, w, h * w, k, tr * p.rowK + tc * kRow);
+}
+
+fn rasterOf(g: Tile, i: u32) -> u32 {
+  return (g.row0 + i / g.w) * p.W + g.col0 + i % g.w;
+}
+
+var<workgroup> mw: array<f32, KPAD * NMAX>;
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
+  let chunk = wid.x % p.chunks;
+  let t = wid.y * p.tilesW + wid.x / p.chunks;
+  let b = wid.z;
+  let g = tileGeom(t);
+  let base = (b * p.tiles + t) * KMAX * NMAX;
+  for (var q = li; q < KPAD * NMAX; q += WG) {
+    var v = 0.0;
+    if (q < KMAX * NMAX) { v = m[base + q]; }
+    mw[q] = v;
+  }
+  workgroupBarrier();
+  let cv = chunk * WG + li;
+  if (cv >= p.CV) { return; }
+  let N = p.H * p.W;
+  for (var j0 = 0u; j0 < g.k; j0 += KB) {
+    var acc = array<VF, KB>();
+    for (var i = 0u; i < g.n; i++) {
+      let xv = VF(x[(b * N + rasterOf(g, i)) * p.CV + cv]);
+      for (var jj = 0u; jj < KB; jj++) { acc[jj] += mw[(j0 + jj) * NMAX + i] * xv; }
+    }
+    for (var jj = 0u; jj < KB; jj++) {
+      if (j0 + jj < g.k) { y[(b * p.tokens + g.offset + j0 + jj) * p.CV + cv] = VT(acc[jj]); }
+    }
+  }
+}
