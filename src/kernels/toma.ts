@@ -27,6 +27,7 @@ export function tomaSelectGpu(
       NMAX: layout.nMax,
       KMAX: layout.kMax,
       NP: np,
+      SHM: Math.max(np * np, 1024),
       SELECT: o.select,
       WEIGHTS: o.weights,
     },

@@ -4,7 +4,7 @@
 // x is read once. CPU reference: src/cpu/toma.ts; tile conventions: src/merge/tile-layout.ts.
 //
 // Gram matrix: tokens are staged through workgroup memory in channel chunks; thread (part, bi, bj)
-// accumulates the 4x4 block (bi, bj) of xᵀx over the channels of its partition; partitions are summed
+// accumulates the 4x4 block (bi, bj) of x·xᵀ over the channels of its partition; partitions are summed
 // at the end. Cosines are G_ij / (|x_i| |x_j|) with norms clamped to 1e-12 (zero tokens get S = 0).
 #if F16
 enable f16;
@@ -17,8 +17,9 @@ const NP: u32 = {{NP}}u;       // NMAX rounded up to a multiple of 4 (row stride
 const NB: u32 = NP / 4u;
 const NBP: u32 = NB * NB;      // 4x4 blocks of S
 const PARTS: u32 = WG / NBP;   // channel partitions of the Gram accumulation
+const SHM: u32 = {{SHM}}u;     // max(NP², 1024) floats (small: SwiftShader compiles big arrays slowly)
 const NPS: u32 = NP + 1u;      // staging row stride (odd: no bank conflicts when transposing)
-const CH: u32 = 4096u / NPS;   // channels per staged chunk
+const CH: u32 = SHM / NPS;     // channels per staged chunk
 const PPT: u32 = (NP * NP + WG - 1u) / WG; // entries of S per thread in the final reduction
 const NORM_EPS: f32 = 1e-12;
 
@@ -56,7 +57,7 @@ fn rasterOf(g: Tile, i: u32) -> u32 {
   return (g.row0 + i / g.w) * p.W + g.col0 + i % g.w;
 }
 
-var<workgroup> shm: array<f32, 4096>;   // staging, then Gram partials, then S (row stride NP)
+var<workgroup> shm: array<f32, SHM>;   // staging, then the Gram in 4x4 blocks, then S (row stride NP)
 var<workgroup> cover: array<f32, NP>;
 var<workgroup> gain: array<f32, NP>;
 var<workgroup> picks: array<u32, KMAX>;
@@ -103,26 +104,34 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
   }
-  if (part < PARTS) {
-    for (var r = 0u; r < 4u; r++) {
-      let o = (part * NBP + bp) * 16u + r * 4u;
-      shm[o] = acc[r].x;
-      shm[o + 1u] = acc[r].y;
-      shm[o + 2u] = acc[r].z;
-      shm[o + 3u] = acc[r].w;
+  // Sum the partitions' 4x4 blocks in place, one partition at a time (keeps workgroup memory at NP²).
+  for (var pt = 0u; pt < PARTS; pt++) {
+    if (part == pt) {
+      for (var r = 0u; r < 4u; r++) {
+        let o = bp * 16u + r * 4u;
+        if (pt == 0u) {
+          shm[o] = acc[r].x;
+          shm[o + 1u] = acc[r].y;
+          shm[o + 2u] = acc[r].z;
+          shm[o + 3u] = acc[r].w;
+        } else {
+          shm[o] += acc[r].x;
+          shm[o + 1u] += acc[r].y;
+          shm[o + 2u] += acc[r].z;
+          shm[o + 3u] += acc[r].w;
+        }
+      }
     }
+    workgroupBarrier();
   }
-  workgroupBarrier();
+  // Block layout -> row-major S.
   var gram: array<f32, PPT>;
   for (var w = 0u; w < PPT; w++) {
     let q = li + w * WG;
     if (q < NP * NP) {
       let i = q / NP;
       let j = q % NP;
-      let o = ((i / 4u) * NB + j / 4u) * 16u + (i % 4u) * 4u + j % 4u;
-      var s = 0.0;
-      for (var pt = 0u; pt < PARTS; pt++) { s += shm[pt * NBP * 16u + o]; }
-      gram[w] = s;
+      gram[w] = shm[((i / 4u) * NB + j / 4u) * 16u + (i % 4u) * 4u + j % 4u];
     }
   }
   workgroupBarrier();

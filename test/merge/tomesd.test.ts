@@ -177,7 +177,9 @@ describe('ToMeSD semantics (CPU reference)', () => {
     );
     const rope = await tomesdRope(cpu, table, plan).read();
     const rep = await cpu.readU32(plan.repIdx);
-    rep.forEach((t, m) => assert.deepEqual([rope[2 * m], rope[2 * m + 1]], [2 * t, 2 * t + 1]));
+    rep.forEach((t, m) => {
+      assert.deepEqual([rope[2 * m], rope[2 * m + 1]], [2 * t, 2 * t + 1]);
+    });
   });
 
   it('argument errors name the problem', () => {
