@@ -3,8 +3,9 @@
 import { NoAdapterError } from '../gpu/device.js';
 import { type Command, UsageError } from './args.js';
 import { doctor } from './commands/doctor.js';
+import { merge } from './commands/merge.js';
 
-const commands: Command[] = [doctor];
+const commands: Command[] = [doctor, merge];
 
 function help(): string {
   const w = Math.max(...commands.map((c) => c.name.length));
