@@ -309,7 +309,11 @@ export class GpuRuntime {
       this.device.queue.writeBuffer(this.ringGpu, 0, this.ringCpu, 0, this.ringUsed);
       this.ringUsed = 0;
     }
-    let timing: { buf: GPUBuffer; entries: { name: string; category: KernelCategory }[] } | null = null;
+    let timing: {
+      buf: GPUBuffer;
+      resolve: GPUBuffer;
+      entries: { name: string; category: KernelCategory }[];
+    } | null = null;
     if (this.profiling && this.querySet && this.pendingQueries.length) {
       const n = this.pendingQueries.length * 2;
       const resolve = this.device.createBuffer({
@@ -322,13 +326,14 @@ export class GpuRuntime {
       });
       this.encoder.resolveQuerySet(this.querySet, 0, n, resolve, 0);
       this.encoder.copyBufferToBuffer(resolve, 0, buf, 0, n * 8);
-      timing = { buf, entries: this.pendingQueries };
+      timing = { buf, resolve, entries: this.pendingQueries };
       this.pendingQueries = [];
-      resolve.destroy();
     }
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     if (timing) {
+      // Only after the submit: destroying a buffer that recorded work uses invalidates the submit.
+      timing.resolve.destroy();
       const { buf, entries } = timing;
       this.timingReads.push(
         buf.mapAsync(GPUMapMode.READ).then(() => {
