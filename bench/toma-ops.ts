@@ -12,6 +12,7 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { table } from '../src/cli/args.js';
+import { tomesdPartition } from '../src/cpu/tomesd.js';
 import { GpuBackend } from '../src/gpu/backend.js';
 import { TileLayout } from '../src/merge/tile-layout.js';
 import { todoDownsample } from '../src/merge/todo.js';
@@ -23,7 +24,6 @@ import {
   tomaUnmerge,
   tomaWeights,
 } from '../src/merge/toma.js';
-import { tomesdPartition } from '../src/cpu/tomesd.js';
 import { tomesdMatch, tomesdMerge, tomesdPlan, tomesdUnmerge, uploadPartition } from '../src/merge/tomesd.js';
 import { tomesdMergeCount } from '../src/merge/tomesd-reducer.js';
 import type { DType, Tensor } from '../src/tensor.js';

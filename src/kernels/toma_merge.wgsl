@@ -1,7 +1,7 @@
 // ToMA merge: y[tile's k merged tokens] = M_tile · x[tile's n tokens], merged tokens tile-major.
 // One workgroup per (channel chunk, tile, batch element); each thread owns VEC channels and reads each
-// of the tile's tokens once (coalesced along channels), accumulating up to KB destinations in f32
-// registers. M (f32 [B, tiles, KMAX, NMAX], zero-padded) is staged in workgroup memory.
+// of the tile's tokens once (coalesced along channels): for tiles up to 16 tokens (PRELOAD) all into
+// registers first, else accumulating KB destinations at a time in f32 registers. M (f32 [B, tiles, KMAX, NMAX], zero-padded) is staged in workgroup memory.
 // CPU reference: tomaMergeRef in src/cpu/toma.ts.
 #if F16
 enable f16;
@@ -59,6 +59,18 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let cv = chunk * WG + li;
   if (cv >= p.CV) { return; }
   let N = p.H * p.W;
+#if PRELOAD
+  // Small tiles: all loads of the tile issued back to back (constant trip count), then one dot per output.
+  var xs = array<VF, NMAX>();
+  for (var i = 0u; i < NMAX; i++) {
+    if (i < g.n) { xs[i] = VF(x[(b * N + rasterOf(g, i)) * p.CV + cv]); }
+  }
+  for (var j = 0u; j < KMAX; j++) {
+    var acc = VF();
+    for (var i = 0u; i < NMAX; i++) { acc += mw[j * NMAX + i] * xs[i]; }
+    if (j < g.k) { y[(b * p.tokens + g.offset + j) * p.CV + cv] = VT(acc); }
+  }
+#else
   for (var j0 = 0u; j0 < g.k; j0 += KB) {
     var acc = array<VF, KB>();
     for (var i = 0u; i < g.n; i++) {
@@ -69,4 +81,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       if (j0 + jj < g.k) { y[(b * p.tokens + g.offset + j0 + jj) * p.CV + cv] = VT(acc[jj]); }
     }
   }
+#endif
 }

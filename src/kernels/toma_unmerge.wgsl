@@ -62,6 +62,19 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let cv = chunk * WG + li;
   if (cv >= p.CV) { return; }
   let N = p.H * p.W;
+#if PRELOAD
+  // Up to 16 merged tokens per tile: all loads issued back to back (constant trip count), then one dot
+  // per output token.
+  var zs = array<VF, KMAX>();
+  for (var j = 0u; j < KMAX; j++) {
+    if (j < g.k) { zs[j] = VF(z[(b * p.tokens + g.offset + j) * p.CV + cv]); }
+  }
+  for (var i = 0u; i < NMAX; i++) {
+    var acc = VF();
+    for (var j = 0u; j < KMAX; j++) { acc += pt[j * NPAD + i] * zs[j]; }
+    if (i < g.n) { out[(b * N + rasterOf(g, i)) * p.CV + cv] = VT(acc); }
+  }
+#else
   for (var i0 = 0u; i0 < g.n; i0 += IB) {
     var acc = array<VF, IB>();
     for (var j = 0u; j < g.k; j++) {
@@ -72,4 +85,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
       if (i0 + ii < g.n) { out[(b * N + rasterOf(g, i0 + ii)) * p.CV + cv] = VT(acc[ii]); }
     }
   }
+#endif
 }
