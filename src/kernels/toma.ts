@@ -64,7 +64,7 @@ export function tomaMergeGpu(be: GpuBackend, x: Tensor, m: Tensor, layout: TileL
     shader: 'toma_merge',
     params: {
       ...params,
-      NMAX: layout.nMax,
+      TILE: layout.tile,
       KMAX: layout.kMax,
       KB: kb,
       KPAD: Math.ceil(layout.kMax / kb) * kb,
@@ -90,7 +90,7 @@ export function tomaUnmergeGpu(be: GpuBackend, z: Tensor, p: Tensor, layout: Til
     shader: 'toma_unmerge',
     params: {
       ...params,
-      NMAX: layout.nMax,
+      TILE: layout.tile,
       KMAX: layout.kMax,
       IB: ib,
       NPAD: Math.ceil(layout.nMax / ib) * ib,

@@ -1,7 +1,7 @@
 // ToMA merge: y[tile's k merged tokens] = M_tile · x[tile's n tokens], merged tokens tile-major.
 // One workgroup per (channel chunk, tile, batch element); each thread owns VEC channels and reads each
-// of the tile's tokens once (coalesced along channels): for tiles up to 16 tokens (PRELOAD) all into
-// registers first, else accumulating KB destinations at a time in f32 registers. M (f32 [B, tiles, KMAX, NMAX], zero-padded) is staged in workgroup memory.
+// of the tile's tokens once (coalesced along channels): for tiles up to 4x4 (PRELOAD) all into registers
+// first, else accumulating KB destinations at a time in f32 registers. M (f32 [B, tiles, KMAX, NMAX], zero-padded) is staged in workgroup memory.
 // CPU reference: tomaMergeRef in src/cpu/toma.ts.
 #if F16
 enable f16;
@@ -9,7 +9,8 @@ enable f16;
 alias VT = {{VT}};   // storage vector (VEC channels of T)
 alias VF = {{VF}};   // the same in f32
 const WG: u32 = 256u;
-const NMAX: u32 = {{NMAX}}u;
+const TILE: u32 = {{TILE}}u;
+const NMAX: u32 = TILE * TILE;
 const KMAX: u32 = {{KMAX}}u;
 const KB: u32 = {{KB}}u;      // destinations accumulated per pass over the tile
 const KPAD: u32 = {{KPAD}}u;  // KMAX rounded up to a multiple of KB
@@ -41,7 +42,13 @@ fn rasterOf(g: Tile, i: u32) -> u32 {
   return (g.row0 + i / g.w) * p.W + g.col0 + i % g.w;
 }
 
-var<workgroup> mw: array<f32, KPAD * NMAX>;
+#if PRELOAD
+// Tiles of at most 16 tokens: M's columns in slot order q = r * TILE + c (zero for slots outside an edge
+// tile), so the tile's rows are addressed without divisions and held in registers at constant indices.
+var<workgroup> mw: array<f32, KMAX * NMAX>;
+#else
+var<workgroup> mw: array<f32, KPAD * NMAX>;   // M, zero rows up to KPAD
+#endif
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -50,6 +57,35 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let b = wid.z;
   let g = tileGeom(t);
   let base = (b * p.tiles + t) * KMAX * NMAX;
+  let N = p.H * p.W;
+#if PRELOAD
+  for (var q = li; q < KMAX * NMAX; q += WG) {
+    let j = q / NMAX;
+    let r = (q % NMAX) / TILE;
+    let c = q % TILE;
+    var v = 0.0;
+    if (r < g.h && c < g.w) { v = m[base + j * NMAX + r * g.w + c]; }
+    mw[q] = v;
+  }
+  workgroupBarrier();
+  let cv = chunk * WG + li;
+  if (cv >= p.CV) { return; }
+  // All the tile's loads issued back to back, then one dot product per merged token.
+  var xs = array<VF, NMAX>();
+  for (var r = 0u; r < TILE; r++) {
+    if (r < g.h) {
+      let row = (b * N + (g.row0 + r) * p.W + g.col0) * p.CV + cv;
+      for (var c = 0u; c < TILE; c++) {
+        if (c < g.w) { xs[r * TILE + c] = VF(x[row + c * p.CV]); }
+      }
+    }
+  }
+  for (var j = 0u; j < KMAX; j++) {
+    var acc = VF();
+    for (var q = 0u; q < NMAX; q++) { acc += mw[j * NMAX + q] * xs[q]; }
+    if (j < g.k) { y[(b * p.tokens + g.offset + j) * p.CV + cv] = VT(acc); }
+  }
+#else
   for (var q = li; q < KPAD * NMAX; q += WG) {
     var v = 0.0;
     if (q < KMAX * NMAX) { v = m[base + q]; }
@@ -58,19 +94,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   workgroupBarrier();
   let cv = chunk * WG + li;
   if (cv >= p.CV) { return; }
-  let N = p.H * p.W;
-#if PRELOAD
-  // Small tiles: all loads of the tile issued back to back (constant trip count), then one dot per output.
-  var xs = array<VF, NMAX>();
-  for (var i = 0u; i < NMAX; i++) {
-    if (i < g.n) { xs[i] = VF(x[(b * N + rasterOf(g, i)) * p.CV + cv]); }
-  }
-  for (var j = 0u; j < KMAX; j++) {
-    var acc = VF();
-    for (var i = 0u; i < NMAX; i++) { acc += mw[j * NMAX + i] * xs[i]; }
-    if (j < g.k) { y[(b * p.tokens + g.offset + j) * p.CV + cv] = VT(acc); }
-  }
-#else
   for (var j0 = 0u; j0 < g.k; j0 += KB) {
     var acc = array<VF, KB>();
     for (var i = 0u; i < g.n; i++) {

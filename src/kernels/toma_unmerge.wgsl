@@ -10,7 +10,8 @@ enable f16;
 alias VT = {{VT}};
 alias VF = {{VF}};
 const WG: u32 = 256u;
-const NMAX: u32 = {{NMAX}}u;
+const TILE: u32 = {{TILE}}u;
+const NMAX: u32 = TILE * TILE;
 const KMAX: u32 = {{KMAX}}u;
 const IB: u32 = {{IB}}u;      // tokens accumulated per pass over the merged tokens
 const NPAD: u32 = {{NPAD}}u;  // NMAX rounded up to a multiple of IB
@@ -42,7 +43,13 @@ fn rasterOf(g: Tile, i: u32) -> u32 {
   return (g.row0 + i / g.w) * p.W + g.col0 + i % g.w;
 }
 
+#if PRELOAD
+// P with columns in slot order q = r * TILE + c (zero for slots outside an edge tile): output rows are
+// addressed without divisions.
+var<workgroup> pt: array<f32, KMAX * NMAX>;
+#else
 var<workgroup> pt: array<f32, KMAX * NPAD>;   // P, row stride NPAD
+#endif
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
@@ -51,6 +58,37 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let b = wid.z;
   let g = tileGeom(t);
   let base = (b * p.tiles + t) * KMAX * NMAX;
+  let N = p.H * p.W;
+#if PRELOAD
+  for (var q = li; q < KMAX * NMAX; q += WG) {
+    let j = q / NMAX;
+    let r = (q % NMAX) / TILE;
+    let c = q % TILE;
+    var v = 0.0;
+    if (r < g.h && c < g.w) { v = pw[base + j * NMAX + r * g.w + c]; }
+    pt[q] = v;
+  }
+  workgroupBarrier();
+  let cv = chunk * WG + li;
+  if (cv >= p.CV) { return; }
+  // Up to 16 merged tokens per tile: all loads issued back to back, then one dot per output token.
+  var zs = array<VF, KMAX>();
+  for (var j = 0u; j < KMAX; j++) {
+    if (j < g.k) { zs[j] = VF(z[(b * p.tokens + g.offset + j) * p.CV + cv]); }
+  }
+  for (var r = 0u; r < TILE; r++) {
+    if (r < g.h) {
+      let row = (b * N + (g.row0 + r) * p.W + g.col0) * p.CV + cv;
+      for (var c = 0u; c < TILE; c++) {
+        if (c < g.w) {
+          var acc = VF();
+          for (var j = 0u; j < KMAX; j++) { acc += pt[j * NMAX + r * TILE + c] * zs[j]; }
+          out[row + c * p.CV] = VT(acc);
+        }
+      }
+    }
+  }
+#else
   for (var q = li; q < KMAX * NPAD; q += WG) {
     let j = q / NPAD;
     let i = q % NPAD;
@@ -61,20 +99,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   workgroupBarrier();
   let cv = chunk * WG + li;
   if (cv >= p.CV) { return; }
-  let N = p.H * p.W;
-#if PRELOAD
-  // Up to 16 merged tokens per tile: all loads issued back to back (constant trip count), then one dot
-  // per output token.
-  var zs = array<VF, KMAX>();
-  for (var j = 0u; j < KMAX; j++) {
-    if (j < g.k) { zs[j] = VF(z[(b * p.tokens + g.offset + j) * p.CV + cv]); }
-  }
-  for (var i = 0u; i < NMAX; i++) {
-    var acc = VF();
-    for (var j = 0u; j < KMAX; j++) { acc += pt[j * NPAD + i] * zs[j]; }
-    if (i < g.n) { out[(b * N + rasterOf(g, i)) * p.CV + cv] = VT(acc); }
-  }
-#else
   for (var i0 = 0u; i0 < g.n; i0 += IB) {
     var acc = array<VF, IB>();
     for (var j = 0u; j < g.k; j++) {

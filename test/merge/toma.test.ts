@@ -15,7 +15,8 @@ import { assertClose, cpu, gpu, gpuDtypes, noGpu, pair, rng, TOL } from '../help
 import { compareSelection } from './toma-check.js';
 
 // Grids, tiles and ratios that exercise edge tiles (short rows, short columns, corners), tiles larger
-// than the grid, scalar (C % 4 != 0) and vec4 channel paths.
+// than the grid, scalar (C % 4 != 0) and vec4 channel paths, and both merge / unmerge variants (rows
+// preloaded into registers for small tiles, accumulated in passes for large ones).
 const CASES = [
   { H: 8, W: 8, s: 4, ratio: 0.5, C: 64 },
   { H: 7, W: 5, s: 4, ratio: 0.5, C: 7 },
@@ -23,6 +24,7 @@ const CASES = [
   { H: 5, W: 11, s: 2, ratio: 0.75, C: 20 },
   { H: 3, W: 3, s: 8, ratio: 0.6, C: 12 },
   { H: 10, W: 9, s: 8, ratio: 0.6, C: 24 },
+  { H: 9, W: 10, s: 6, ratio: 0.75, C: 8 }, // unmerge preload path with tiles larger than 4x4
 ] as const;
 const B = 2;
 const TIE_EPS = 1e-4;
