@@ -67,7 +67,7 @@ describe('ToMA properties', () => {
       });
     }
 
-    it(`${be.name}: ratio -> 0 makes merge a permutation and unmerge(merge(x)) the identity`, async () => {
+    it(`${be.name}: ratio -> 0 makes merge a permutation and unmerge(merge(x)) the identity (distinct tokens)`, async () => {
       for (const ratio of [0, 0.01]) {
         const L = new TileLayout(7, 6, 4, ratio);
         assert.equal(L.tokens, L.n);
