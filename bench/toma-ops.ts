@@ -66,6 +66,7 @@ interface Row {
   gbps: number;
 }
 const rows: Row[] = [];
+const gb = (v: number) => (v < 10 ? v.toFixed(2) : v.toFixed(0));
 
 function median(v: number[]): number {
   const s = [...v].sort((x, y) => x - y);
@@ -107,7 +108,7 @@ async function record(
   const row = { op, grid: `${grid}x${grid}`, ratio, tokens, ms, gbps: moved / (ms * 1e6) };
   rows.push(row);
   console.log(
-    `  ${op.padEnd(26)} ${row.grid.padEnd(8)} ratio ${ratio ?? '-'}  ${ms.toFixed(3)} ms  ${row.gbps.toFixed(0)} GB/s`,
+    `  ${op.padEnd(26)} ${row.grid.padEnd(8)} ratio ${ratio ?? '-'}  ${ms.toFixed(3)} ms  ${gb(row.gbps)} GB/s`,
   );
 }
 
@@ -195,7 +196,7 @@ console.log(
       r.ratio === null ? '-' : String(r.ratio),
       String(r.tokens),
       r.ms.toFixed(3),
-      r.gbps.toFixed(0),
+      gb(r.gbps),
     ]),
   )}`,
 );

@@ -15,6 +15,7 @@ export function tomaSelectGpu(
 ): { dst: Tensor; p?: Tensor; m?: Tensor } {
   const [B, , C] = x.shape as [number, number, number];
   const np = Math.ceil(layout.nMax / 4) * 4;
+  const vec = C % 4 === 0 ? 4 : 1;
   const dst = o.dst ?? be.empty([B, layout.tokens], 'u32');
   const wShape = [B, layout.tiles, layout.kMax, layout.nMax];
   const p = o.weights ? be.empty(wShape, 'f32') : undefined;
@@ -24,6 +25,10 @@ export function tomaSelectGpu(
     params: {
       T: x.dtype,
       F16: x.dtype === 'f16',
+      VEC: vec,
+      VEC4: vec === 4,
+      VT: vec === 4 ? `vec4<${x.dtype}>` : x.dtype,
+      VF: vec === 4 ? 'vec4<f32>' : 'f32',
       NMAX: layout.nMax,
       KMAX: layout.kMax,
       NP: np,

@@ -10,6 +10,9 @@
 enable f16;
 #endif
 alias T = {{T}};
+alias VT = {{VT}};   // VEC channels of T per load
+alias VF = {{VF}};
+const VEC: u32 = {{VEC}}u;
 const WG: u32 = 256u;
 const NMAX: u32 = {{NMAX}}u;   // tokens in a full tile
 const KMAX: u32 = {{KMAX}}u;   // destinations in a full tile
@@ -19,7 +22,7 @@ const NBP: u32 = NB * NB;      // 4x4 blocks of S
 const PARTS: u32 = WG / NBP;   // channel partitions of the Gram accumulation
 const SHM: u32 = {{SHM}}u;     // max(NP², 1024) floats (small: SwiftShader compiles big arrays slowly)
 const NPS: u32 = NP + 1u;      // staging row stride (odd: no bank conflicts when transposing)
-const CH: u32 = SHM / NPS;     // channels per staged chunk
+const CH: u32 = SHM / NPS / VEC * VEC; // channels per staged chunk (a multiple of VEC)
 const PPT: u32 = (NP * NP + WG - 1u) / WG; // entries of S per thread in the final reduction
 const NORM_EPS: f32 = 1e-12;
 
@@ -28,7 +31,7 @@ struct Params {
   C: u32, tiles: u32, tau: f32,
 }
 @group(0) @binding(0) var<uniform> p: Params;
-@group(0) @binding(1) var<storage, read> x: array<T>;
+@group(0) @binding(1) var<storage, read> x: array<VT>;
 #if SELECT
 @group(0) @binding(2) var<storage, read_write> dst: array<u32>;
 #else
@@ -58,6 +61,7 @@ fn rasterOf(g: Tile, i: u32) -> u32 {
 }
 
 var<workgroup> shm: array<f32, SHM>;   // staging, then the Gram in 4x4 blocks, then S (row stride NP)
+var<workgroup> rowOff: array<u32, NP>;   // x index of each token's row
 var<workgroup> cover: array<f32, NP>;
 var<workgroup> gain: array<f32, NP>;
 var<workgroup> picks: array<u32, KMAX>;
@@ -80,15 +84,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let bi = 4u * (bp / NB);
   let bj = 4u * (bp % NB);
   var acc: array<vec4<f32>, 4>;
+  let CV = p.C / VEC;
+  if (li < NP) { rowOff[li] = select(0u, (b * N + rasterOf(g, min(li, g.n - 1u))) * CV, li < g.n); }
+  workgroupBarrier();
   for (var c0 = 0u; c0 < p.C; c0 += CH) {
-    for (var e = li; e < CH * NP; e += WG) {
-      let i = e / CH;
-      let cc = e % CH;
-      var v = 0.0;
-      if (i < g.n && c0 + cc < p.C) {
-        v = f32(x[(b * N + rasterOf(g, i)) * p.C + c0 + cc]);
-      }
+    // Stage tokens x channels [c0, c0 + CH) transposed: shm[cc * NPS + i] (VEC channels per load).
+    for (var e = li; e < (CH / VEC) * NP; e += WG) {
+      let i = e / (CH / VEC);
+      let cc = (e % (CH / VEC)) * VEC;
+      var v = VF();
+      if (i < g.n && c0 + cc < p.C) { v = VF(x[rowOff[i] + (c0 + cc) / VEC]); }
+#if VEC4
+      shm[cc * NPS + i] = v.x;
+      shm[(cc + 1u) * NPS + i] = v.y;
+      shm[(cc + 2u) * NPS + i] = v.z;
+      shm[(cc + 3u) * NPS + i] = v.w;
+#else
       shm[cc * NPS + i] = v;
+#endif
     }
     workgroupBarrier();
     if (part < PARTS) {

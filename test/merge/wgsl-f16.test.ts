@@ -30,6 +30,8 @@ const vec = (v: 1 | 4) => ({
   VF: v === 4 ? 'vec4<f32>' : 'f32',
 });
 const variants: [string, ShaderParams][] = [];
+const select4 = { T: 'f16', VEC: 4, VEC4: true, ...vec(4) };
+const select1 = { T: 'f16', VEC: 1, VEC4: false, ...vec(1) };
 for (const [select, weights] of [
   [true, false],
   [false, true],
@@ -37,12 +39,12 @@ for (const [select, weights] of [
 ] as const) {
   variants.push([
     'toma_select',
-    { T: 'f16', F16: true, NMAX: 16, KMAX: 8, NP: 16, SHM: 1024, SELECT: select, WEIGHTS: weights },
+    { ...select4, NMAX: 16, KMAX: 8, NP: 16, SHM: 1024, SELECT: select, WEIGHTS: weights },
   ]);
 }
 variants.push([
   'toma_select',
-  { T: 'f16', F16: true, NMAX: 9, KMAX: 5, NP: 12, SHM: 1024, SELECT: true, WEIGHTS: true },
+  { ...select1, NMAX: 9, KMAX: 5, NP: 12, SHM: 1024, SELECT: true, WEIGHTS: true },
 ]);
 for (const v of [1, 4] as const) {
   for (const preload of [true, false]) {
