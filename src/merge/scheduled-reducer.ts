@@ -36,6 +36,8 @@ export abstract class ScheduledReducer<S extends GroupState = GroupState> implem
   private groups = new Map<BlockKind, S>();
   /** batch and grid the group states were computed for. */
   private stateKey = '';
+  /** Step of the previous forward: a step that does not move forward starts a new sampling run. */
+  private lastStep = -1;
 
   constructor(
     protected readonly be: Backend,
@@ -48,8 +50,9 @@ export abstract class ScheduledReducer<S extends GroupState = GroupState> implem
     this.info = info;
     this.reducing = isReducingStep(this.o, info.step);
     const key = `${info.batch}:${info.grid[0]}x${info.grid[1]}`;
-    if (key !== this.stateKey) this.clearGroups();
+    if (key !== this.stateKey || info.step <= this.lastStep) this.clearGroups();
     this.stateKey = key;
+    this.lastStep = info.step;
     for (const [kind, s] of this.groups) {
       if (info.step < s.chosenAt || info.step >= s.chosenAt + this.o.reuseSteps) this.dropGroup(kind);
     }
@@ -82,6 +85,7 @@ export abstract class ScheduledReducer<S extends GroupState = GroupState> implem
 
   dispose(): void {
     this.info = null;
+    this.lastStep = -1;
     this.clearGroups();
   }
 

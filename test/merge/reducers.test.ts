@@ -148,6 +148,23 @@ describe('ToMA reducer', () => {
     }
   });
 
+  it('a new sampling run (the step does not advance) never reuses destinations of the last run', async () => {
+    const r = rng();
+    const L = new TileLayout(H, W, 4, 0.5);
+    const red = createReducer(cpu, { method: 'toma', mergeEvery: 1, reuseSteps: 5 });
+    for (const steps of [1, 4]) {
+      for (let run = 0; run < 2; run++) {
+        const x = cpu.tensor(r.normals(N * C), [1, N, C]);
+        red.beginForward(info(0, steps));
+        const p = red.block('double', 5, x) as TokenMergePlan;
+        const want = await cpu.readU32(tomaSelectAndWeigh(cpu, x, L, 1000).dst);
+        assert.deepEqual(await positions(cpu, p), Array.from(want), `steps ${steps}, run ${run}`);
+        red.endForward();
+      }
+    }
+    red.dispose();
+  });
+
   it('frees its state: no tensor outlives endForward (reuseSteps 1) or dispose()', () => {
     const red = createReducer(cpu, { method: 'toma', mergeEvery: 1, reuseSteps: 3 });
     const x = cpu.tensor(rng().normals(N * C), [1, N, C]);
