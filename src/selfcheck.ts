@@ -5,6 +5,7 @@ import type { Backend } from './backend.js';
 import { CpuBackend } from './cpu/backend.js';
 import { buildRopeTable } from './cpu/rope.js';
 import { GpuBackend } from './gpu/backend.js';
+import { mergeCheckCases } from './merge/selfcheck-cases.js';
 import type { DType, Tensor } from './tensor.js';
 import { Rng } from './util/random.js';
 
@@ -243,6 +244,7 @@ function cases(dtype: DType, rng: Rng, lite: boolean): { c: Case; inputs: Map<st
       run: (be, up) => be.cast(be.cast(up(a, [999], 'f32'), 'f16'), 'f32'),
     });
   }
+  list.push(...mergeCheckCases(rng, lite));
   return list.map((c) => ({ c, inputs: new Map() }));
 }
 
