@@ -3,7 +3,7 @@
 // warm-up forwards, then the median of --runs GPU-synced wall-clock forwards, then one profiled forward
 // with per-kernel GPU timestamps summed per category (linear / attention / merge / other).
 //
-//   node dist/bench/flux-forward.js [--res 1024,2048] [--runs 10] [--warmup 2] [--method dense]
+//   node dist/bench/flux-forward.js [--res 1024,2048] [--runs 10] [--warmup 2] [--method dense,toma:0.5,...]
 //     [--dtype f16|f32] [--text 512] [--batch 1] [--config flux-dev] [--tiny] [--no-profile]
 //     [--json out.json] [--unsafe-disable-robustness]
 //
@@ -13,14 +13,36 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { GpuBackend } from '../src/gpu/backend.js';
 import type { KernelCategory } from '../src/gpu/runtime.js';
-import { dense, type TokenReducer } from '../src/merge/hooks.js';
+import { type AttentionPattern, dense, type TokenReducer } from '../src/merge/hooks.js';
+import { createReducer } from '../src/merge/reducers.js';
 import { FLUX_PRESETS, FluxModel } from '../src/models/flux/index.js';
+import { createHilbertPattern } from '../src/sparse/hilbert-pattern.js';
 import type { Tensor } from '../src/tensor.js';
 
-/** Token-reduction methods by name; each call makes a fresh reducer for the backend. */
-const METHODS: Record<string, (be: GpuBackend) => TokenReducer> = {
-  dense: () => dense,
-};
+/**
+ * Methods by spec: dense, toma:R, tomesd:R, todo, hilbert. Reducers merge on every step here (one
+ * forward = one merged step), with the spec's exempt blocks (5 double, 5 single).
+ */
+interface Method {
+  name: string;
+  reducer: TokenReducer;
+  pattern?: AttentionPattern;
+  dispose(): void;
+}
+function makeMethod(be: GpuBackend, spec: string): Method {
+  const [kind, r] = spec.split(':');
+  const ratio = r === undefined ? 0.5 : Number(r);
+  if (kind === 'dense') return { name: 'dense', reducer: dense, dispose() {} };
+  if (kind === 'hilbert') {
+    const pattern = createHilbertPattern(be);
+    return { name: 'hilbert', reducer: dense, pattern, dispose: () => pattern.dispose() };
+  }
+  if (kind === 'toma' || kind === 'tomesd' || kind === 'todo') {
+    const reducer = createReducer(be, { method: kind, ratio, mergeEvery: 1 });
+    return { name: kind === 'todo' ? 'todo' : `${kind} ${ratio}`, reducer, dispose: () => reducer.dispose() };
+  }
+  throw new Error(`--method: unknown "${spec}" (dense, toma:R, tomesd:R, todo, hilbert)`);
+}
 
 /** The official code in PyTorch on the H100 (shared/fixtures/README.md): flux-dev, bf16, batch 1, 512 text tokens. */
 const PYTORCH_MS: Record<number, number> = { 1024: 197.2, 2048: 924.0 };
@@ -68,8 +90,7 @@ const runs = int(a.runs, a.tiny ? 3 : 10, 'runs');
 const warmup = int(a.warmup, a.tiny ? 1 : 2, 'warmup', 0);
 const textTokens = int(a.text, a.tiny ? 16 : 512, 'text');
 const batch = int(a.batch, 1, 'batch');
-const makeReducer = METHODS[a.method!];
-if (!makeReducer) throw new Error(`--method: unknown "${a.method}" (${Object.keys(METHODS).join(', ')})`);
+const methodSpecs = a.method!.split(',').filter(Boolean);
 
 const be = await GpuBackend.create({ unsafeDisableRobustness: a['unsafe-disable-robustness'] });
 const dtype = (a.dtype ?? (be.caps.f16 ? 'f16' : 'f32')) as 'f16' | 'f32';
@@ -95,6 +116,7 @@ const median = (xs: number[]) => {
 
 interface Result {
   res: number;
+  method: string;
   imageTokens: number;
   textTokens: number;
   runsMs: number[];
@@ -116,12 +138,12 @@ interface Result {
   pytorchMs?: number;
 }
 const results: Result[] = [];
-const prepared: { res: number; step: () => Tensor; dispose: () => void }[] = [];
+/** In order: each method's forward (with the index of its result), then the inputs of its resolution (no result). */
+const prepared: { result: number | null; step: () => Tensor; dispose: () => void }[] = [];
 
 for (const res of resList) {
   const side = res / 16;
   const N = side * side;
-  const reducer = makeReducer(be);
   const positions = model.positions({ batch, rows: side, cols: side, textTokens });
   const img = be.random([batch, N, config.in_channels], dtype, { seed: 1 });
   const txt = be.random([batch, textTokens, config.context_in_dim], dtype, { seed: 2 });
@@ -134,64 +156,77 @@ for (const res of resList) {
     guidance: new Array(batch).fill(3.5),
     positions,
   };
-  const step = () => model.forward(inputs, { reducer });
+  const methods = methodSpecs.map((spec) => makeMethod(be, spec));
+  const steps = methods.map((m) => () => model.forward(inputs, { reducer: m.reducer, pattern: m.pattern }));
 
+  const finite: boolean[] = [];
   t0 = performance.now();
-  let finite = true;
-  for (let i = 0; i < Math.max(1, warmup); i++) {
-    const out = step();
-    if (i === 0) finite = (await out.read()).every(Number.isFinite);
-    else await be.sync();
-    out.dispose();
+  for (const step of steps) {
+    for (let i = 0; i < Math.max(1, warmup); i++) {
+      const out = step();
+      if (i === 0) finite.push((await out.read()).every(Number.isFinite));
+      else await be.sync();
+      out.dispose();
+    }
   }
   console.log(
-    `${res}²: ${N} image + ${textTokens} text tokens; warm-up ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    `${res}²: ${N} image + ${textTokens} text tokens; warm-up of ${methods.length} method(s) ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
 
-  const runsMs: number[] = [];
-  const recordMs: number[] = [];
-  const launches0 = be.rt.launchCount;
+  // Methods interleaved run by run, so a slow phase of the shared card hits them alike.
+  const runsMs: number[][] = methods.map(() => []);
+  const recordMs: number[][] = methods.map(() => []);
+  const launches: number[] = methods.map(() => 0);
   for (let i = 0; i < runs; i++) {
-    t0 = performance.now();
-    const out = step();
-    recordMs.push(performance.now() - t0);
-    await be.sync();
-    runsMs.push(performance.now() - t0);
-    out.dispose();
+    for (const [j, step] of steps.entries()) {
+      const l0 = be.rt.launchCount;
+      t0 = performance.now();
+      const out = step();
+      recordMs[j]!.push(performance.now() - t0);
+      await be.sync();
+      runsMs[j]!.push(performance.now() - t0);
+      launches[j] = be.rt.launchCount - l0;
+      out.dispose();
+    }
   }
-  const launches = (be.rt.launchCount - launches0) / runs;
-
+  for (const [j, m] of methods.entries()) {
+    const r: Result = {
+      res,
+      method: m.name,
+      imageTokens: N,
+      textTokens,
+      runsMs: runsMs[j]!,
+      medianMs: median(runsMs[j]!),
+      minMs: Math.min(...runsMs[j]!),
+      recordMs: median(recordMs[j]!),
+      launches: launches[j]!,
+      finite: finite[j]!,
+      peakBytes: be.memory().peakBytes,
+      profile: null,
+    };
+    if (configName === 'flux-dev' && batch === 1 && textTokens === 512 && PYTORCH_MS[res])
+      r.pytorchMs = PYTORCH_MS[res];
+    results.push(r);
+    prepared.push({ result: results.length - 1, step: steps[j]!, dispose: () => m.dispose() });
+    const base = results.find((x) => x.res === res && x.method === 'dense');
+    console.log(
+      `  ${m.name}: median ${r.medianMs.toFixed(1)} ms (min ${r.minMs.toFixed(1)}) over ${runs} runs${base && base !== r ? `, ${(base.medianMs / r.medianMs).toFixed(2)}x vs dense` : ''}${r.finite ? '' : '  OUTPUT NOT FINITE'}`,
+    );
+  }
   prepared.push({
-    res,
-    step,
-    dispose: () => {
-      for (const t of [img, txt, y, positions, reducer]) t.dispose();
-    },
+    result: null,
+    step: () => img,
+    dispose: () => [img, txt, y, positions].forEach((t) => t.dispose()),
   });
-  const r: Result = {
-    res,
-    imageTokens: N,
-    textTokens,
-    runsMs,
-    medianMs: median(runsMs),
-    minMs: Math.min(...runsMs),
-    recordMs: median(recordMs),
-    launches,
-    finite,
-    peakBytes: be.memory().peakBytes,
-    profile: null,
-  };
-  if (configName === 'flux-dev' && batch === 1 && textTokens === 512 && PYTORCH_MS[res])
-    r.pytorchMs = PYTORCH_MS[res];
-  results.push(r);
-  console.log(
-    `  median ${r.medianMs.toFixed(1)} ms (min ${r.minMs.toFixed(1)}) over ${runs} runs${finite ? '' : '  OUTPUT NOT FINITE'}`,
-  );
 }
 
 // Profiling runs last: each launch gets its own timestamped pass, and a failure could leave the
 // runtime in profiling mode, so no timed run may follow it.
-for (const [i, p] of prepared.entries()) {
+for (const p of prepared) {
+  if (p.result === null) {
+    p.dispose();
+    continue;
+  }
   const step = p.step;
   let profile: Result['profile'] = null;
   if (!a['no-profile']) {
@@ -221,13 +256,14 @@ for (const [i, p] of prepared.entries()) {
       }
     }
   }
-  results[i]!.profile = profile;
+  results[p.result]!.profile = profile;
   p.dispose();
 }
 
 const fmt = (v: number | undefined, d = 1) => (v === undefined ? '-' : v.toFixed(d));
 const header = [
   'res',
+  'method',
   'tokens',
   'median ms',
   'min ms',
@@ -245,6 +281,7 @@ const rows = results.map((r) => {
   const p = r.profile && 'byCategory' in r.profile ? r.profile : null;
   return [
     `${r.res}²`,
+    r.method,
     `${r.imageTokens}+${r.textTokens}`,
     fmt(r.medianMs),
     fmt(r.minMs),
@@ -262,16 +299,17 @@ const rows = results.map((r) => {
 const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
 const line = (cells: string[]) => cells.map((c, i) => c.padStart(widths[i]!)).join('  ');
 console.log(
-  `\n${configName} forward, ${dtype}, batch ${batch}, method ${a.method} (GPU ms per category from one profiled forward)`,
+  `\n${configName} forward, ${dtype}, batch ${batch}, methods ${methodSpecs.join(', ')} (GPU ms per category from one profiled forward)`,
 );
 console.log(line(header));
 console.log(widths.map((w) => '-'.repeat(w)).join('  '));
 for (const r of rows) console.log(line(r));
 for (const r of results) {
-  if (r.profile && 'error' in r.profile) console.log(`${r.res}²: profiling failed: ${r.profile.error}`);
+  if (r.profile && 'error' in r.profile)
+    console.log(`${r.res}² ${r.method}: profiling failed: ${r.profile.error}`);
   else if (r.profile)
     console.log(
-      `${r.res}² top kernels: ${r.profile.top.map((k) => `${k.kernel} ${k.ms.toFixed(1)} ms/${k.launches}`).join(', ')}`,
+      `${r.res}² ${r.method} top kernels: ${r.profile.top.map((k) => `${k.kernel} ${k.ms.toFixed(1)} ms/${k.launches}`).join(', ')}`,
     );
 }
 
@@ -285,7 +323,7 @@ if (a.json) {
     config: configName,
     dtype,
     batch,
-    method: a.method,
+    methods: methodSpecs,
     runs,
     warmup,
     results,
