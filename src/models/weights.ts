@@ -132,7 +132,7 @@ export class WeightReader {
 
   /** Indices n for which `${stem}${n}${suffix}` exists, checked to be 0..count-1. */
   countIndexed(stem: string, suffix: string): number {
-    const re = new RegExp(`^${escape(this.prefix + stem)}(\\d+)${escape(suffix)}$`);
+    const re = new RegExp(`^${escapeRegExp(this.prefix + stem)}(\\d+)${escapeRegExp(suffix)}$`);
     const found = new Set<number>();
     for (const k of this.src.keys()) {
       const m = re.exec(k);
@@ -147,6 +147,6 @@ export class WeightReader {
   }
 }
 
-function escape(s: string): string {
+function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
