@@ -694,6 +694,11 @@ export abstract class Backend {
     });
   }
 
+  /** The largest tensor this backend can hand to a kernel, in bytes (WebGPU: maxStorageBufferBindingSize). */
+  maxTensorBytes(): number {
+    return Number.POSITIVE_INFINITY;
+  }
+
   /** Nearest-neighbour 2x upsampling of x [B, H, W, C]: out[b, y, x] = in[b, y >> 1, x >> 1]. */
   upsampleNearest2x(x: Tensor): Tensor {
     this.float(x, 'upsampleNearest2x', 'x');

@@ -213,4 +213,7 @@ export class GpuBackend extends Backend {
   protected upsampleNearest2xImpl(x: Tensor): Tensor {
     return upsampleNearest2x(this, x);
   }
+  override maxTensorBytes(): number {
+    return this.caps.limits.maxStorageBufferBindingSize ?? 134217728;
+  }
 }
