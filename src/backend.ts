@@ -604,6 +604,222 @@ export abstract class Backend {
     return dst;
   }
   protected abstract scatterImpl(src: Tensor, idx: Tensor, dst: Tensor): void;
+
+  // ==== text encoders and the autoencoder (T5, CLIP, Flux AE) =====================================
+  // Attention with an additive bias and masks, 2-D convolution, group normalisation and nearest
+  // upsampling. Images are channels-last (NHWC): a convolution is then an implicit GEMM whose K axis
+  // (tap, channel) reads contiguous memory, and the 1x1 convolutions and attention of the autoencoder
+  // are plain matmuls over [B, H*W, C] rows.
+
+  /**
+   * softmax(q·kᵀ·scale + bias + masks)·v with q [B, H, Lq, D], k and v [B, H, Lk, D]; returns
+   * [B, Lq, H*D] like attention(). bias: f32 [H, Lq, Lk] (shared by the batch) or [B, H, Lq, Lk].
+   * causal: key j > query i is excluded. keyMask: u32 [B, Lk], 0 = padding: such a key's score becomes
+   * the lowest f32 (what adding finfo(f32).min does in PyTorch), so a row whose keys are all padding
+   * averages them uniformly, as Hugging Face models do.
+   */
+  maskedAttention(q: Tensor, k: Tensor, v: Tensor, opts: MaskedAttentionOptions = {}): Tensor {
+    const op = 'maskedAttention';
+    this.float(q, op, 'q');
+    this.float(k, op, 'k', q.dtype);
+    this.float(v, op, 'v', q.dtype);
+    if (q.rank !== 4 || k.rank !== 4 || v.rank !== 4)
+      throw new RangeError(
+        `${op}(): q, k, v must be [B, H, L, D]; got ${shapeStr(q.shape)}, ${shapeStr(k.shape)}, ${shapeStr(v.shape)}`,
+      );
+    const [B, H, Lq, D] = q.shape as [number, number, number, number];
+    const Lk = k.dim(2);
+    this.expectShape(k, [B, H, Lk, D], op, 'k');
+    this.expectShape(v, [B, H, Lk, D], op, 'v');
+    if (Lk === 0) throw new RangeError(`${op}(): no keys`);
+    const scale = opts.scale ?? 1 / Math.sqrt(D);
+    if (!Number.isFinite(scale)) throw new RangeError(`${op}(): scale must be finite, got ${scale}`);
+    if (opts.bias) {
+      this.float(opts.bias, op, 'bias', 'f32');
+      const b = opts.bias;
+      const ok3 = sameShape(b.shape, [H, Lq, Lk]);
+      const ok4 = sameShape(b.shape, [B, H, Lq, Lk]);
+      if (!ok3 && !ok4)
+        throw new RangeError(
+          `${op}(): bias must be [${H}, ${Lq}, ${Lk}] or [${B}, ${H}, ${Lq}, ${Lk}], got ${shapeStr(b.shape)}`,
+        );
+    }
+    if (opts.keyMask) {
+      this.own(opts.keyMask, op, 'keyMask');
+      if (opts.keyMask.dtype !== 'u32' || !sameShape(opts.keyMask.shape, [B, Lk]))
+        throw new RangeError(
+          `${op}(): keyMask must be u32 [${B}, ${Lk}], got ${opts.keyMask.dtype}${shapeStr(opts.keyMask.shape)}`,
+        );
+    }
+    if (opts.causal && Lq > Lk)
+      throw new RangeError(`${op}(): causal attention needs Lq <= Lk, got Lq=${Lq}, Lk=${Lk}`);
+    return this.track(this.maskedAttentionImpl(q, k, v, scale, opts));
+  }
+  protected abstract maskedAttentionImpl(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    scale: number,
+    opts: MaskedAttentionOptions,
+  ): Tensor;
+
+  /**
+   * 2-D convolution, stride 1, zero "same" padding, channels-last: x [B, H, W, Cin], weight
+   * [Cout, KH, KW, Cin] (PyTorch's [Cout, Cin, KH, KW] permuted; see convWeightToOHWI), odd KH and KW.
+   * Returns [B, H', W', Cout] (H' = 2H and W' = 2W with `upsample`, else H and W) =
+   * conv(upsample?(x)) + bias + residual. `upsample` reads x through a nearest-neighbour 2x upsampling
+   * without materialising it. `top` / `bottom` [B, p, W, Cin] hold the input rows just above and below
+   * x, used instead of zero padding (row bands of a larger image); p = ceil((KH-1)/2 / (upsample ? 2 : 1)).
+   */
+  conv2d(x: Tensor, weight: Tensor, opts: Conv2dOptions = {}): Tensor {
+    const op = 'conv2d';
+    this.float(x, op, 'x');
+    this.float(weight, op, 'weight', x.dtype);
+    if (x.rank !== 4)
+      throw new RangeError(`${op}(): x must be [B, H, W, C] (NHWC), got ${shapeStr(x.shape)}`);
+    const [B, H, W, Cin] = x.shape as [number, number, number, number];
+    if (weight.rank !== 4 || weight.dim(3) !== Cin)
+      throw new RangeError(
+        `${op}(): weight must be [Cout, KH, KW, ${Cin}] (channels last), got ${shapeStr(weight.shape)}`,
+      );
+    const [Cout, KH, KW] = weight.shape as [number, number, number, number];
+    if (KH % 2 !== 1 || KW % 2 !== 1)
+      throw new RangeError(`${op}(): kernel ${KH}x${KW} must have odd sizes (same padding)`);
+    const up = opts.upsample ? 2 : 1;
+    const outShape = [B, H * up, W * up, Cout];
+    if (opts.bias) {
+      this.float(opts.bias, op, 'bias', x.dtype);
+      this.expectShape(opts.bias, [Cout], op, 'bias');
+    }
+    if (opts.residual) {
+      this.float(opts.residual, op, 'residual', x.dtype);
+      this.expectShape(opts.residual, outShape, op, 'residual');
+    }
+    const p = convPadRows(KH, up);
+    for (const side of ['top', 'bottom'] as const) {
+      const t = opts[side];
+      if (!t) continue;
+      this.float(t, op, side, x.dtype);
+      if (p === 0)
+        throw new RangeError(`${op}(): a ${KH}x${KW} kernel reads no rows outside x; drop ${side}`);
+      this.expectShape(t, [B, p, W, Cin], op, side);
+    }
+    return this.track(this.conv2dImpl(x, weight, opts, outShape));
+  }
+  protected abstract conv2dImpl(x: Tensor, weight: Tensor, opts: Conv2dOptions, outShape: Shape): Tensor;
+
+  /**
+   * Group-norm statistics of channels-last tensors [B, ..., C] taken together (e.g. the row bands of one
+   * image): channel c is in group floor(c / (C / groups)); mean and biased variance over every position
+   * of every tensor. Returns f32 [B, groups, 2] holding (mean, 1 / sqrt(var + eps)).
+   */
+  groupNormStats(xs: Tensor[], groups: number, eps: number): Tensor {
+    const op = 'groupNormStats';
+    if (xs.length === 0) throw new RangeError(`${op}(): no tensors`);
+    const first = xs[0]!;
+    for (const [i, x] of xs.entries()) {
+      this.float(x, op, `tensor ${i}`, first.dtype);
+      if (x.rank < 2 || x.dim(0) !== first.dim(0) || x.dim(-1) !== first.dim(-1))
+        throw new RangeError(
+          `${op}(): tensor ${i} ${shapeStr(x.shape)} must be [B, ..., C] with the B and C of tensor 0 ${shapeStr(first.shape)}`,
+        );
+    }
+    const C = first.dim(-1);
+    if (!Number.isInteger(groups) || groups < 1 || groups > 256 || 256 % groups !== 0 || C % groups !== 0)
+      throw new RangeError(`${op}(): groups must divide both 256 and the ${C} channels, got ${groups}`);
+    if (!(eps >= 0)) throw new RangeError(`${op}(): eps must be >= 0, got ${eps}`);
+    return this.track(this.groupNormStatsImpl(xs, groups, eps));
+  }
+  protected abstract groupNormStatsImpl(xs: Tensor[], groups: number, eps: number): Tensor;
+
+  /** (x - mean) * rstd * weight + bias with stats from groupNormStats(), then SiLU when `silu`. */
+  groupNormApply(x: Tensor, stats: Tensor, opts: GroupNormAffine = {}): Tensor {
+    const op = 'groupNormApply';
+    this.float(x, op, 'x');
+    this.float(stats, op, 'stats', 'f32');
+    if (x.rank < 2) throw new RangeError(`${op}(): x must be [B, ..., C], got ${shapeStr(x.shape)}`);
+    const C = x.dim(-1);
+    const G = stats.dim(1);
+    if (stats.rank !== 3 || stats.dim(0) !== x.dim(0) || stats.dim(2) !== 2 || C % G !== 0)
+      throw new RangeError(
+        `${op}(): stats must be f32 [${x.dim(0)}, G, 2] with G dividing ${C}, got ${shapeStr(stats.shape)}`,
+      );
+    for (const what of ['weight', 'bias'] as const) {
+      const t = opts[what];
+      if (t) {
+        this.float(t, op, what, x.dtype);
+        this.expectShape(t, [C], op, what);
+      }
+    }
+    return this.track(this.groupNormApplyImpl(x, stats, opts));
+  }
+  protected abstract groupNormApplyImpl(x: Tensor, stats: Tensor, opts: GroupNormAffine): Tensor;
+
+  /** GroupNorm over a channels-last tensor [B, ..., C] (nn.GroupNorm semantics), SiLU fused on request. */
+  groupNorm(x: Tensor, opts: GroupNormOptions): Tensor {
+    return this.tidy(() => {
+      const stats = this.groupNormStats([x], opts.groups, opts.eps ?? 1e-5);
+      return this.groupNormApply(x, stats, opts);
+    });
+  }
+
+  /** The largest tensor this backend can hand to a kernel, in bytes (WebGPU: maxStorageBufferBindingSize). */
+  maxTensorBytes(): number {
+    return Number.POSITIVE_INFINITY;
+  }
+
+  /** Nearest-neighbour 2x upsampling of x [B, H, W, C]: out[b, y, x] = in[b, y >> 1, x >> 1]. */
+  upsampleNearest2x(x: Tensor): Tensor {
+    this.float(x, 'upsampleNearest2x', 'x');
+    if (x.rank !== 4)
+      throw new RangeError(`upsampleNearest2x(): x must be [B, H, W, C] (NHWC), got ${shapeStr(x.shape)}`);
+    return this.track(this.upsampleNearest2xImpl(x));
+  }
+  protected abstract upsampleNearest2xImpl(x: Tensor): Tensor;
+}
+
+export interface MaskedAttentionOptions {
+  /** Softmax scale; default 1/sqrt(headDim). T5 uses 1. */
+  scale?: number;
+  /** f32 [H, Lq, Lk] or [B, H, Lq, Lk], added to the scaled scores. */
+  bias?: Tensor;
+  /** Key j is excluded for query i when j > i. */
+  causal?: boolean;
+  /** u32 [B, Lk]; 0 marks padding keys. */
+  keyMask?: Tensor;
+}
+
+export interface Conv2dOptions {
+  /** [Cout]. */
+  bias?: Tensor;
+  /** [B, H', W', Cout], added last. */
+  residual?: Tensor;
+  /** Nearest 2x upsampling of the input, fused into the convolution. */
+  upsample?: boolean;
+  /** Input rows just above x, [B, p, W, Cin] (instead of zero padding). */
+  top?: Tensor;
+  /** Input rows just below x, [B, p, W, Cin]. */
+  bottom?: Tensor;
+}
+
+export interface GroupNormAffine {
+  /** [C]. */
+  weight?: Tensor;
+  /** [C]. */
+  bias?: Tensor;
+  /** Apply SiLU after the affine transform. */
+  silu?: boolean;
+}
+
+export interface GroupNormOptions extends GroupNormAffine {
+  groups: number;
+  /** Default 1e-5 (nn.GroupNorm); the Flux autoencoder uses 1e-6. */
+  eps?: number;
+}
+
+/** How many input rows outside x a convolution with kernel height kh reads on each side. */
+export function convPadRows(kh: number, upsample: 1 | 2): number {
+  return Math.ceil((kh - 1) / 2 / upsample);
 }
 
 function normAxis(axis: number, rank: number, op: string): number {

@@ -5,17 +5,24 @@ import {
   type Activation,
   Backend,
   type BackendInfo,
+  type Conv2dOptions,
+  convPadRows,
+  type GroupNormAffine,
   type HeadsOptions,
   type KeyRanges,
+  type MaskedAttentionOptions,
   type MatmulOptions,
 } from '../backend.js';
 import { type DType, Tensor } from '../tensor.js';
 import { f16BitsToF32, roundToF16 } from '../util/f16.js';
 import { numel, type Shape } from '../util/shape.js';
 import { attentionFast, rangeMask } from './attention.js';
+import { conv2dRef, upsampleNearest2xRef } from './conv.js';
 import { binaryRef, softmaxRef, unaryRef } from './elementwise.js';
+import { groupNormApplyRef, groupNormStatsRef } from './group-norm.js';
 import { headsRef } from './heads.js';
 import { copyAxisRef, gatherRef, scatterRef } from './layout.js';
+import { maskedAttentionRef } from './masked-attention.js';
 import { matmulBlocked } from './matmul.js';
 import { layerNormRef, modulateRef, rmsNormRef } from './norm.js';
 import { randomRef } from './random.js';
@@ -222,5 +229,69 @@ export class CpuBackend extends Backend {
   protected scatterImpl(src: Tensor, idx: Tensor, dst: Tensor): void {
     const [B, M, C] = src.shape as [number, number, number];
     scatterRef(this.data(src), B, M, C, this.u32(idx), this.data(dst), dst.dim(1));
+  }
+
+  // ==== text encoders and the autoencoder ===========================================================
+  protected maskedAttentionImpl(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    scale: number,
+    o: MaskedAttentionOptions,
+  ): Tensor {
+    const [B, H, Lq, D] = q.shape as [number, number, number, number];
+    const Lk = k.dim(2);
+    const y = maskedAttentionRef(this.data(q), this.data(k), this.data(v), { B, H, Lq, Lk, D }, scale, {
+      bias: o.bias && this.data(o.bias),
+      biasPerBatch: o.bias?.rank === 4,
+      causal: o.causal,
+      keyMask: o.keyMask && this.u32(o.keyMask),
+    });
+    return this.wrap(y, [B, Lq, H * D], q.dtype);
+  }
+
+  protected conv2dImpl(x: Tensor, w: Tensor, o: Conv2dOptions, outShape: Shape): Tensor {
+    const [B, H, W, Cin] = x.shape as [number, number, number, number];
+    const [Cout, KH, KW] = w.shape as [number, number, number, number];
+    const y = conv2dRef(
+      this.data(x),
+      this.data(w),
+      { B, H, W, Cin, Cout, KH, KW },
+      {
+        bias: o.bias && this.data(o.bias),
+        residual: o.residual && this.data(o.residual),
+        upsample: o.upsample,
+        top: o.top && this.data(o.top),
+        bottom: o.bottom && this.data(o.bottom),
+        padRows: convPadRows(KH, o.upsample ? 2 : 1),
+      },
+    );
+    return this.wrap(y, outShape, x.dtype);
+  }
+
+  protected groupNormStatsImpl(xs: Tensor[], groups: number, eps: number): Tensor {
+    const B = xs[0]!.dim(0);
+    const C = xs[0]!.dim(-1);
+    const parts = xs.map((x) => ({ data: this.data(x), S: x.size / (B * C) }));
+    return this.wrap(groupNormStatsRef(parts, B, C, groups, eps), [B, groups, 2], 'f32');
+  }
+
+  protected groupNormApplyImpl(x: Tensor, stats: Tensor, o: GroupNormAffine): Tensor {
+    const y = groupNormApplyRef(
+      this.data(x),
+      x.dim(0),
+      x.dim(-1),
+      this.data(stats),
+      stats.dim(1),
+      o.weight && this.data(o.weight),
+      o.bias && this.data(o.bias),
+      !!o.silu,
+    );
+    return this.wrap(y, x.shape, x.dtype);
+  }
+
+  protected upsampleNearest2xImpl(x: Tensor): Tensor {
+    const [B, H, W, C] = x.shape as [number, number, number, number];
+    return this.wrap(upsampleNearest2xRef(this.data(x), B, H, W, C), [B, 2 * H, 2 * W, C], x.dtype);
   }
 }

@@ -3,18 +3,25 @@ import {
   type Activation,
   Backend,
   type BackendInfo,
+  type Conv2dOptions,
+  type GroupNormAffine,
   type HeadsOptions,
   type KeyRanges,
+  type MaskedAttentionOptions,
   type MatmulOptions,
 } from '../backend.js';
 import { attention } from '../kernels/attention.js';
+import { conv2d } from '../kernels/conv2d.js';
 import { binary, cast, random, unary } from '../kernels/elementwise.js';
+import { groupNormApply, groupNormStats } from '../kernels/group-norm.js';
 import { heads } from '../kernels/heads.js';
 import { copyAxis, gather, scatter } from '../kernels/layout.js';
+import { maskedAttention } from '../kernels/masked-attention.js';
 import { matmul } from '../kernels/matmul.js';
 import { layerNorm, modulate, rmsNorm, softmax } from '../kernels/norm.js';
 import { choosePaths, type KernelPaths, type PathOverrides } from '../kernels/paths.js';
 import { rope } from '../kernels/rope.js';
+import { upsampleNearest2x } from '../kernels/upsample.js';
 import { DTYPE_BYTES, type DType, Tensor } from '../tensor.js';
 import { f32ToF16Bits, fromF16Array } from '../util/f16.js';
 import { numel, type Shape } from '../util/shape.js';
@@ -187,5 +194,31 @@ export class GpuBackend extends Backend {
   }
   protected scatterImpl(src: Tensor, idx: Tensor, dst: Tensor): void {
     scatter(this, src, idx, dst);
+  }
+
+  // ==== text encoders and the autoencoder ===========================================================
+  protected maskedAttentionImpl(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    scale: number,
+    o: MaskedAttentionOptions,
+  ): Tensor {
+    return maskedAttention(this, q, k, v, scale, o);
+  }
+  protected conv2dImpl(x: Tensor, w: Tensor, o: Conv2dOptions, outShape: Shape): Tensor {
+    return conv2d(this, x, w, o, outShape);
+  }
+  protected groupNormStatsImpl(xs: Tensor[], groups: number, eps: number): Tensor {
+    return groupNormStats(this, xs, groups, eps);
+  }
+  protected groupNormApplyImpl(x: Tensor, stats: Tensor, o: GroupNormAffine): Tensor {
+    return groupNormApply(this, x, stats, o);
+  }
+  protected upsampleNearest2xImpl(x: Tensor): Tensor {
+    return upsampleNearest2x(this, x);
+  }
+  override maxTensorBytes(): number {
+    return this.caps.limits.maxStorageBufferBindingSize ?? 134217728;
   }
 }

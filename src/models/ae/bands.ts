@@ -1,0 +1,91 @@
+// Images as row bands: a channels-last image [B, H, W, C] held as several tensors [B, h_i, W, C] whose
+// rows follow each other. Every band stays under the backend's per-tensor limit (a browser binds at
+// most 128 MiB), yet the result equals the whole-image computation: a convolution reads its missing
+// rows from the neighbouring bands, and group-norm statistics are taken over all bands together.
+// Functions here consume their input bands (dispose them) unless noted.
+import { type Backend, convPadRows } from '../../backend.js';
+import type { Tensor } from '../../tensor.js';
+
+export type Bands = Tensor[];
+
+export interface ConvParams {
+  /** [Cout, KH, KW, Cin] */
+  weight: Tensor;
+  bias: Tensor;
+}
+
+export interface NormParams {
+  weight: Tensor;
+  bias: Tensor;
+}
+
+export function disposeBands(xs: Bands): void {
+  for (const x of xs) x.dispose();
+}
+
+/** Splits bands taller than maxRows (consumes the input). */
+export function splitRows(be: Backend, xs: Bands, maxRows: number): Bands {
+  const out: Bands = [];
+  for (const x of xs) {
+    const rows = x.dim(1);
+    if (rows <= maxRows) {
+      out.push(x);
+      continue;
+    }
+    const n = Math.ceil(rows / maxRows);
+    const per = Math.ceil(rows / n);
+    for (let r = 0; r < rows; r += per) out.push(be.keep(be.slice(x, 1, r, Math.min(per, rows - r))));
+    x.dispose();
+  }
+  return out;
+}
+
+/** The bands as one tensor (consumes the input). */
+export function joinRows(be: Backend, xs: Bands): Tensor {
+  if (xs.length === 1) return xs[0]!;
+  const y = be.keep(be.concat(xs, 1));
+  disposeBands(xs);
+  return y;
+}
+
+/** Convolution of every band, with the neighbouring rows in place of zero padding. Does not consume xs. */
+export function convBands(
+  be: Backend,
+  xs: Bands,
+  conv: ConvParams,
+  opts: { residual?: Bands; upsample?: boolean } = {},
+): Bands {
+  const p = convPadRows(conv.weight.dim(1), opts.upsample ? 2 : 1);
+  return xs.map((x, i) =>
+    be.tidy(() => {
+      const above = xs[i - 1];
+      const below = xs[i + 1];
+      const top = p && above ? be.slice(above, 1, above.dim(1) - p, p) : undefined;
+      const bottom = p && below ? be.slice(below, 1, 0, p) : undefined;
+      return be.keep(
+        be.conv2d(x, conv.weight, {
+          bias: conv.bias,
+          residual: opts.residual?.[i],
+          upsample: opts.upsample,
+          top,
+          bottom,
+        }),
+      );
+    }),
+  );
+}
+
+/** GroupNorm (+ SiLU) with statistics over all bands. Does not consume xs. */
+export function groupNormBands(
+  be: Backend,
+  xs: Bands,
+  norm: NormParams,
+  groups: number,
+  eps: number,
+  silu: boolean,
+): Bands {
+  return be.tidy(() => {
+    const stats = be.groupNormStats(xs, groups, eps);
+    return xs.map((x) => be.keep(be.groupNormApply(x, stats, { ...norm, silu })));
+  });
+}

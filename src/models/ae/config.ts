@@ -1,0 +1,84 @@
+// The Flux autoencoder's decoder configuration and checkpoint key layouts. Two layouts exist for the
+// same weights: the original release (ae.safetensors: decoder.up.N.block.M...) and diffusers
+// (vae/diffusion_pytorch_model.safetensors: decoder.up_blocks.K.resnets.M..., up_blocks in reverse
+// order, Linear attention projections). Code uses the original names; canonicalKey maps them.
+import { WeightError, type WeightSource } from '../weights.js';
+
+export interface AeDecoderConfig {
+  z_channels: number;
+  out_ch: number;
+  /** Channels of each resolution level, level 0 = full resolution (ch * ch_mult[i]). */
+  level_channels: number[];
+  num_res_blocks: number;
+  scale_factor: number;
+  shift_factor: number;
+  groups: number;
+  eps: number;
+}
+
+/** Flux.1's latent scaling (the same for dev and schnell). */
+export const FLUX_AE_SCALE = { scale_factor: 0.3611, shift_factor: 0.1159 } as const;
+
+export type AeLayout = 'original' | 'diffusers';
+
+export function aeLayout(src: WeightSource): AeLayout {
+  if (src.has('decoder.up.0.block.0.conv1.weight')) return 'original';
+  if (src.has('decoder.up_blocks.0.resnets.0.conv1.weight')) return 'diffusers';
+  throw new WeightError(
+    `${src.path}: tensor "decoder.up.0.block.0.conv1.weight" is missing (a Flux autoencoder checkpoint needs it)`,
+  );
+}
+
+/** The stored key for an original-layout key. */
+export function layoutKey(key: string, layout: AeLayout, levels: number): string {
+  if (layout === 'original') return key;
+  let m = /^decoder\.mid\.block_(\d)\.(.*)$/.exec(key);
+  if (m) return `decoder.mid_block.resnets.${Number(m[1]) - 1}.${m[2]}`;
+  m = /^decoder\.mid\.attn_1\.(norm|q|k|v|proj_out)\.(.*)$/.exec(key);
+  if (m) {
+    const name = { norm: 'group_norm', q: 'to_q', k: 'to_k', v: 'to_v', proj_out: 'to_out.0' }[m[1]!]!;
+    return `decoder.mid_block.attentions.0.${name}.${m[2]}`;
+  }
+  m = /^decoder\.up\.(\d+)\.block\.(\d+)\.(.*)$/.exec(key);
+  if (m) {
+    const rest = m[3]!.replace(/^nin_shortcut\./, 'conv_shortcut.');
+    return `decoder.up_blocks.${levels - 1 - Number(m[1])}.resnets.${m[2]}.${rest}`;
+  }
+  m = /^decoder\.up\.(\d+)\.upsample\.conv\.(.*)$/.exec(key);
+  if (m) return `decoder.up_blocks.${levels - 1 - Number(m[1])}.upsamplers.0.conv.${m[2]}`;
+  if (key.startsWith('decoder.norm_out.')) return key.replace('decoder.norm_out.', 'decoder.conv_norm_out.');
+  return key;
+}
+
+export function aeDecoderConfig(src: WeightSource, given: Record<string, unknown> = {}): AeDecoderConfig {
+  const layout = aeLayout(src);
+  const stem = layout === 'original' ? 'decoder.up.' : 'decoder.up_blocks.';
+  let levels = 0;
+  while (src.has(`${stem}${levels}.${layout === 'original' ? 'block' : 'resnets'}.0.conv1.weight`)) levels++;
+  const key = (k: string) => layoutKey(k, layout, levels);
+  const shape = (k: string) => {
+    const s = key(k);
+    if (!src.has(s))
+      throw new WeightError(`${src.path}: tensor "${s}" is missing (a Flux autoencoder checkpoint needs it)`);
+    return src.info(s).shape;
+  };
+  let blocks = 0;
+  while (src.has(key(`decoder.up.0.block.${blocks}.conv1.weight`))) blocks++;
+  const num = (names: string[], fallback: number) => {
+    for (const n of names) if (typeof given[n] === 'number') return given[n] as number;
+    return fallback;
+  };
+  return {
+    z_channels: shape('decoder.conv_in.weight')[1]!,
+    out_ch: shape('decoder.conv_out.weight')[0]!,
+    level_channels: Array.from(
+      { length: levels },
+      (_, i) => shape(`decoder.up.${i}.block.0.conv1.weight`)[0]!,
+    ),
+    num_res_blocks: blocks - 1,
+    scale_factor: num(['scale_factor', 'scaling_factor'], FLUX_AE_SCALE.scale_factor),
+    shift_factor: num(['shift_factor'], FLUX_AE_SCALE.shift_factor),
+    groups: 32,
+    eps: 1e-6,
+  };
+}

@@ -1,0 +1,152 @@
+// Loading a model's parameters tensor by tensor from a checkpoint (or anything shaped like one), with
+// errors that name the file, the key and what was expected. Each tensor is read, optionally reshaped
+// or transformed on the host, uploaded in the compute dtype and kept; dispose() frees them all.
+import type { Backend } from '../backend.js';
+import type { Tensor } from '../tensor.js';
+import { shapeStr } from '../util/shape.js';
+
+export type ComputeDType = 'f32' | 'f16';
+
+/** What loading needs from a checkpoint: src/io/safetensors.ts Checkpoint has this shape. */
+export interface WeightSource {
+  readonly path: string;
+  keys(): string[];
+  has(key: string): boolean;
+  info(key: string): { dtype: string; shape: number[] };
+  readF32(key: string): Float32Array;
+  readF16Bits(key: string): Uint16Array;
+}
+
+export class WeightError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'WeightError';
+  }
+}
+
+/** Keys of an inputs/outputs file that a checkpoint may also hold (the fixtures keep both in one file). */
+export const isIoKey = (k: string): boolean => k.startsWith('in.') || k === 'out' || k.startsWith('out.');
+
+/** Device tensors owned by one model, freed together. */
+export class ParamStore {
+  private readonly tensors: Tensor[] = [];
+  bytes = 0;
+
+  add(t: Tensor): Tensor {
+    this.tensors.push(t);
+    this.bytes += t.size * (t.dtype === 'f16' ? 2 : 4);
+    return t;
+  }
+
+  dispose(): void {
+    for (const t of this.tensors) t.dispose();
+    this.tensors.length = 0;
+    this.bytes = 0;
+  }
+}
+
+/** Reads one model's keys (under an optional prefix) from a source, checking shapes. */
+export class WeightReader {
+  constructor(
+    readonly be: Backend,
+    readonly src: WeightSource,
+    readonly dtype: ComputeDType,
+    readonly store: ParamStore,
+    /** Prepended to every key, e.g. "text_model." */
+    readonly prefix: string,
+    /** What the checkpoint should be, for error messages ("a T5 encoder"). */
+    readonly what: string,
+  ) {}
+
+  has(key: string): boolean {
+    return this.src.has(this.prefix + key);
+  }
+
+  shape(key: string): number[] {
+    const full = this.prefix + key;
+    if (!this.src.has(full))
+      throw new WeightError(
+        `${this.src.path}: tensor "${full}" is missing (${this.what} checkpoint needs it)`,
+      );
+    return this.src.info(full).shape;
+  }
+
+  private check(key: string, shape: readonly number[]): void {
+    const s = this.shape(key);
+    if (s.length !== shape.length || s.some((d, i) => d !== shape[i]))
+      throw new WeightError(
+        `${this.src.path}: tensor "${this.prefix + key}" has shape ${shapeStr(s)}, expected ${shapeStr(shape)} for ${this.what}`,
+      );
+  }
+
+  /** The values as f32 on the host, after checking the stored shape (`stored`, default `shape`). */
+  f32(key: string, stored: readonly number[]): Float32Array {
+    this.check(key, stored);
+    return this.src.readF32(this.prefix + key);
+  }
+
+  /**
+   * A device tensor of the given shape. The stored tensor must have `stored` (default: the same) element
+   * layout; `transform` rewrites host values first (permutations, scaling, ...).
+   */
+  load(
+    key: string,
+    shape: readonly number[],
+    opts: {
+      stored?: readonly number[];
+      dtype?: ComputeDType;
+      transform?: (v: Float32Array) => Float32Array;
+    } = {},
+  ): Tensor {
+    const dtype = opts.dtype ?? this.dtype;
+    const stored = opts.stored ?? shape;
+    this.check(key, stored);
+    let t: Tensor;
+    if (dtype === 'f16' && !opts.transform) {
+      t = this.be.fromF16Bits(this.src.readF16Bits(this.prefix + key), shape);
+    } else {
+      let v = this.src.readF32(this.prefix + key);
+      if (opts.transform) v = opts.transform(v);
+      t = this.be.tensor(v, shape, dtype);
+    }
+    return this.store.add(this.be.keep(t));
+  }
+
+  /** Uploads host values computed from several tensors (e.g. a fused q|k|v matrix). */
+  upload(values: Float32Array, shape: readonly number[], dtype: ComputeDType = this.dtype): Tensor {
+    return this.store.add(this.be.keep(this.be.tensor(values, shape, dtype)));
+  }
+
+  /** The row-wise concatenation of several [n_i, ...] tensors, as one device tensor. */
+  concatRows(keys: string[], shapes: number[][], dtype: ComputeDType = this.dtype): Tensor {
+    const parts = keys.map((k, i) => this.f32(k, shapes[i]!));
+    const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    let o = 0;
+    for (const p of parts) {
+      out.set(p, o);
+      o += p.length;
+    }
+    const rows = shapes.reduce((a, s) => a + s[0]!, 0);
+    return this.upload(out, [rows, ...shapes[0]!.slice(1)], dtype);
+  }
+
+  /** Indices n for which `${stem}${n}${suffix}` exists, checked to be 0..count-1. */
+  countIndexed(stem: string, suffix: string): number {
+    const re = new RegExp(`^${escapeRegExp(this.prefix + stem)}(\\d+)${escapeRegExp(suffix)}$`);
+    const found = new Set<number>();
+    for (const k of this.src.keys()) {
+      const m = re.exec(k);
+      if (m) found.add(Number(m[1]));
+    }
+    for (let i = 0; i < found.size; i++)
+      if (!found.has(i))
+        throw new WeightError(
+          `${this.src.path}: "${this.prefix}${stem}${i}${suffix}" is missing (found indices ${[...found].sort((a, b) => a - b).join(', ')})`,
+        );
+    return found.size;
+  }
+}
+
+function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}

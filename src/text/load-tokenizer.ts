@@ -1,0 +1,117 @@
+// Loading Flux's tokenizers from a model folder (Node). T5 (tokenizer_2/): tokenizer.json (SentencePiece
+// Unigram). CLIP (tokenizer/): tokenizer.json (byte-level BPE), or where a folder has only the slow
+// tokenizer's vocab.json + merges.txt, the equivalent tokenizer.json is built from them.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FLUX_CLIP_MAX_LENGTH } from '../models/clip/config.js';
+import { FLUX_T5_MAX_LENGTH } from '../models/t5/config.js';
+import { PromptTokenizer } from './tokenizer.js';
+
+type Json = Record<string, unknown>;
+
+function readJson(path: string): Json {
+  try {
+    return JSON.parse(readFileSync(path, 'utf8'));
+  } catch (e) {
+    throw new Error(`${path}: cannot read JSON (${(e as Error).message})`);
+  }
+}
+
+function readConfig(dir: string): Json {
+  const p = join(dir, 'tokenizer_config.json');
+  return existsSync(p) ? readJson(p) : {};
+}
+
+/** The T5 tokenizer of a Flux model folder's tokenizer_2/ (or any folder with a tokenizer.json). */
+export function loadT5Tokenizer(dir: string, variant: 'dev' | 'schnell' | number): PromptTokenizer {
+  const p = join(dir, 'tokenizer.json');
+  if (!existsSync(p))
+    throw new Error(`${dir}: no tokenizer.json (Flux's T5 tokenizer is in the model folder's tokenizer_2/)`);
+  const maxLength = typeof variant === 'number' ? variant : FLUX_T5_MAX_LENGTH[variant];
+  return new PromptTokenizer(readJson(p), readConfig(dir), { maxLength });
+}
+
+/** The CLIP tokenizer of a Flux model folder's tokenizer/. */
+export function loadClipTokenizer(dir: string, maxLength = FLUX_CLIP_MAX_LENGTH): PromptTokenizer {
+  const p = join(dir, 'tokenizer.json');
+  const config = readConfig(dir);
+  if (existsSync(p))
+    return new PromptTokenizer(readJson(p), { pad_token: '<|endoftext|>', ...config }, { maxLength });
+  const vocab = join(dir, 'vocab.json');
+  const merges = join(dir, 'merges.txt');
+  if (!existsSync(vocab) || !existsSync(merges))
+    throw new Error(
+      `${dir}: neither tokenizer.json nor vocab.json + merges.txt (Flux's CLIP tokenizer is in tokenizer/)`,
+    );
+  const json = clipTokenizerJson(readJson(vocab) as Record<string, number>, readFileSync(merges, 'utf8'));
+  return new PromptTokenizer(json, { pad_token: '<|endoftext|>', ...config }, { maxLength });
+}
+
+/** CLIP's fast-tokenizer description (as in openai/clip-vit-large-patch14's tokenizer.json) over a vocab and merges. */
+export function clipTokenizerJson(vocab: Record<string, number>, mergesText: string): Json {
+  const bos = '<|startoftext|>';
+  const eos = '<|endoftext|>';
+  for (const t of [bos, eos])
+    if (vocab[t] === undefined) throw new Error(`vocab.json has no ${t}: not a CLIP vocabulary`);
+  const merges = mergesText
+    .split('\n')
+    .filter((l) => l.trim() !== '' && !l.startsWith('#version'))
+    .map((l) => l.trim());
+  const special = (content: string) => ({
+    id: vocab[content],
+    content,
+    single_word: false,
+    lstrip: false,
+    rstrip: false,
+    normalized: true,
+    special: true,
+  });
+  return {
+    version: '1.0',
+    truncation: null,
+    padding: null,
+    added_tokens: [special(bos), special(eos)],
+    normalizer: {
+      type: 'Sequence',
+      normalizers: [
+        { type: 'NFC' },
+        { type: 'Replace', pattern: { Regex: '\\s+' }, content: ' ' },
+        { type: 'Lowercase' },
+      ],
+    },
+    pre_tokenizer: {
+      type: 'Sequence',
+      pretokenizers: [
+        {
+          type: 'Split',
+          pattern: {
+            Regex:
+              "<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|[\\p{L}]+|[\\p{N}]|[^\\s\\p{L}\\p{N}]+",
+          },
+          behavior: 'Removed',
+          invert: true,
+        },
+        { type: 'ByteLevel', add_prefix_space: false, trim_offsets: true, use_regex: false },
+      ],
+    },
+    post_processor: {
+      type: 'RobertaProcessing',
+      sep: [eos, vocab[eos]],
+      cls: [bos, vocab[bos]],
+      trim_offsets: false,
+      add_prefix_space: false,
+    },
+    decoder: { type: 'ByteLevel', add_prefix_space: true, trim_offsets: true, use_regex: true },
+    model: {
+      type: 'BPE',
+      dropout: null,
+      unk_token: eos,
+      continuing_subword_prefix: '',
+      end_of_word_suffix: '</w>',
+      fuse_unk: false,
+      byte_fallback: false,
+      vocab,
+      merges,
+    },
+  };
+}
