@@ -216,7 +216,9 @@ for (const res of resList) {
   prepared.push({
     result: null,
     step: () => img,
-    dispose: () => [img, txt, y, positions].forEach((t) => t.dispose()),
+    dispose: () => {
+      for (const t of [img, txt, y, positions]) t.dispose();
+    },
   });
 }
 

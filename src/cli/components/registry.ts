@@ -3,6 +3,7 @@
 // a file beside this one and list it below.
 import type { Backend } from '../../backend.js';
 import type { Checkpoint, TensorToWrite } from '../../io/safetensors.js';
+import { COMPONENTS, componentOutputs } from '../components.js';
 import { flux } from './flux.js';
 
 export interface ForwardRun {
@@ -26,4 +27,11 @@ export interface ForwardComponent {
   run(r: ForwardRun): Promise<Record<string, TensorToWrite>>;
 }
 
-export const components: ForwardComponent[] = [flux];
+/** The Flux text encoders and autoencoder (src/cli/components.ts); their config is JSON, not a preset. */
+const encoders: ForwardComponent[] = (['ae', 'clip', 't5'] as const).map((name) => ({
+  name,
+  ...COMPONENTS[name],
+  run: (r: ForwardRun) => componentOutputs(name, r),
+}));
+
+export const components: ForwardComponent[] = [flux, ...encoders];
