@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# One GPU-machine session's worth of checks and benchmarks, in priority order, everything logged to
+# $OUT/all.log (the tool returns at most 8 files). Run from the project root with .gpu (and optionally
+# .fixtures) carried:  source .gpu/setup.sh && bash tools/device/h100-run.sh
+set -uo pipefail
+out=${OUT:-out}
+mkdir -p "$out"
+log="$out/all.log"
+[ -d .fixtures ] && export TOMA_FIXTURES=$PWD/.fixtures
+step() { # name, command...
+  local name=$1; shift
+  echo "===== $name: $*" | tee -a "$log"
+  local t0=$(date +%s)
+  "$@" 2>&1 | tee -a "$log"
+  local s=${PIPESTATUS[0]}
+  echo "===== $name: exit $s in $(( $(date +%s) - t0 )) s" | tee -a "$log" "$out/summary.txt" >/dev/null
+}
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader | tee -a "$log"
+date -u +%FT%TZ | tee -a "$log"
+for s in "$@"; do
+  case "$s" in
+    doctor) step doctor node dist/src/cli/main.js doctor --backend webgpu ;;
+    tests) step tests env TOMA_REQUIRE_GPU=1 node tools/run-tests.mjs ;;
+    ff1024) step ff1024 node dist/bench/flux-forward.js --res 1024 --method dense,toma:0.25,toma:0.5,toma:0.75,tomesd:0.5,todo,hilbert --runs 10 --warmup 1 --json "$out/ff1024.json" ;;
+    ff2048) step ff2048 node dist/bench/flux-forward.js --res 2048 --method dense,toma:0.5,hilbert --runs 5 --warmup 1 --json "$out/ff2048.json" ;;
+    torch) step torch python3 bench/flux_torch.py --res 1024,2048 --json "$out/torch.json" ;;
+    tomaops) step tomaops node dist/bench/toma-ops.js --json "$out/toma-ops.json" ;;
+    hilbert) step hilbert node dist/bench/hilbert-attention.js ;;
+    generate) step generate node dist/src/cli/main.js generate --out /tmp/gen ;;
+    *) step "$s" bash -c "$s" ;;
+  esac
+done
