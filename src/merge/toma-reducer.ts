@@ -35,9 +35,13 @@ export class TomaReducer extends ScheduledReducer<TomaGroup> {
     return this.layout;
   }
 
-  protected plan(kind: BlockKind, x: Tensor, info: ForwardInfo): TokenMergePlan {
+  protected plan(kind: BlockKind, x: Tensor, info: ForwardInfo): TokenMergePlan | null {
     const { be, o } = this;
     const layout = this.layoutFor(info.grid);
+    // A ratio that keeps every token (ratio -> 0) merges nothing: the block runs dense, exactly. The soft
+    // assignment at such a ratio would still mix near-duplicate tokens (docs/merging.md), which is not
+    // what a user asking for no reduction expects.
+    if (layout.tokens === layout.n) return null;
     let g = this.group(kind);
     if (!g) {
       const s = tomaSelectAndWeigh(be, x, layout, o.temperature);

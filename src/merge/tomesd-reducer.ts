@@ -53,6 +53,7 @@ export class TomesdReducer extends ScheduledReducer<TomesdGroup> {
     const [H, W] = info.grid;
     if (H < 2 || W < 2) return null; // no 2x2 cell, no destination
     const r = tomesdMergeCount(H, W, o.tile, o.ratio);
+    if (r === 0) return null; // nothing to merge: the block runs dense, exactly
     const match = (part: TomesdPartitionTensors) =>
       be.tidy(() => {
         const p = tomesdPlan(be, tomesdMatch(be, x, part), part, r);
