@@ -28,8 +28,12 @@ if (files.length === 0) {
   console.error('no test files found under dist/test (did the build run?)');
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--test', '--test-concurrency=1', '--test-reporter=spec', ...files], {
-  stdio: 'inherit',
-  env,
-});
+const r = spawnSync(
+  process.execPath,
+  ['--expose-gc', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+  {
+    stdio: 'inherit',
+    env,
+  },
+);
 process.exit(r.status ?? 1);
