@@ -17,6 +17,7 @@ import { type AttentionPattern, dense, type TokenReducer } from '../src/merge/ho
 import { createReducer } from '../src/merge/reducers.js';
 import { FLUX_PRESETS, FluxModel } from '../src/models/flux/index.js';
 import { createHilbertPattern } from '../src/sparse/hilbert-pattern.js';
+import { createTomaHilbert } from '../src/sparse/toma-hilbert.js';
 import type { Tensor } from '../src/tensor.js';
 
 /**
@@ -37,11 +38,20 @@ function makeMethod(be: GpuBackend, spec: string): Method {
     const pattern = createHilbertPattern(be);
     return { name: 'hilbert', reducer: dense, pattern, dispose: () => pattern.dispose() };
   }
+  if (kind === 'toma+hilbert') {
+    const c = createTomaHilbert(be, { ratio, mergeEvery: 1 });
+    return {
+      name: `toma+hilbert ${ratio}`,
+      reducer: c.reducer,
+      pattern: c.pattern,
+      dispose: () => c.dispose(),
+    };
+  }
   if (kind === 'toma' || kind === 'tomesd' || kind === 'todo') {
     const reducer = createReducer(be, { method: kind, ratio, mergeEvery: 1 });
     return { name: kind === 'todo' ? 'todo' : `${kind} ${ratio}`, reducer, dispose: () => reducer.dispose() };
   }
-  throw new Error(`--method: unknown "${spec}" (dense, toma:R, tomesd:R, todo, hilbert)`);
+  throw new Error(`--method: unknown "${spec}" (dense, toma:R, tomesd:R, todo, hilbert, toma+hilbert:R)`);
 }
 
 /** The official code in PyTorch on the H100 (shared/fixtures/README.md): flux-dev, bf16, batch 1, 512 text tokens. */

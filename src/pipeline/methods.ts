@@ -8,8 +8,9 @@ import { dense } from '../merge/hooks.js';
 import type { ReducerOptions } from '../merge/options.js';
 import { createReducer } from '../merge/reducers.js';
 import { createHilbertPattern } from '../sparse/hilbert-pattern.js';
+import { createTomaHilbert } from '../sparse/toma-hilbert.js';
 
-export const METHODS = ['dense', 'toma', 'tomesd', 'todo', 'hilbert'] as const;
+export const METHODS = ['dense', 'toma', 'tomesd', 'todo', 'hilbert', 'toma+hilbert'] as const;
 export type MethodName = (typeof METHODS)[number];
 
 export interface MethodSetup {
@@ -39,6 +40,15 @@ export function createMethod(
     case 'hilbert': {
       const pattern = createHilbertPattern(be, {}, { doubleBlocks });
       return { name: 'hilbert', reducer: dense, pattern, dispose: () => pattern.dispose() };
+    }
+    case 'toma+hilbert': {
+      const c = createTomaHilbert(be, o, {}, doubleBlocks);
+      return {
+        name: `toma+hilbert ${o.ratio ?? 0.5}`,
+        reducer: c.reducer,
+        pattern: c.pattern,
+        dispose: () => c.dispose(),
+      };
     }
     case 'toma':
     case 'tomesd':

@@ -58,7 +58,9 @@ describe('Flux checkpoint loading keeps the JS heap small', {
         peak < 0.15 * bytes,
         `peak ${(peak / 1e6).toFixed(1)} MB of a ${(bytes / 1e6).toFixed(0)} MB checkpoint`,
       );
-      console.log(`  ${layout}: peak ${(peak / 1e6).toFixed(1)} MB while loading ${(bytes / 1e6).toFixed(0)} MB`);
+      console.log(
+        `  ${layout}: peak ${(peak / 1e6).toFixed(1)} MB while loading ${(bytes / 1e6).toFixed(0)} MB`,
+      );
       for (const f of readdirSync(tmp)) if (f.startsWith(`heap-${layout}`)) rmSync(join(tmp, f));
     });
   }
