@@ -41,10 +41,22 @@ const QUERY_CAPACITY = 4096;
  * ~80 ms to record): with one submit per forward the GPU idled for most of the recording.
  */
 const SUBMIT_EVERY = 96;
+const BIND_GROUP_CACHE = 16384;
 
 export class GpuRuntime {
   readonly device: GPUDevice;
-  private pipelines = new Map<string, GPUComputePipeline>();
+  private pipelines = new Map<
+    string,
+    { pipeline: GPUComputePipeline; layout: GPUBindGroupLayout; id: number }
+  >();
+  /**
+   * Bind groups by (pipeline, uniform slot, buffers). A repeated forward pass replays the same launches
+   * on the same pooled buffers from the same ring offsets (every sync starts a fresh chunk), so after the
+   * first pass createBindGroup is skipped. Cleared when buffers are destroyed (trim).
+   */
+  private bindGroups = new Map<string, GPUBindGroup>();
+  private bufferIds = new WeakMap<GPUBuffer, number>();
+  private nextId = 1;
   private free = new Map<number, GPUBuffer[]>();
   private pooledBytes = 0;
   private liveBytes = 0;
@@ -134,6 +146,7 @@ export class GpuRuntime {
 
   trim(): void {
     this.flush();
+    this.bindGroups.clear(); // they may reference the buffers destroyed below
     for (const list of this.free.values()) for (const b of list) b.destroy();
     this.free.clear();
     this.pooledBytes = 0;
@@ -186,19 +199,33 @@ export class GpuRuntime {
 
   // ---- pipelines ----------------------------------------------------------------------------------
   pipeline(shader: string, params: ShaderParams = {}, entry = 'main'): GPUComputePipeline {
+    return this.pipelineEntry(shader, params, entry).pipeline;
+  }
+
+  private pipelineEntry(shader: string, params: ShaderParams, entry: string) {
     const key = `${cacheKey(shader, params)}:${entry}`;
     let p = this.pipelines.get(key);
     if (!p) {
       const code = specialize(shader, params);
       const module = this.device.createShaderModule({ label: key, code });
-      p = this.device.createComputePipeline({
+      const pipeline = this.device.createComputePipeline({
         label: key,
         layout: 'auto',
         compute: { module, entryPoint: entry },
       });
+      p = { pipeline, layout: pipeline.getBindGroupLayout(0), id: this.nextId++ };
       this.pipelines.set(key, p);
     }
     return p;
+  }
+
+  private idOf(buffer: GPUBuffer): number {
+    let id = this.bufferIds.get(buffer);
+    if (id === undefined) {
+      id = this.nextId++;
+      this.bufferIds.set(buffer, id);
+    }
+    return id;
   }
 
   /** Compiles a pipeline and reports WGSL or validation errors for it (with the source line numbers). */
@@ -248,8 +275,10 @@ export class GpuRuntime {
     if (this.ringUsed + Math.max(words * 4, 16) > UNIFORM_RING_BYTES) this.flush();
     if (this.profiling && this.pendingQueries.length * 2 + 2 > QUERY_CAPACITY) this.flush();
 
-    const pipeline = this.pipeline(l.shader, l.params, l.entry);
-    const entries: GPUBindGroupEntry[] = [];
+    const { pipeline, layout, id } = this.pipelineEntry(l.shader, l.params ?? {}, l.entry ?? 'main');
+    let key = `${id}`;
+    let uniformSize = 0;
+    const uniformOffset = this.ringUsed;
     if (words) {
       const base = this.ringUsed / 4;
       l.uniforms!.forEach((v, i) => {
@@ -257,13 +286,25 @@ export class GpuRuntime {
         else if ('f' in v) this.ringF32[base + i] = v.f;
         else this.ringI32[base + i] = v.i;
       });
-      const size = Math.max(16, Math.ceil((words * 4) / 16) * 16);
-      entries.push({ binding: 0, resource: { buffer: this.ringGpu, offset: this.ringUsed, size } });
-      this.ringUsed += Math.ceil(size / this.ringAlign) * this.ringAlign;
+      uniformSize = Math.max(16, Math.ceil((words * 4) / 16) * 16);
+      this.ringUsed += Math.ceil(uniformSize / this.ringAlign) * this.ringAlign;
+      key += `:u${uniformOffset}/${uniformSize}`;
     }
-    for (const [i, buffer] of l.buffers.entries())
-      if (buffer) entries.push({ binding: i + 1, resource: { buffer } });
-    const bindGroup = this.device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries });
+    for (const buffer of l.buffers) key += buffer ? `:${this.idOf(buffer)}` : ':-';
+    let bindGroup = this.bindGroups.get(key);
+    if (!bindGroup) {
+      const entries: GPUBindGroupEntry[] = [];
+      if (words)
+        entries.push({
+          binding: 0,
+          resource: { buffer: this.ringGpu, offset: uniformOffset, size: uniformSize },
+        });
+      for (const [i, buffer] of l.buffers.entries())
+        if (buffer) entries.push({ binding: i + 1, resource: { buffer } });
+      bindGroup = this.device.createBindGroup({ layout, entries });
+      if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.clear();
+      this.bindGroups.set(key, bindGroup);
+    }
 
     this.ensureEncoder();
     if (this.profiling && this.querySet) {
