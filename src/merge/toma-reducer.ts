@@ -43,13 +43,18 @@ interface Remembered {
 export class TomaReducer extends ScheduledReducer<TomaGroup> {
   readonly name = 'toma';
   private layout: TileLayout | null = null;
+  /**
+   * Keep each group's latest destinations past endForward() for lastDestinations() (e.g. the browser
+   * demo's destination map). Off by default, so that no state outlives a forward unless reused.
+   */
+  keepDestinations = false;
   /** The latest destinations per group, held by a second handle (a reshape shares the storage). */
   private latest = new Map<BlockKind, Remembered>();
 
   /**
-   * The destinations chosen most recently by a block group (default: the double-stream one, else the
-   * single-stream one), for inspection (e.g. the browser demo's destination map); null before any was
-   * chosen. Kept until the next choice or dispose(), so it may be read after sampling ends.
+   * With keepDestinations on: the destinations chosen most recently by a block group (default: the
+   * double-stream one, else the single-stream one); null before any was chosen. Kept until the next
+   * choice or dispose(), so they may be read after sampling ends.
    */
   async lastDestinations(kind?: BlockKind): Promise<ChosenDestinations | null> {
     const k = kind ?? (this.latest.has('double') ? 'double' : 'single');
@@ -81,8 +86,10 @@ export class TomaReducer extends ScheduledReducer<TomaGroup> {
       const s = tomaSelectAndWeigh(be, x, layout, o.temperature);
       g = new TomaGroup(info.step, layout, s.dst, s.p, s.m, info.step);
       this.setGroup(kind, g, [s.dst, s.p, s.m]);
-      this.latest.get(kind)?.dst.dispose();
-      this.latest.set(kind, { dst: be.keep(be.reshape(s.dst, s.dst.shape)), layout, step: info.step });
+      if (this.keepDestinations) {
+        this.latest.get(kind)?.dst.dispose();
+        this.latest.set(kind, { dst: be.keep(be.reshape(s.dst, s.dst.shape)), layout, step: info.step });
+      }
     } else if (g.weighedAt !== info.step && !o.reuseWeights) {
       // Destinations from an earlier step, weights from this step's features.
       const w = tomaWeights(be, x, g.dst, layout, o.temperature);

@@ -37,6 +37,7 @@ for (const [label, be] of [
         mergeEvery: 1,
       });
       assert.ok(r instanceof TomaReducer);
+      r.keepDestinations = true;
       assert.equal(await r.lastDestinations(), null);
       const layout = new TileLayout(H, W, 3, 0.6);
       const g = rng();
@@ -71,6 +72,22 @@ for (const [label, be] of [
       }
       r.dispose();
       assert.equal(await r.lastDestinations(), null);
+    });
+
+    it('keeps nothing unless asked to (no state outlives a forward by default)', async () => {
+      const b = be!;
+      const r = createReducer(b, { method: 'toma', exemptDouble: 0, mergeEvery: 1 }) as TomaReducer;
+      const x = b.tensor(rng().normals(H * W * C), [1, H * W, C]);
+      const live = b.memory().liveBytes;
+      r.beginForward(info(0, 1));
+      b.tidy(() => {
+        r.block('double', 0, x);
+      });
+      r.endForward();
+      assert.equal(b.memory().liveBytes, live);
+      assert.equal(await r.lastDestinations(), null);
+      r.dispose();
+      x.dispose();
     });
   });
 }
