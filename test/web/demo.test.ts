@@ -24,6 +24,7 @@ if (skip) console.warn(`browser demo test skipped: ${skip}`);
 // Headless WebGPU on SwiftShader; the network is closed, so nothing may phone home.
 const FLAGS = [
   '--no-sandbox',
+  '--disable-dev-shm-usage',
   '--enable-unsafe-webgpu',
   '--enable-features=Vulkan',
   '--use-webgpu-adapter=swiftshader',
