@@ -18,59 +18,27 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../util/f16.js';
+import { f32ToBf16Bits, f32ToF16Bits } from '../util/f16.js';
+import {
+  headerLength,
+  parseHeader,
+  SafetensorsError,
+  type TensorInfo,
+  type TensorReader,
+  toF16Bits,
+  toF32,
+} from './safetensors-format.js';
 
-export type StoredDType =
-  | 'F32'
-  | 'F16'
-  | 'BF16'
-  | 'F64'
-  | 'I64'
-  | 'I32'
-  | 'I16'
-  | 'I8'
-  | 'U8'
-  | 'BOOL'
-  | 'U16'
-  | 'U32'
-  | 'U64';
-
-const BYTES: Record<StoredDType, number> = {
-  F64: 8,
-  F32: 4,
-  F16: 2,
-  BF16: 2,
-  I64: 8,
-  I32: 4,
-  I16: 2,
-  I8: 1,
-  U8: 1,
-  BOOL: 1,
-  U16: 2,
-  U32: 4,
-  U64: 8,
-};
-
-export interface TensorInfo {
-  dtype: StoredDType;
-  shape: number[];
-  /** Absolute byte range in the file. */
-  begin: number;
-  end: number;
-  file: string;
-}
-
-export class SafetensorsError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'SafetensorsError';
-  }
-}
-
-const MAX_HEADER = 100 << 20;
+export {
+  SafetensorsError,
+  STORED_DTYPE_BYTES,
+  type StoredDType,
+  type TensorInfo,
+  type TensorReader,
+} from './safetensors-format.js';
 
 /** One .safetensors file, or a sharded checkpoint through its index. */
-export class Checkpoint {
+export class Checkpoint implements TensorReader {
   readonly metadata: Record<string, string>;
   private readonly tensors: Map<string, TensorInfo>;
   private fds = new Map<string, number>();
@@ -166,19 +134,12 @@ export class Checkpoint {
 
   /** One tensor as f32 values (any float or integer storage converted). */
   readF32(key: string): Float32Array {
-    const t = this.info(key);
-    return toF32(this.readBytes(key), t.dtype, key);
+    return toF32(this.readBytes(key), this.info(key).dtype, key);
   }
 
   /** One tensor as f16 bit patterns (f16 passes through untouched; others are converted with rounding). */
   readF16Bits(key: string): Uint16Array {
-    const t = this.info(key);
-    const bytes = this.readBytes(key);
-    if (t.dtype === 'F16') return new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
-    const f = toF32(bytes, t.dtype, key);
-    const out = new Uint16Array(f.length);
-    for (let i = 0; i < f.length; i++) out[i] = f32ToF16Bits(f[i]!);
-    return out;
+    return toF16Bits(this.readBytes(key), this.info(key).dtype, key);
   }
 
   close(): void {
@@ -191,107 +152,14 @@ function readHeader(file: string): { tensors: Map<string, TensorInfo>; metadata:
   const fd = openSync(file, 'r');
   try {
     const size = fstatSync(fd).size;
-    if (size < 8) throw new SafetensorsError(`${file}: too short to be a safetensors file (${size} bytes)`);
-    const lenBuf = Buffer.alloc(8);
-    readSync(fd, lenBuf, 0, 8, 0);
-    const hlen = Number(lenBuf.readBigUInt64LE(0));
-    if (hlen <= 0 || hlen > MAX_HEADER || 8 + hlen > size) {
-      throw new SafetensorsError(
-        `${file}: bad header length ${hlen} (file is ${size} bytes): not a safetensors file, or truncated`,
-      );
-    }
-    const hbuf = Buffer.alloc(hlen);
-    readSync(fd, hbuf, 0, hlen, 8);
-    let header: Record<string, unknown>;
-    try {
-      header = JSON.parse(hbuf.toString('utf8'));
-    } catch (e) {
-      throw new SafetensorsError(`${file}: header is not valid JSON (${(e as Error).message})`);
-    }
-    if (!header || typeof header !== 'object' || Array.isArray(header))
-      throw new SafetensorsError(`${file}: header is not a JSON object`);
-    const base = 8 + hlen;
-    const tensors = new Map<string, TensorInfo>();
-    let metadata: Record<string, string> = {};
-    for (const [key, v] of Object.entries(header)) {
-      if (key === '__metadata__') {
-        metadata = (v ?? {}) as Record<string, string>;
-        continue;
-      }
-      const e = v as { dtype?: string; shape?: unknown; data_offsets?: unknown };
-      if (!e || typeof e.dtype !== 'string' || !(e.dtype in BYTES))
-        throw new SafetensorsError(`${file}: tensor "${key}" has unknown dtype ${JSON.stringify(e?.dtype)}`);
-      const shape = e.shape;
-      const off = e.data_offsets;
-      if (!Array.isArray(shape) || shape.some((d) => !Number.isInteger(d) || d < 0))
-        throw new SafetensorsError(`${file}: tensor "${key}" has a bad shape ${JSON.stringify(shape)}`);
-      if (
-        !Array.isArray(off) ||
-        off.length !== 2 ||
-        !off.every((d) => Number.isInteger(d) && d >= 0) ||
-        off[1] < off[0]
-      ) {
-        throw new SafetensorsError(`${file}: tensor "${key}" has bad data_offsets ${JSON.stringify(off)}`);
-      }
-      const dtype = e.dtype as StoredDType;
-      const n = (shape as number[]).reduce((a, b) => a * b, 1);
-      if ((off[1] as number) - (off[0] as number) !== n * BYTES[dtype]) {
-        throw new SafetensorsError(
-          `${file}: tensor "${key}" (${dtype} ${JSON.stringify(shape)}) needs ${n * BYTES[dtype]} bytes but its offsets span ${(off[1] as number) - (off[0] as number)}`,
-        );
-      }
-      const end = base + (off[1] as number);
-      if (end > size)
-        throw new SafetensorsError(
-          `${file}: truncated: tensor "${key}" ends at byte ${end} but the file has ${size}`,
-        );
-      tensors.set(key, { dtype, shape: shape as number[], begin: base + (off[0] as number), end, file });
-    }
-    return { tensors, metadata };
+    const prefix = new Uint8Array(8);
+    readSync(fd, prefix, 0, 8, 0);
+    const hlen = headerLength(prefix, size, file);
+    const json = new Uint8Array(hlen);
+    readSync(fd, json, 0, hlen, 8);
+    return parseHeader(json, size, file);
   } finally {
     closeSync(fd);
-  }
-}
-
-function toF32(bytes: Uint8Array, dtype: StoredDType, key: string): Float32Array {
-  const buf = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  switch (dtype) {
-    case 'F32':
-      return new Float32Array(buf);
-    case 'F64':
-      return Float32Array.from(new Float64Array(buf));
-    case 'F16': {
-      const h = new Uint16Array(buf);
-      const out = new Float32Array(h.length);
-      for (let i = 0; i < h.length; i++) out[i] = f16BitsToF32(h[i]!);
-      return out;
-    }
-    case 'BF16': {
-      // bf16 is the top half of an f32: shift the bits instead of converting value by value
-      const h = new Uint16Array(buf);
-      const bits = new Uint32Array(h.length);
-      for (let i = 0; i < h.length; i++) bits[i] = h[i]! << 16;
-      return new Float32Array(bits.buffer);
-    }
-    case 'I64':
-      return Float32Array.from(new BigInt64Array(buf), (v) => Number(v));
-    case 'U64':
-      return Float32Array.from(new BigUint64Array(buf), (v) => Number(v));
-    case 'I32':
-      return Float32Array.from(new Int32Array(buf));
-    case 'U32':
-      return Float32Array.from(new Uint32Array(buf));
-    case 'I16':
-      return Float32Array.from(new Int16Array(buf));
-    case 'U16':
-      return Float32Array.from(new Uint16Array(buf));
-    case 'I8':
-      return Float32Array.from(new Int8Array(buf));
-    case 'U8':
-    case 'BOOL':
-      return Float32Array.from(new Uint8Array(buf));
-    default:
-      throw new SafetensorsError(`tensor "${key}": cannot convert ${dtype}`);
   }
 }
 

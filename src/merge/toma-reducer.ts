@@ -23,9 +23,52 @@ class TomaGroup implements GroupState {
   }
 }
 
+/** Destinations as lastDestinations() returns them. */
+export interface ChosenDestinations {
+  /** u32 [batch, layout.tokens]: the raster index of each merged token's destination (tile-major). */
+  indices: Uint32Array;
+  batch: number;
+  layout: TileLayout;
+  /** The sampling step and block group they were chosen at. */
+  step: number;
+  kind: BlockKind;
+}
+
+interface Remembered {
+  dst: Tensor;
+  layout: TileLayout;
+  step: number;
+}
+
 export class TomaReducer extends ScheduledReducer<TomaGroup> {
   readonly name = 'toma';
   private layout: TileLayout | null = null;
+  /**
+   * Keep each group's latest destinations past endForward() for lastDestinations() (e.g. the browser
+   * demo's destination map). Off by default, so that no state outlives a forward unless reused.
+   */
+  keepDestinations = false;
+  /** The latest destinations per group, held by a second handle (a reshape shares the storage). */
+  private latest = new Map<BlockKind, Remembered>();
+
+  /**
+   * With keepDestinations on: the destinations chosen most recently by a block group (default: the
+   * double-stream one, else the single-stream one); null before any was chosen. Kept until the next
+   * choice or dispose(), so they may be read after sampling ends.
+   */
+  async lastDestinations(kind?: BlockKind): Promise<ChosenDestinations | null> {
+    const k = kind ?? (this.latest.has('double') ? 'double' : 'single');
+    const r = this.latest.get(k);
+    if (!r) return null;
+    const indices = await this.be.readU32(r.dst);
+    return { indices, batch: r.dst.shape[0]!, layout: r.layout, step: r.step, kind: k };
+  }
+
+  override dispose(): void {
+    for (const r of this.latest.values()) r.dst.dispose();
+    this.latest.clear();
+    super.dispose();
+  }
 
   /** The tile layout for a grid under these options (token counts, tiles). */
   layoutFor(grid: readonly [number, number]): TileLayout {
@@ -47,6 +90,10 @@ export class TomaReducer extends ScheduledReducer<TomaGroup> {
       const s = tomaSelectAndWeigh(be, x, layout, o.temperature);
       g = new TomaGroup(info.step, layout, s.dst, s.p, s.m, info.step);
       this.setGroup(kind, g, [s.dst, s.p, s.m]);
+      if (this.keepDestinations) {
+        this.latest.get(kind)?.dst.dispose();
+        this.latest.set(kind, { dst: be.keep(be.reshape(s.dst, s.dst.shape)), layout, step: info.step });
+      }
     } else if (g.weighedAt !== info.step && !o.reuseWeights) {
       // Destinations from an earlier step, weights from this step's features.
       const w = tomaWeights(be, x, g.dst, layout, o.temperature);

@@ -6,6 +6,7 @@ import type { Backend } from '../backend.js';
 import { Checkpoint } from '../io/safetensors.js';
 import { FluxModel } from '../models/flux/model.js';
 import type { ComputeDType } from '../models/flux/weights.js';
+import { conditioningFrom } from './conditioning.js';
 import type { ClassConditioning } from './generate.js';
 
 /** models/embedded/ of this package (from dist/src/pipeline or src/pipeline alike). */
@@ -23,22 +24,7 @@ export function embeddedDir(): string {
 export function loadConditioning(path: string): ClassConditioning {
   const ck = Checkpoint.open(path);
   try {
-    for (const k of ['txt', 'y'])
-      if (!ck.has(k)) throw new Error(`${path}: no "${k}" tensor (is this a class-conditioning file?)`);
-    const [classes, T] = ck.info('txt').shape as [number, number, number];
-    const names = JSON.parse(ck.metadata.classes ?? '[]') as string[];
-    if (names.length !== classes || ck.info('y').shape[0] !== classes) {
-      throw new Error(
-        `${path}: ${names.length} class names, ${classes} txt rows and ${ck.info('y').shape[0]} y rows disagree`,
-      );
-    }
-    return {
-      names,
-      nullClass: Number(ck.metadata.null_class ?? 0),
-      txt: ck.readF32('txt'),
-      y: ck.readF32('y'),
-      textTokens: T,
-    };
+    return conditioningFrom(ck);
   } finally {
     ck.close();
   }

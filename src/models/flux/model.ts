@@ -5,7 +5,7 @@
 // first) and never reads back, so a whole pass is submitted in a few command buffers. Each block runs
 // inside be.tidy(), so intermediates go back to the pool as soon as the block is recorded.
 import type { Backend } from '../../backend.js';
-import { Checkpoint } from '../../io/safetensors.js';
+import { Checkpoint, type TensorReader } from '../../io/safetensors.js';
 import { type AttentionPattern, dense, type ForwardInfo, type TokenReducer } from '../../merge/hooks.js';
 import type { Tensor } from '../../tensor.js';
 import { shapeStr } from '../../util/shape.js';
@@ -68,20 +68,24 @@ export class FluxModel {
   }
 
   /**
-   * Loads a checkpoint (.safetensors, *.safetensors.index.json or a folder with one of them). The config
-   * is the one given, else the checkpoint's __metadata__.config, else inferred from the tensor shapes.
+   * Loads a checkpoint (.safetensors, *.safetensors.index.json or a folder with one of them; or any
+   * TensorReader, e.g. parseSafetensors() over fetched bytes in a browser). The config is the one given,
+   * else the checkpoint's __metadata__.config, else inferred from the tensor shapes.
    */
   static load(
     be: Backend,
-    checkpoint: string | Checkpoint,
+    checkpoint: string | TensorReader,
     o: LoadOptions & { config?: FluxConfig },
   ): FluxModel {
-    const ck = typeof checkpoint === 'string' ? Checkpoint.open(checkpoint) : checkpoint;
+    if (typeof checkpoint !== 'string') {
+      const config = o.config ?? configFromCheckpoint(checkpoint).config;
+      return new FluxModel(be, loadParams(be, checkpoint, config, o));
+    }
+    const ck = Checkpoint.open(checkpoint);
     try {
-      const config = o.config ?? configFromCheckpoint(ck).config;
-      return new FluxModel(be, loadParams(be, ck, config, o));
+      return FluxModel.load(be, ck, o);
     } finally {
-      if (typeof checkpoint === 'string') ck.close();
+      ck.close();
     }
   }
 

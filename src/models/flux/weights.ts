@@ -3,7 +3,7 @@
 // initialisation on the device, and the module tree (FluxWeights) the forward pass reads, which mirrors
 // the original release's keys.
 import type { Backend } from '../../backend.js';
-import { type Checkpoint, SafetensorsError } from '../../io/safetensors.js';
+import { SafetensorsError, type TensorReader } from '../../io/safetensors-format.js';
 import type { Tensor } from '../../tensor.js';
 import { shapeStr } from '../../util/shape.js';
 import { configFromObject, type FluxConfig, mlpHidden, validateConfig } from './config.js';
@@ -265,7 +265,7 @@ const FLOAT_STORAGE = new Set(['F32', 'F16', 'BF16', 'F64']);
  * upload: a missing key, a key that belongs to no parameter, a wrong shape or a non-float dtype is an
  * error naming the key. Stored f32/f16/bf16/f64 is converted to the compute dtype on the host.
  */
-export function loadParams(be: Backend, ck: Checkpoint, config: FluxConfig, o: LoadOptions): FluxParams {
+export function loadParams(be: Backend, ck: TensorReader, config: FluxConfig, o: LoadOptions): FluxParams {
   validateConfig(config);
   const { layout, prefix } = detectLayoutOf(ck);
   const shapes = canonicalShapes(config);
@@ -319,7 +319,7 @@ export function loadParams(be: Backend, ck: Checkpoint, config: FluxConfig, o: L
   return new FluxParams(config, o.dtype, tensors);
 }
 
-function detectLayoutOf(ck: Checkpoint): { layout: KeyLayout; prefix: string } {
+function detectLayoutOf(ck: TensorReader): { layout: KeyLayout; prefix: string } {
   try {
     return detectLayout((k) => ck.has(k));
   } catch (e) {
@@ -336,13 +336,13 @@ function list(keys: string[]): string {
   return keys.length > 3 ? `${shown.join(', ')} and ${keys.length - 3} more` : shown.join(', ');
 }
 
-function readOne(ck: Checkpoint, key: string, dtype: ComputeDType): HostArray {
+function readOne(ck: TensorReader, key: string, dtype: ComputeDType): HostArray {
   return dtype === 'f16' ? ck.readF16Bits(key) : ck.readF32(key);
 }
 
 /** One canonical tensor as host values of the compute dtype (f16 as bit patterns). */
 function readCanonical(
-  ck: Checkpoint,
+  ck: TensorReader,
   prefix: string,
   src: Source,
   shape: number[],
@@ -374,7 +374,10 @@ function readCanonical(
  * tensor shapes (axes_dim and theta cannot be inferred; Flux's [16, 56, 56] and 10000 are assumed for
  * head dim 128, any other head dim needs an explicit config).
  */
-export function configFromCheckpoint(ck: Checkpoint): { config: FluxConfig; source: 'metadata' | 'shapes' } {
+export function configFromCheckpoint(ck: TensorReader): {
+  config: FluxConfig;
+  source: 'metadata' | 'shapes';
+} {
   const meta = ck.metadata.config;
   if (meta !== undefined) {
     let o: unknown;

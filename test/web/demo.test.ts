@@ -1,0 +1,177 @@
+// End to end in headless Chromium: builds the demo with Vite, serves it, and generates dense vs ToMA
+// on WebGPU (SwiftShader here and in CI) at a tiny size; checks the images are not blank, the timing
+// table and the destination map appear, and that a browser without WebGPU gets a plain message.
+// The screenshot goes to out/web-demo.png, and to docs/screenshot.png with TOMA_UPDATE_SCREENSHOT=1.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { build, type PreviewServer, preview } from 'vite';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
+const configFile = join(root, 'web/vite.config.ts');
+const chromiumPath = process.env.TOMA_CHROMIUM ?? '/usr/bin/chromium';
+const required = process.env.TOMA_REQUIRE_GPU === '1';
+const skip =
+  existsSync(chromiumPath) || required
+    ? false
+    : `no Chromium at ${chromiumPath}: install Debian's chromium package (TOMA_REQUIRE_GPU=1 makes this a failure)`;
+if (skip) console.warn(`browser demo test skipped: ${skip}`);
+
+// Headless WebGPU on SwiftShader; the network is closed, so nothing may phone home.
+const FLAGS = [
+  '--no-sandbox',
+  '--disable-dev-shm-usage',
+  '--enable-unsafe-webgpu',
+  '--enable-features=Vulkan',
+  '--use-webgpu-adapter=swiftshader',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+
+describe('browser demo (web/)', { skip }, () => {
+  let server: PreviewServer;
+  let url: string;
+  let context: BrowserContext;
+  let profile: string;
+
+  before(async () => {
+    assert.ok(existsSync(chromiumPath), `no Chromium at ${chromiumPath} (TOMA_REQUIRE_GPU=1 requires it)`);
+    await build({ configFile, logLevel: 'warn' });
+    server = await preview({ configFile, logLevel: 'warn', preview: { port: 0, open: false } });
+    url = server.resolvedUrls?.local[0] ?? '';
+    assert.match(url, /^http:\/\/(127\.0\.0\.1|localhost):\d+\/$/, 'the preview server reports its URL');
+    profile = mkdtempSync(join(tmpdir(), 'toma-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: chromiumPath,
+      headless: true,
+      args: FLAGS,
+      viewport: { width: 1000, height: 1400 },
+    });
+  });
+
+  after(async () => {
+    await context?.close();
+    await server?.close();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  async function open(init?: () => void): Promise<{ page: Page; errors: string[] }> {
+    const page = await context.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(e.message));
+    page.on('console', (m) => {
+      if (m.type() === 'error') errors.push(m.text());
+    });
+    if (init) await page.addInitScript(init);
+    await page.goto(url);
+    return { page, errors };
+  }
+
+  it('finds WebGPU, loads the model, generates dense vs ToMA and shows times, PSNR and the map', async () => {
+    const { page, errors } = await open();
+    await page.waitForSelector(
+      'body[data-state="ready"], body[data-state="error"], body[data-state="unsupported"]',
+      {
+        timeout: 60_000,
+      },
+    );
+    assert.equal(
+      await page.getAttribute('body', 'data-state'),
+      'ready',
+      `page did not get ready: ${await page.textContent('#progress-text')} ${await page.textContent('#gpu-status')} ${errors.join('; ')}`,
+    );
+    const caps = await page.textContent('#caps');
+    for (const label of ['adapter', 'shader-f16', 'subgroup matrices', 'matmul kernels', 'attention kernels'])
+      assert.ok(caps?.includes(label), `capabilities list ${label}`);
+    assert.match(caps ?? '', /matmul kernels(SIMT|subgroup matrices)/);
+    assert.equal(await page.locator('#class option').count(), 38, 'the 38 classes (null excluded)');
+
+    await page.selectOption('#size', '16');
+    await page.fill('#steps', '2');
+    await page.selectOption('#method', 'toma');
+    await page.setChecked('#compare', true);
+    await page.setChecked('#show-map', true);
+    await page.setChecked('#warmup', false); // keep the test short; compilation then lands in step 1
+    await page.click('#generate');
+    await page.waitForSelector('body[data-state="done"], body[data-state="error"]', { timeout: 200_000 });
+    assert.equal(
+      await page.getAttribute('body', 'data-state'),
+      'done',
+      `generation failed: ${await page.textContent('#progress-text')} ${errors.join('; ')}`,
+    );
+
+    const stats = await page.evaluate(() =>
+      Array.from(document.querySelectorAll<HTMLCanvasElement>('figure canvas.image')).map((c) => {
+        const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+        let s = 0;
+        let s2 = 0;
+        let n = 0;
+        for (let i = 0; i < d.length; i += 4)
+          for (let k = 0; k < 3; k++) {
+            s += d[i + k]!;
+            s2 += d[i + k]! * d[i + k]!;
+            n++;
+          }
+        const method = c.closest('figure')!.getAttribute('data-method');
+        return { method, w: c.width, h: c.height, variance: s2 / n - (s / n) ** 2 };
+      }),
+    );
+    assert.deepEqual(
+      stats.map((s) => [s.method, s.w, s.h]),
+      [
+        ['dense', 16, 16],
+        ['toma', 16, 16],
+      ],
+    );
+    for (const s of stats)
+      assert.ok(s.variance > 25, `${s.method} image is not blank (variance ${s.variance})`);
+
+    const rows = await page.$$eval('#timings tbody tr', (trs) =>
+      trs.map((tr) => Array.from(tr.querySelectorAll('td')).map((td) => td.textContent ?? '')),
+    );
+    assert.equal(rows.length, 2, 'a timing row per method');
+    assert.match(rows[0]![0]!, /^dense/);
+    assert.match(rows[1]![0]!, /^toma 0\.5/);
+    for (const r of rows) assert.equal(r[3]!.trim().split(/\s+/).length, 2, `two step times: ${r[3]}`);
+    assert.match(rows[1]![4]!, /^\d+\.\d\d×$/, 'speed-up');
+    assert.match(rows[1]![5]!, /^(\d+\.\d dB|∞ \(identical\))$/, 'PSNR');
+
+    // the destination map: shaded merged tokens and clear destinations (tile 4 at ratio 0.5 keeps half)
+    const map = await page.evaluate(() => {
+      const c = document.querySelector<HTMLCanvasElement>('figure[data-method="toma"] canvas.map');
+      if (!c) return null;
+      const d = c.getContext('2d')!.getImageData(0, 0, c.width, c.height).data;
+      let shaded = 0;
+      for (let i = 3; i < d.length; i += 4) if (d[i]! > 0) shaded++;
+      return { shaded: shaded / (d.length / 4), caption: c.closest('figure')!.textContent };
+    });
+    assert.ok(map, 'ToMA figure has a destination map');
+    assert.match(map.caption ?? '', /32 of 64 tokens kept as destinations/);
+    assert.ok(map.shaded > 0.3 && map.shaded < 0.8, `about half the map is shaded (${map.shaded})`);
+
+    mkdirSync(join(root, 'out'), { recursive: true });
+    await page.screenshot({ path: join(root, 'out/web-demo.png'), fullPage: true });
+    if (process.env.TOMA_UPDATE_SCREENSHOT === '1')
+      await page.screenshot({ path: join(root, 'docs/screenshot.png'), fullPage: true });
+    assert.deepEqual(errors, [], 'no errors in the page');
+    await page.close();
+  });
+
+  it('says plainly when the browser has no WebGPU, and offers no controls', async () => {
+    const { page } = await open(() => {
+      Object.defineProperty(Navigator.prototype, 'gpu', { get: () => undefined });
+    });
+    await page.waitForSelector('body[data-state="unsupported"]', { timeout: 30_000 });
+    assert.match((await page.textContent('#unsupported')) ?? '', /This browser has no WebGPU/);
+    assert.equal(await page.isVisible('#controls'), false);
+    assert.equal(await page.isVisible('#generate'), false);
+    await page.close();
+  });
+});
