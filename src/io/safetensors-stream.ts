@@ -70,7 +70,8 @@ export async function writeSafetensorsStreamed(
   const bufferBytes = Math.max(1 << 16, Math.min(o.bufferBytes ?? 64 << 20, total));
   const tmp = `${path}.tmp-${process.pid}`;
   const fh = await open(tmp, 'w');
-  let buffers = [Buffer.allocUnsafe(bufferBytes), Buffer.allocUnsafe(bufferBytes)];
+  // whole ArrayBuffers (offset 0), so typed views at even / multiple-of-4 positions are aligned
+  let buffers = [Buffer.allocUnsafeSlow(bufferBytes), Buffer.allocUnsafeSlow(bufferBytes)];
   let pos = 0;
   let written = 0;
   let pending: Promise<void> = Promise.resolve();
@@ -104,18 +105,36 @@ export async function writeSafetensorsStreamed(
     await put(len);
     await put(hbytes);
     const largest = Math.max(0, ...order.map((t) => t.shape.reduce((a, b) => a * b, 1)));
-    const scratch16 = new Uint16Array(Math.min(SCRATCH_BYTES / 2, largest));
-    const scratch32 = new Float32Array(Math.min(SCRATCH_BYTES / 4, largest));
+    let scratch16: Uint16Array | null = null;
+    let scratch32: Float32Array | null = null;
     for (const t of order) {
       const fill = t.produce();
-      const scratch = t.dtype === 'F16' ? scratch16 : scratch32;
+      const item = BYTES[t.dtype];
+      const Typed = t.dtype === 'F16' ? Uint16Array : Float32Array;
       let left = t.shape.reduce((a, b) => a * b, 1);
       while (left > 0) {
-        const k = Math.min(left, scratch.length);
-        const view = scratch.subarray(0, k);
-        fill(view);
-        await put(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
-        left -= k;
+        const room = Math.floor((bufferBytes - pos) / item);
+        if (room > 0 && pos % item === 0) {
+          // values go straight into the write buffer
+          const k = Math.min(left, room);
+          const buf = buffers[0]!;
+          fill(new Typed(buf.buffer, buf.byteOffset + pos, k));
+          pos += k * item;
+          left -= k;
+          if (pos === bufferBytes) await flush();
+        } else {
+          // unaligned position (an f32 tensor after an odd number of f16 values) or a buffer end
+          // splitting a value: through a scratch chunk
+          const scratch =
+            t.dtype === 'F16'
+              ? (scratch16 ??= new Uint16Array(Math.min(SCRATCH_BYTES / 2, largest)))
+              : (scratch32 ??= new Float32Array(Math.min(SCRATCH_BYTES / 4, largest)));
+          const k = Math.min(left, scratch.length);
+          const view = scratch.subarray(0, k);
+          fill(view);
+          await put(new Uint8Array(view.buffer, view.byteOffset, view.byteLength));
+          left -= k;
+        }
       }
     }
     await flush();

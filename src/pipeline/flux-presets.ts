@@ -80,7 +80,7 @@ const TINY: FluxPipelinePreset = {
     layer_norm_epsilon: 1e-6,
   },
   clip: {
-    vocab_size: 320,
+    vocab_size: 250,
     hidden_size: 32,
     intermediate_size: 64,
     num_hidden_layers: 2,
@@ -91,7 +91,7 @@ const TINY: FluxPipelinePreset = {
   },
   ae: { ...FLUX_AE, level_channels: [32, 32, 64, 64], num_res_blocks: 1 },
   t5TokenizerVocab: 356,
-  clipTokenizerVocab: 320,
+  clipTokenizerVocab: 250,
 };
 
 const SCHNELL_FULL: FluxPipelinePreset = {

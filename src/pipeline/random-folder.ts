@@ -66,6 +66,19 @@ function planShards(
   return { jobs, index };
 }
 
+/** Bytes of weights (f16) a folder of this preset holds: what writing it needs on disk, within a few MB. */
+export function randomFolderBytes(p: FluxPipelinePreset): number {
+  const maps = [
+    fluxStoredShapes(p.transformer, 'diffusers'),
+    clipTextShapes(p.clip),
+    t5Shapes(p.t5),
+    aeDecoderShapes(p.ae, 'diffusers'),
+  ];
+  let n = 0;
+  for (const m of maps) for (const s of m.values()) n += s.reduce((a, b) => a * b, 1) * 2;
+  return n;
+}
+
 const jobBytes = (j: ShardJob) => j.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1) * 2, 0);
 
 export async function writeRandomFluxFolder(
