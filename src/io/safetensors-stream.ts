@@ -105,8 +105,17 @@ export async function writeSafetensorsStreamed(
     await put(len);
     await put(hbytes);
     const largest = Math.max(0, ...order.map((t) => t.shape.reduce((a, b) => a * b, 1)));
+    // allocated on first use (folders of f16 weights never need them)
     let scratch16: Uint16Array | null = null;
     let scratch32: Float32Array | null = null;
+    const scratchFor = (dtype: 'F16' | 'F32'): Uint16Array | Float32Array => {
+      if (dtype === 'F16') {
+        scratch16 ??= new Uint16Array(Math.min(SCRATCH_BYTES / 2, largest));
+        return scratch16;
+      }
+      scratch32 ??= new Float32Array(Math.min(SCRATCH_BYTES / 4, largest));
+      return scratch32;
+    };
     for (const t of order) {
       const fill = t.produce();
       const item = BYTES[t.dtype];
@@ -125,10 +134,7 @@ export async function writeSafetensorsStreamed(
         } else {
           // unaligned position (an f32 tensor after an odd number of f16 values) or a buffer end
           // splitting a value: through a scratch chunk
-          const scratch =
-            t.dtype === 'F16'
-              ? (scratch16 ??= new Uint16Array(Math.min(SCRATCH_BYTES / 2, largest)))
-              : (scratch32 ??= new Float32Array(Math.min(SCRATCH_BYTES / 4, largest)));
+          const scratch = scratchFor(t.dtype);
           const k = Math.min(left, scratch.length);
           const view = scratch.subarray(0, k);
           fill(view);
