@@ -18,7 +18,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { f16BitsToF32, f32ToBf16Bits, f32ToF16Bits } from '../util/f16.js';
+import { f32ToBf16Bits, f32ToF16Bits, fromF16Array } from '../util/f16.js';
 
 export type StoredDType =
   | 'F32'
@@ -260,12 +260,8 @@ function toF32(bytes: Uint8Array, dtype: StoredDType, key: string): Float32Array
       return new Float32Array(buf);
     case 'F64':
       return Float32Array.from(new Float64Array(buf));
-    case 'F16': {
-      const h = new Uint16Array(buf);
-      const out = new Float32Array(h.length);
-      for (let i = 0; i < h.length; i++) out[i] = f16BitsToF32(h[i]!);
-      return out;
-    }
+    case 'F16':
+      return fromF16Array(new Uint16Array(buf));
     case 'BF16': {
       // bf16 is the top half of an f32: shift the bits instead of converting value by value
       const h = new Uint16Array(buf);

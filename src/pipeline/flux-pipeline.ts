@@ -62,7 +62,13 @@ export interface PipelineMethod {
 export interface FluxPipelineOptions {
   be: Backend;
   components: FluxComponents;
+  /** Compute dtype of the text encoders and the transformer. */
   dtype: ComputeDType;
+  /**
+   * Compute dtype of the autoencoder (default f32: the Flux autoencoder's activations overflow f16 on
+   * real weights; diffusers upcasts it too).
+   */
+  aeDtype?: ComputeDType;
   /** One image per prompt. */
   prompts: string[];
   width: number;
@@ -318,7 +324,9 @@ export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipel
 
   // autoencoder: decode each method's latents
   const outputs: MethodOutput[] = [];
-  const ae = await stage('load AE', (p) => comps.loadAe(be, dtype, p), { paramBytes: (m) => m.deviceBytes });
+  const ae = await stage('load AE', (p) => comps.loadAe(be, o.aeDtype ?? 'f32', p), {
+    paramBytes: (m) => m.deviceBytes,
+  });
   try {
     for (const l of latents) {
       if (o.warmup) await ae.decode(l.z, B, h, w);

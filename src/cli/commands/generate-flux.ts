@@ -155,13 +155,14 @@ export async function generateFlux(
       'dtype',
       be.supports('f16') && !onCpu ? 'f16' : 'f32',
     );
+    const aeDtype = choice(values['ae-dtype'], ['f16', 'f32'] as const, 'ae-dtype', 'f32');
     const [width, height] = parseSize(values.size, onCpu ? [256, 256] : [1024, 1024]);
     const steps = stepsGiven ?? FLUX_VARIANT_DEFAULTS[variant].steps;
     const methods: PipelineMethod[] = (
       values.compare && method !== 'dense' ? ['dense', method] : [method]
     ).map((m) => ({ method: m as MethodName, options }));
     const t5 = components.t5Config;
-    console.log(`backend: ${be.info().description}, ${dtype}`);
+    console.log(`backend: ${be.info().description}, ${dtype} (autoencoder ${aeDtype})`);
     console.log(
       `model: FLUX.1-${variant} from ${components.description}: transformer ${c.depth} + ${c.depth_single_blocks} blocks of ${c.hidden_size}, T5 ${t5.num_layers} x ${t5.d_model}, CLIP ${components.clipConfig.num_hidden_layers} x ${components.clipConfig.hidden_size}`,
     );
@@ -178,6 +179,7 @@ export async function generateFlux(
         be,
         components,
         dtype,
+        aeDtype,
         prompts: [prompt],
         width,
         height,

@@ -23,6 +23,7 @@ and the encoder folders beside it or given. Components load one at a time and ar
   --size         WxH or one side in pixels, multiples of 16 (default 1024x1024; 256x256 on the CPU)
   --seed         noise seed (default 0)
   --max-length   T5 tokens (default 256 schnell, 512 dev)
+  --ae-dtype     the autoencoder's dtype (default f32: it overflows f16 on real weights)
   --method       dense|toma|tomesd|todo|hilbert (default dense); --compare also runs dense
   --ratio --tile ToMA / ToMeSD ratio (0.5) and tile (4); --merge-every K (3); --exempt D,S (5,5)
   --ae --clip --t5 --clip-tokenizer --t5-tokenizer   component locations outside the model folder
@@ -63,6 +64,7 @@ const OPTIONS = {
   prompt: { type: 'string' },
   guidance: { type: 'string' },
   'max-length': { type: 'string' },
+  'ae-dtype': { type: 'string' },
   compare: { type: 'boolean' },
   'merge-every': { type: 'string' },
   exempt: { type: 'string' },
@@ -79,6 +81,7 @@ const FLUX_ONLY = [
   'prompt',
   'guidance',
   'max-length',
+  'ae-dtype',
   'compare',
   'merge-every',
   'exempt',
