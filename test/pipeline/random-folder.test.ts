@@ -6,7 +6,16 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Checkpoint } from '../../src/io/safetensors.js';
-import { openFluxFolder } from '../../src/pipeline/flux-components.js';
+import { aeDecoderConfig } from '../../src/models/ae/config.js';
+import { aeConfigJson, aeDecoderShapes } from '../../src/models/ae/shapes.js';
+import { clipTextConfig } from '../../src/models/clip/config.js';
+import { clipConfigJson, clipTextShapes } from '../../src/models/clip/shapes.js';
+import { configFromObject } from '../../src/models/flux/config.js';
+import { fluxDiffusersConfigJson, fluxStoredShapes } from '../../src/models/flux/shapes.js';
+import { RandomWeightSource } from '../../src/models/random-weights.js';
+import { t5Config } from '../../src/models/t5/config.js';
+import { t5Shapes } from '../../src/models/t5/shapes.js';
+import { checkTokenizerFits, openFluxFolder } from '../../src/pipeline/flux-components.js';
 import { pipelinePreset } from '../../src/pipeline/flux-presets.js';
 import { locateFlux } from '../../src/pipeline/model-folder.js';
 import { randomFluxComponents } from '../../src/pipeline/random-components.js';
@@ -115,5 +124,35 @@ describe('random-weight FLUX.1 folders', () => {
       seen.every(([d], i) => i === 0 || d >= seen[i - 1]![0]),
       'monotone',
     );
+  });
+});
+
+describe('full-size presets', () => {
+  it('describe FLUX.1-schnell/dev, T5-XXL, CLIP-L and the autoencoder as the loaders read them', () => {
+    const p = pipelinePreset('schnell-full');
+    const bytes = (m: Map<string, number[]>) =>
+      [...m.values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1) * 2, 0);
+    const t5 = t5Shapes(p.t5);
+    assert.deepEqual(t5Config(new RandomWeightSource('t5', t5)), p.t5);
+    assert.ok(Math.abs(bytes(t5) / 9.52e9 - 1) < 0.01, `T5-XXL ${bytes(t5)} bytes`);
+    const clip = clipTextShapes(p.clip);
+    assert.deepEqual(clipTextConfig(new RandomWeightSource('clip', clip), clipConfigJson(p.clip)), p.clip);
+    const ae = aeDecoderShapes(p.ae, 'diffusers');
+    assert.deepEqual(aeDecoderConfig(new RandomWeightSource('ae', ae), aeConfigJson(p.ae)), p.ae);
+    assert.deepEqual(configFromObject(fluxDiffusersConfigJson(p.transformer)), p.transformer);
+    const tr = fluxStoredShapes(p.transformer, 'diffusers');
+    assert.ok(Math.abs(bytes(tr) / 23.8e9 - 1) < 0.01, `transformer ${bytes(tr)} bytes`);
+    assert.ok(!tr.has('time_text_embed.guidance_embedder.linear_1.weight'));
+    assert.ok(
+      fluxStoredShapes(pipelinePreset('dev-full').transformer, 'diffusers').has(
+        'time_text_embed.guidance_embedder.linear_1.weight',
+      ),
+    );
+    assert.ok(Math.abs(randomFolderBytes(p) / 33.65e9 - 1) < 0.01);
+    const r = randomFluxComponents(p);
+    checkTokenizerFits(r.t5Tokenizer(256), p.t5.vocab_size, 't5', 't5');
+    checkTokenizerFits(r.clipTokenizer(), p.clip.vocab_size, 'clip', 'clip');
+    assert.equal(r.t5Tokenizer(256).vocabSize, 32100);
+    assert.equal(r.clipTokenizer().vocabSize, 49408);
   });
 });
