@@ -13,7 +13,7 @@ import {
 import { pipelinePreset } from '../../src/pipeline/flux-presets.js';
 import { packPatches, unpackPatches } from '../../src/pipeline/pixels.js';
 import { randomFluxComponents } from '../../src/pipeline/random-components.js';
-import { cpu, relErr } from '../helpers.js';
+import { cpu, gpu, noGpu, relErr } from '../helpers.js';
 
 const schnell = randomFluxComponents(pipelinePreset('tiny'), { onDevice: false, name: 'tiny' });
 const dev = randomFluxComponents(pipelinePreset('tiny-dev'), { onDevice: false, name: 'tiny-dev' });
@@ -138,5 +138,25 @@ describe('FLUX.1 pipeline (CPU, tiny random components)', () => {
       exemptSingle: 1,
       mergeEvery: 1,
     });
+  });
+});
+
+describe('FLUX.1 pipeline on WebGPU', { skip: noGpu }, () => {
+  it('matches the CPU run and hands the buffers of every freed model back to the device', async () => {
+    const o = { steps: 1, width: 32, height: 32, maxSequenceLength: 8 };
+    const want = (await run(o)).outputs[0]!.images[0]!;
+    const be = gpu!;
+    be.trim();
+    const live0 = be.memory().liveBytes;
+    const r = await run({ ...o, be });
+    const got = r.outputs[0]!.images[0]!;
+    assert.ok(relErr(got, want) < 1e-4, `WebGPU vs CPU ${relErr(got, want)}`);
+    const params = (name: string) => r.stages.find((s) => s.stage === name)!.paramBytes!;
+    const peak = (name: string) => r.stages.find((s) => s.stage === name)!.peakBytes;
+    // peaks count pooled buffers too: T5's are gone (trimmed) while the transformer loads
+    assert.ok(peak('load transformer') < params('load transformer') + params('load T5'));
+    assert.ok(peak('load AE') < params('load AE') + params('load transformer'));
+    assert.equal(be.memory().liveBytes, live0, 'nothing left alive');
+    assert.equal(be.memory().pooledBytes, 0, 'the last model trimmed');
   });
 });
