@@ -43,7 +43,13 @@ const int = (v, what, min) => {
   }
   return n;
 };
-const preset = pipelinePreset(a.preset);
+let preset;
+try {
+  preset = pipelinePreset(a.preset);
+} catch (e) {
+  console.error(`make-random-flux-folder: ${e.message}`);
+  process.exit(2);
+}
 const seed = int(a.seed, 'seed', 0);
 const threads = a.threads === undefined ? Math.min(8, availableParallelism()) : int(a.threads, 'threads', 1);
 const shardGb = Number(a['shard-gb']);
@@ -53,7 +59,8 @@ if (!(shardGb > 0)) {
 }
 const out = resolve(a.out);
 
-const gb = (b) => (b / 1e9).toFixed(2);
+/** GB, or MB below 1 GB. */
+const gb = (b) => (b >= 1e9 ? `${(b / 1e9).toFixed(2)} GB` : `${(b / 1e6).toFixed(1)} MB`);
 const t0 = performance.now();
 let lastPrint = 0;
 try {
@@ -62,8 +69,8 @@ try {
   const fs = statfsSync(dirname(out));
   const free = fs.bavail * fs.bsize;
   if (free < total + (1 << 28))
-    throw new Error(`${gb(total)} GB to write but only ${gb(free)} GB free under ${dirname(out)}`);
-  console.log(`writing ${gb(total)} GB of f16 weights with ${threads} thread(s) to ${out}`);
+    throw new Error(`${gb(total)} to write but only ${gb(free)} free under ${dirname(out)}`);
+  console.log(`writing ${gb(total)} of f16 weights with ${threads} thread(s) to ${out}`);
   const r = await writeRandomFluxFolder(out, {
     preset,
     seed,
@@ -76,14 +83,14 @@ try {
       lastPrint = now;
       const s = (now - t0) / 1000;
       const rate = written / 1e9 / s;
-      const eta = rate > 0 ? (total - written) / 1e9 / rate : 0;
+      const eta = rate > 0 ? Math.max(0, (total - written) / 1e9 / rate) : 0;
       console.log(
-        `  ${gb(written)} / ${gb(total)} GB (${((100 * written) / total).toFixed(1)}%), ${rate.toFixed(2)} GB/s, ${s.toFixed(0)} s, about ${eta.toFixed(0)} s left`,
+        `  ${gb(written)} / ${gb(total)} (${((100 * written) / total).toFixed(1)}%), ${rate.toFixed(2)} GB/s, ${s.toFixed(0)} s, about ${eta.toFixed(0)} s left`,
       );
     },
   });
   console.log(
-    `wrote ${r.dir}: preset ${a.preset}, ${gb(r.bytes)} GB in ${r.files} weight files, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+    `wrote ${r.dir}: preset ${a.preset}, ${gb(r.bytes)} of weights in ${r.files} files, ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
 } catch (e) {
   console.error(`make-random-flux-folder: ${e.message}`);

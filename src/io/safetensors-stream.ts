@@ -83,6 +83,7 @@ export async function writeSafetensorsStreamed(
   };
   const flush = async () => {
     await pending;
+    if (pos === 0) return;
     const full = buffers[0]!;
     const n = pos;
     pending = writeAll(full, n);

@@ -7,13 +7,14 @@
 import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { streamedFileBytes } from '../io/safetensors-stream.js';
 import { aeConfigJson, aeDecoderShapes } from '../models/ae/shapes.js';
 import { clipConfigJson, clipTextShapes } from '../models/clip/shapes.js';
 import { fluxDiffusersConfigJson, fluxStoredShapes } from '../models/flux/shapes.js';
 import { t5ConfigJson, t5Shapes } from '../models/t5/shapes.js';
 import { syntheticClipTokenizer, syntheticT5Tokenizer } from '../text/synthetic-tokenizers.js';
 import type { FluxPipelinePreset } from './flux-presets.js';
-import { type ShardJob, writeShard } from './random-shard.js';
+import { type ShardJob, shardTensors, writeShard } from './random-shard.js';
 
 export interface RandomFolderOptions {
   preset: FluxPipelinePreset;
@@ -29,6 +30,7 @@ export interface RandomFolderOptions {
 
 export interface RandomFolderResult {
   dir: string;
+  /** Bytes of weights (the safetensors headers not counted). */
   bytes: number;
   files: number;
 }
@@ -157,7 +159,8 @@ export async function writeRandomFluxFolder(
       vae: ['diffusers', 'AutoencoderKL'],
     });
 
-    const total = jobs.reduce((a, j) => a + jobBytes(j), 0);
+    // progress counts whole files (headers included), as the writers report them
+    const total = jobs.reduce((a, j) => a + streamedFileBytes(shardTensors(j), j.metadata), 0);
     let written = 0;
     const progress = (delta: number) => {
       written += delta;
@@ -178,7 +181,7 @@ export async function writeRandomFluxFolder(
     }
     if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
     renameSync(tmp, dir);
-    return { dir, bytes: total, files: jobs.length };
+    return { dir, bytes: jobs.reduce((a, j) => a + jobBytes(j), 0), files: jobs.length };
   } catch (e) {
     rmSync(tmp, { recursive: true, force: true });
     throw e;
