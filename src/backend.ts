@@ -86,6 +86,8 @@ export abstract class Backend {
   abstract trim(): void;
   /** Bytes currently held by live tensors and by the pool. */
   abstract memory(): { liveBytes: number; pooledBytes: number; peakBytes: number };
+  /** Restarts the peak count from what is held now (to measure the peak of one stage). */
+  abstract resetPeakMemory(): void;
   abstract destroy(): void;
 
   protected track(t: Tensor): Tensor {

@@ -8,10 +8,11 @@ export class ProgressBar {
     private readonly stream: NodeJS.WriteStream = process.stderr,
   ) {}
 
-  update(done: number, total: number, detail = ''): void {
+  /** `counts` replaces the "done/total" text (e.g. "3.1/9.5 GiB"). */
+  update(done: number, total: number, detail = '', counts = `${done}/${total}`): void {
     const width = 24;
-    const fill = Math.round((done / total) * width);
-    const line = `${this.label} [${'#'.repeat(fill)}${'-'.repeat(width - fill)}] ${done}/${total} ${detail}`;
+    const fill = total > 0 ? Math.round((Math.min(done, total) / total) * width) : width;
+    const line = `${this.label} [${'#'.repeat(fill)}${'-'.repeat(width - fill)}] ${counts} ${detail}`;
     if (this.stream.isTTY) this.stream.write(`\r${line.padEnd(this.last)}`);
     else this.stream.write(`${line}\n`);
     this.last = line.length;

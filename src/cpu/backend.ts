@@ -102,6 +102,10 @@ export class CpuBackend extends Backend {
   memory() {
     return { liveBytes: this.live, pooledBytes: 0, peakBytes: this.peak };
   }
+
+  resetPeakMemory(): void {
+    this.peak = this.live;
+  }
   destroy(): void {}
 
   protected randomImpl(shape: Shape, dtype: DType, seed: number, mean: number, std: number): Tensor {

@@ -124,6 +124,10 @@ export class GpuBackend extends Backend {
   memory() {
     return this.rt.memory();
   }
+
+  resetPeakMemory(): void {
+    this.rt.resetPeak();
+  }
   destroy(): void {
     this.rt.destroy();
     this.gpu.device.destroy();

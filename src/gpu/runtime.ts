@@ -156,6 +156,10 @@ export class GpuRuntime {
     return { liveBytes: this.liveBytes, pooledBytes: this.pooledBytes, peakBytes: this.peakBytes };
   }
 
+  resetPeak(): void {
+    this.peakBytes = this.liveBytes + this.pooledBytes;
+  }
+
   /** Writes data at the start of buf, ordered after all work recorded so far. */
   write(buf: GPUBuffer, data: ArrayBufferView): void {
     if (this.encoder) this.flush(); // recorded commands may still read this (pooled) buffer's old contents

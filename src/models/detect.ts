@@ -2,18 +2,23 @@
 // given as T5, the whole Flux transformer given as the autoencoder) fails with a message that says so.
 import { isIoKey } from './weights.js';
 
-export type ModelFamily = 'flux' | 't5' | 'clip' | 'ae' | 'unknown';
+export type ModelFamily = 'flux' | 't5' | 'clip' | 'ae' | 'unet' | 'sd3' | 'unknown';
 
 const NAMES: Record<ModelFamily, string> = {
   flux: 'a Flux transformer',
   t5: 'a T5 encoder',
   clip: 'a CLIP text encoder',
   ae: 'a Flux autoencoder',
+  unet: 'a Stable Diffusion UNet',
+  sd3: 'a Stable Diffusion 3 transformer',
   unknown: 'no known model',
 };
 
 /** Key patterns that identify each family (any one match is enough). */
 const SIGNATURES: [ModelFamily, RegExp][] = [
+  // families this package does not run, named so that loading one says what it is
+  ['unet', /^(model\.diffusion_model\.)?(input_blocks\.\d+\.|down_blocks\.\d+\.(resnets|attentions)\.)/],
+  ['sd3', /^(model\.diffusion_model\.)?joint_blocks\.\d+\./],
   [
     'flux',
     /^(model\.diffusion_model\.)?(double_blocks\.\d+\.|transformer_blocks\.\d+\.attn\.|single_transformer_blocks\.)/,

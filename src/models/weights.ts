@@ -3,7 +3,7 @@
 // or transformed on the host, uploaded in the compute dtype and kept; dispose() frees them all.
 import type { Backend } from '../backend.js';
 import type { Tensor } from '../tensor.js';
-import { shapeStr } from '../util/shape.js';
+import { numel, shapeStr } from '../util/shape.js';
 
 export type ComputeDType = 'f32' | 'f16';
 
@@ -15,6 +15,11 @@ export interface WeightSource {
   info(key: string): { dtype: string; shape: number[] };
   readF32(key: string): Float32Array;
   readF16Bits(key: string): Uint16Array;
+  /**
+   * Optional: makes the tensor directly on the device (random weights for benchmarks), in place of a
+   * host read and upload; `shape` is the device shape. Host transforms are skipped for such tensors.
+   */
+  deviceTensor?(be: Backend, key: string, shape: readonly number[], dtype: ComputeDType): Tensor;
 }
 
 export class WeightError extends Error {
@@ -102,7 +107,9 @@ export class WeightReader {
     const stored = opts.stored ?? shape;
     this.check(key, stored);
     let t: Tensor;
-    if (dtype === 'f16' && !opts.transform) {
+    if (this.src.deviceTensor) {
+      t = this.src.deviceTensor(this.be, this.prefix + key, shape, dtype);
+    } else if (dtype === 'f16' && !opts.transform) {
       t = this.be.fromF16Bits(this.src.readF16Bits(this.prefix + key), shape);
     } else {
       let v = this.src.readF32(this.prefix + key);
@@ -119,15 +126,31 @@ export class WeightReader {
 
   /** The row-wise concatenation of several [n_i, ...] tensors, as one device tensor. */
   concatRows(keys: string[], shapes: number[][], dtype: ComputeDType = this.dtype): Tensor {
-    const parts = keys.map((k, i) => this.f32(k, shapes[i]!));
-    const out = new Float32Array(parts.reduce((a, p) => a + p.length, 0));
+    keys.forEach((k, i) => {
+      this.check(k, shapes[i]!);
+    });
+    const rows = shapes.reduce((a, s) => a + s[0]!, 0);
+    const shape = [rows, ...shapes[0]!.slice(1)];
+    if (this.src.deviceTensor)
+      return this.store.add(
+        this.be.keep(
+          this.src.deviceTensor(this.be, keys.map((k) => this.prefix + k).join('|'), shape, dtype),
+        ),
+      );
+    // f16 bit patterns pass through untouched (no f32 round trip for a 9 GB T5)
+    const parts =
+      dtype === 'f16'
+        ? keys.map((k) => this.src.readF16Bits(this.prefix + k))
+        : keys.map((k) => this.src.readF32(this.prefix + k));
+    const out = dtype === 'f16' ? new Uint16Array(numel(shape)) : new Float32Array(numel(shape));
     let o = 0;
     for (const p of parts) {
       out.set(p, o);
       o += p.length;
     }
-    const rows = shapes.reduce((a, s) => a + s[0]!, 0);
-    return this.upload(out, [rows, ...shapes[0]!.slice(1)], dtype);
+    const t =
+      out instanceof Uint16Array ? this.be.fromF16Bits(out, shape) : this.be.tensor(out, shape, dtype);
+    return this.store.add(this.be.keep(t));
   }
 
   /** Indices n for which `${stem}${n}${suffix}` exists, checked to be 0..count-1. */

@@ -39,3 +39,24 @@ export function unpackToHWC(
   }
   return images;
 }
+
+/** Inverse of packPatches: tokens [B, (H/2)·(W/2), C·4] -> [B, C, H, W] (Flux's unpack of latents). */
+export function unpackPatches(
+  tokens: Float32Array,
+  B: number,
+  C: number,
+  H: number,
+  W: number,
+): Float32Array {
+  const gw = W / 2;
+  const out = new Float32Array(B * C * H * W);
+  for (let b = 0; b < B; b++)
+    for (let c = 0; c < C; c++)
+      for (let y = 0; y < H; y++)
+        for (let xx = 0; xx < W; xx++) {
+          const token = (y >> 1) * gw + (xx >> 1);
+          const ch = c * 4 + (y & 1) * 2 + (xx & 1);
+          out[((b * C + c) * H + y) * W + xx] = tokens[(b * (H / 2) * gw + token) * C * 4 + ch]!;
+        }
+  return out;
+}

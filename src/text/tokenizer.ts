@@ -88,6 +88,13 @@ export class PromptTokenizer {
     return { ids, mask, batch: texts.length, length: L };
   }
 
+  /** Ids the tokenizer can produce: 1 + the largest id of its vocabulary and added tokens. */
+  get vocabSize(): number {
+    let max = -1;
+    for (const id of this.tok.get_vocab(true).values()) max = Math.max(max, id);
+    return max + 1;
+  }
+
   decode(ids: number[]): string {
     return this.tok.decode(ids, { skip_special_tokens: true });
   }

@@ -57,9 +57,21 @@ export function toF16Array(src: ArrayLike<number>): Uint16Array {
   return out;
 }
 
+let f16Table: Float32Array | null = null;
+
+/** The f32 value of every f16 bit pattern (256 KiB, built once): converting billions of weights by lookup. */
+function table(): Float32Array {
+  if (!f16Table) {
+    f16Table = new Float32Array(65536);
+    for (let h = 0; h < 65536; h++) f16Table[h] = f16BitsToF32(h);
+  }
+  return f16Table;
+}
+
 export function fromF16Array(src: Uint16Array): Float32Array {
+  const t = table();
   const out = new Float32Array(src.length);
-  for (let i = 0; i < src.length; i++) out[i] = f16BitsToF32(src[i]!);
+  for (let i = 0; i < src.length; i++) out[i] = t[src[i]!]!;
   return out;
 }
 

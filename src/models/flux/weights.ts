@@ -6,6 +6,7 @@ import type { Backend } from '../../backend.js';
 import { SafetensorsError, type TensorReader } from '../../io/safetensors-format.js';
 import type { Tensor } from '../../tensor.js';
 import { shapeStr } from '../../util/shape.js';
+import type { WeightSource } from '../weights.js';
 import { configFromObject, type FluxConfig, mlpHidden, validateConfig } from './config.js';
 import {
   canonicalShapes,
@@ -265,7 +266,7 @@ const FLOAT_STORAGE = new Set(['F32', 'F16', 'BF16', 'F64']);
  * upload: a missing key, a key that belongs to no parameter, a wrong shape or a non-float dtype is an
  * error naming the key. Stored f32/f16/bf16/f64 is converted to the compute dtype on the host.
  */
-export function loadParams(be: Backend, ck: TensorReader, config: FluxConfig, o: LoadOptions): FluxParams {
+export function loadParams(be: Backend, ck: WeightSource, config: FluxConfig, o: LoadOptions): FluxParams {
   validateConfig(config);
   const { layout, prefix } = detectLayoutOf(ck);
   const shapes = canonicalShapes(config);
@@ -319,7 +320,7 @@ export function loadParams(be: Backend, ck: TensorReader, config: FluxConfig, o:
   return new FluxParams(config, o.dtype, tensors);
 }
 
-function detectLayoutOf(ck: TensorReader): { layout: KeyLayout; prefix: string } {
+function detectLayoutOf(ck: WeightSource): { layout: KeyLayout; prefix: string } {
   try {
     return detectLayout((k) => ck.has(k));
   } catch (e) {
@@ -336,13 +337,13 @@ function list(keys: string[]): string {
   return keys.length > 3 ? `${shown.join(', ')} and ${keys.length - 3} more` : shown.join(', ');
 }
 
-function readOne(ck: TensorReader, key: string, dtype: ComputeDType): HostArray {
+function readOne(ck: WeightSource, key: string, dtype: ComputeDType): HostArray {
   return dtype === 'f16' ? ck.readF16Bits(key) : ck.readF32(key);
 }
 
 /** One canonical tensor as host values of the compute dtype (f16 as bit patterns). */
 function readCanonical(
-  ck: TensorReader,
+  ck: WeightSource,
   prefix: string,
   src: Source,
   shape: number[],

@@ -1,0 +1,227 @@
+// `toma generate` with a FLUX.1 model: locate and check the components (before a backend is even
+// created), run the staged pipeline with a line per stage and progress bars for loading and denoising,
+// and write one PNG per method (atomically).
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { deflateSync } from 'node:zlib';
+import type { Backend } from '../../backend.js';
+import { encodePng, toUint8 } from '../../io/png.js';
+import { writeFileAtomic } from '../../io/write-atomic.js';
+import { type FluxComponents, fluxVariant, openFluxFolder } from '../../pipeline/flux-components.js';
+import {
+  FLUX_VARIANT_DEFAULTS,
+  type FluxPipelineResult,
+  type PipelineMethod,
+  runFluxPipeline,
+  type StageEvent,
+} from '../../pipeline/flux-pipeline.js';
+import { METHODS, type MethodName, type MethodOptions } from '../../pipeline/methods.js';
+import { locateFlux } from '../../pipeline/model-folder.js';
+import { choice, num, UsageError } from '../args.js';
+import { ProgressBar } from '../progress.js';
+import type { GenerateValues } from './generate.js';
+
+/** Bytes as GiB, or MiB below 1 GiB. */
+const size = (b: number) =>
+  b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : `${(b / 2 ** 20).toFixed(1)} MiB`;
+const secs = (ms: number) => (ms / 1000).toFixed(2);
+
+/** "WxH" or "N" (square). */
+export function parseSize(text: string | undefined, fallback: [number, number]): [number, number] {
+  if (text === undefined) return fallback;
+  const m = /^\s*(\d+)\s*(?:[xX]\s*(\d+))?\s*$/.exec(text);
+  if (!m) throw new UsageError(`--size must be WxH or one number of pixels; got "${text}"`);
+  const w = Number(m[1]);
+  const h = m[2] === undefined ? w : Number(m[2]);
+  return [w, h];
+}
+
+/** A file name from a prompt: lowercase words joined by "-", at most 48 characters. */
+export function promptSlug(prompt: string): string {
+  const s = prompt
+    .toLowerCase()
+    .normalize('NFKD')
+    .replace(/[^a-z0-9]+/g, '-')
+    .replace(/^-+|-+$/g, '')
+    .slice(0, 48)
+    .replace(/-+$/, '');
+  return s || 'image';
+}
+
+function methodOptions(v: GenerateValues): MethodOptions {
+  const o: MethodOptions = {};
+  if (v.ratio !== undefined) o.ratio = num(v.ratio, 'ratio', 0.5, (x) => x >= 0 && x < 1, 'in [0, 1)');
+  if (v.tile !== undefined)
+    o.tile = num(v.tile, 'tile', 4, (x) => Number.isInteger(x) && x >= 1 && x <= 8, 'an integer in 1..8');
+  if (v['merge-every'] !== undefined)
+    o.mergeEvery = num(
+      v['merge-every'],
+      'merge-every',
+      3,
+      (x) => Number.isInteger(x) && x >= 1,
+      'a positive integer',
+    );
+  if (v.exempt !== undefined) {
+    const m = /^\s*(\d+)\s*,\s*(\d+)\s*$/.exec(v.exempt);
+    if (!m) throw new UsageError(`--exempt must be D,S (exempt double and single blocks); got "${v.exempt}"`);
+    o.exemptDouble = Number(m[1]);
+    o.exemptSingle = Number(m[2]);
+  }
+  return o;
+}
+
+/** Prints stage lines on stdout and progress bars on stderr. */
+function stagePrinter(): (e: StageEvent) => void {
+  let bar: ProgressBar | null = null;
+  let lastTenth = -1;
+  return (e) => {
+    const label = e.method ? `${e.stage} ${e.method}` : e.stage;
+    if (e.phase === 'start') {
+      bar = new ProgressBar(label.padEnd(18));
+      lastTenth = -1;
+      if (e.stage === 'tokenize' || e.stage === 'T5' || e.stage === 'CLIP' || e.stage === 'decode')
+        process.stderr.write(`${label} ...\n`);
+      return;
+    }
+    if (e.phase === 'progress' && bar && e.total) {
+      if (e.stage === 'denoise') {
+        bar.update(e.done!, e.total, `${secs(e.ms ?? 0)} s/step`);
+      } else {
+        // loads: redrawn on a terminal, every 10% otherwise
+        const tenth = Math.floor((10 * e.done!) / e.total);
+        if (process.stderr.isTTY || tenth !== lastTenth)
+          bar.update(e.done!, e.total, '', `${Math.round((100 * e.done!) / e.total)}%`);
+        lastTenth = tenth;
+      }
+      return;
+    }
+    if (e.phase === 'end') {
+      if (bar && (e.stage === 'denoise' || e.stage.startsWith('load'))) bar.done();
+      bar = null;
+      const params = e.paramBytes !== undefined ? `, ${size(e.paramBytes)} of parameters` : '';
+      console.log(`  ${label.padEnd(22)} ${secs(e.ms!).padStart(8)} s   peak ${size(e.peakBytes!)}${params}`);
+    }
+  };
+}
+
+/** `toma generate` for a FLUX.1 model (parsed options in). */
+export async function generateFlux(
+  values: GenerateValues,
+  makeBackend: () => Promise<Backend>,
+): Promise<number> {
+  const prompt = values.prompt;
+  if (prompt === undefined || prompt.trim() === '')
+    throw new UsageError('--prompt is required with a FLUX.1 model');
+  const method = choice(values.method, METHODS, 'method', 'dense') as MethodName;
+  const seed = num(values.seed, 'seed', 0, (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer');
+  const stepsGiven =
+    values.steps === undefined
+      ? undefined
+      : num(values.steps, 'steps', 1, (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
+  const guidanceGiven =
+    values.guidance === undefined
+      ? undefined
+      : num(values.guidance, 'guidance', 3.5, (x) => x >= 0, 'a number >= 0');
+  const maxLength =
+    values['max-length'] === undefined
+      ? undefined
+      : num(values['max-length'], 'max-length', 512, (x) => Number.isInteger(x) && x >= 2, 'an integer >= 2');
+  const options = methodOptions(values);
+  const outDir = values.out ?? 'out';
+
+  // everything that can be checked without loading weights, before a device is opened
+  const components: FluxComponents = openFluxFolder(
+    locateFlux({
+      modelDir: values['model-dir'],
+      checkpoint: values.checkpoint,
+      ae: values.ae,
+      clip: values.clip,
+      t5: values.t5,
+      clipTokenizer: values['clip-tokenizer'],
+      t5Tokenizer: values['t5-tokenizer'],
+    }),
+  );
+  const c = components.transformerConfig;
+  const variant = fluxVariant(c);
+  if (variant === 'schnell' && guidanceGiven !== undefined)
+    console.error('note: --guidance is ignored: FLUX.1-schnell has no guidance embedder');
+
+  const be = await makeBackend();
+  try {
+    const onCpu = be.name === 'cpu';
+    const dtype = choice(
+      values.dtype,
+      ['f16', 'f32'] as const,
+      'dtype',
+      be.supports('f16') && !onCpu ? 'f16' : 'f32',
+    );
+    const aeDtype = choice(values['ae-dtype'], ['f16', 'f32'] as const, 'ae-dtype', 'f32');
+    const [width, height] = parseSize(values.size, onCpu ? [256, 256] : [1024, 1024]);
+    const steps = stepsGiven ?? FLUX_VARIANT_DEFAULTS[variant].steps;
+    const methods: PipelineMethod[] = (
+      values.compare && method !== 'dense' ? ['dense', method] : [method]
+    ).map((m) => ({ method: m as MethodName, options }));
+    const t5 = components.t5Config;
+    console.log(`backend: ${be.info().description}, ${dtype} (autoencoder ${aeDtype})`);
+    console.log(
+      `model: FLUX.1-${variant} from ${components.description}: transformer ${c.depth} + ${c.depth_single_blocks} blocks of ${c.hidden_size}, T5 ${t5.num_layers} x ${t5.d_model}, CLIP ${components.clipConfig.num_hidden_layers} x ${components.clipConfig.hidden_size}`,
+    );
+    console.log(
+      `image: ${width}x${height}, ${steps} steps${variant === 'dev' ? `, guidance ${guidanceGiven ?? FLUX_VARIANT_DEFAULTS.dev.guidance}` : ''}, seed ${seed}, method ${methods.map((m) => m.method).join(' and ')}`,
+    );
+
+    const controller = new AbortController();
+    const onSigint = () => controller.abort();
+    process.once('SIGINT', onSigint);
+    let r: FluxPipelineResult;
+    try {
+      r = await runFluxPipeline({
+        be,
+        components,
+        dtype,
+        aeDtype,
+        prompts: [prompt],
+        width,
+        height,
+        steps,
+        guidance: guidanceGiven,
+        seed,
+        maxSequenceLength: maxLength,
+        methods,
+        onEvent: stagePrinter(),
+        signal: controller.signal,
+      });
+    } catch (e) {
+      if ((e as Error).name === 'AbortError') {
+        console.error('\ncancelled: no images written');
+        return 130;
+      }
+      if (e instanceof RangeError && /width|height/.test(e.message))
+        throw new UsageError(`--size: ${e.message}`);
+      throw e;
+    } finally {
+      process.off('SIGINT', onSigint);
+    }
+
+    mkdirSync(outDir, { recursive: true });
+    for (const out of r.outputs) {
+      const path = join(outDir, `${promptSlug(prompt)}-seed${seed}-${out.method}.png`);
+      writeFileAtomic(
+        path,
+        encodePng(toUint8(out.images[0]!), r.width, r.height, 3, (raw) => deflateSync(raw)),
+      );
+      console.log(`wrote ${path}`);
+    }
+    const top = r.stages.reduce((a, s) => (s.peakBytes > a.peakBytes ? s : a));
+    console.log(
+      `peak device memory ${size(r.peakBytes)} (${top.stage}${top.method ? ` ${top.method}` : ''}); total ${secs(r.totalMs)} s`,
+    );
+    const denoise = (m: string) => r.stages.find((s) => s.stage === 'denoise' && s.method === m)?.ms;
+    const d = denoise('dense');
+    const x = denoise(method);
+    if (d && x && method !== 'dense') console.log(`${method} vs dense (denoising): ${(d / x).toFixed(2)}x`);
+    return 0;
+  } finally {
+    be.destroy();
+  }
+}

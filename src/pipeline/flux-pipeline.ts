@@ -1,0 +1,358 @@
+// Prompt -> image with FLUX.1: the stages of the official sampler, with one model on the device at a time.
+//   tokenize (T5 and CLIP) -> load T5, encode (txt), free -> load CLIP, encode (pooled y), free
+//   -> load the transformer; per method: seeded latent noise [B, 16, H/8, W/8] packed 2x2 into tokens,
+//      Euler steps over the schedule (schnell: uniform; dev: shifted by image size, with guidance); free
+//   -> load the autoencoder, decode each method's latents, free.
+// Freed models' buffers are returned to the device (trim), so the peak is the largest component plus its
+// activations, not the sum. Each stage is timed to completion on the device and its peak memory recorded.
+import type { Backend } from '../backend.js';
+import { REDUCER_DEFAULTS } from '../merge/options.js';
+import { FLUX_CLIP_MAX_LENGTH } from '../models/clip/config.js';
+import type { FluxConfig } from '../models/flux/config.js';
+import { FLUX_T5_MAX_LENGTH } from '../models/t5/config.js';
+import type { ComputeDType } from '../models/weights.js';
+import type { Tensor } from '../tensor.js';
+import { Rng } from '../util/random.js';
+import { checkTokenizerFits, type FluxComponents, fluxVariant } from './flux-components.js';
+import { createMethod, type MethodName, type MethodOptions, smallModelDefaults } from './methods.js';
+import { packPatches, unpackPatches } from './pixels.js';
+import { fluxSchedule } from './schedule.js';
+
+export type StageName =
+  | 'tokenize'
+  | 'load T5'
+  | 'T5'
+  | 'load CLIP'
+  | 'CLIP'
+  | 'load transformer'
+  | 'denoise'
+  | 'load AE'
+  | 'decode';
+
+export interface StageEvent {
+  stage: StageName;
+  phase: 'start' | 'progress' | 'end';
+  /** denoise / decode: the method whose latents these are. */
+  method?: string;
+  /** progress: loaded bytes (or tensors) of a load, finished steps of denoise. */
+  done?: number;
+  total?: number;
+  /** progress of denoise: this step's time; end: the stage's time (ms). */
+  ms?: number;
+  /** end: the stage's peak device memory (bytes held by tensors and the buffer pool). */
+  peakBytes?: number;
+  /** end of a load: bytes of parameters on the device. */
+  paramBytes?: number;
+}
+
+export interface StageRecord {
+  stage: StageName;
+  method?: string;
+  ms: number;
+  peakBytes: number;
+  paramBytes?: number;
+}
+
+export interface PipelineMethod {
+  method: MethodName;
+  /** Reducer options over methodDefaults(config). */
+  options?: MethodOptions;
+}
+
+export interface FluxPipelineOptions {
+  be: Backend;
+  components: FluxComponents;
+  /** Compute dtype of the text encoders and the transformer. */
+  dtype: ComputeDType;
+  /**
+   * Compute dtype of the autoencoder (default f32: the Flux autoencoder's activations overflow f16 on
+   * real weights; diffusers upcasts it too).
+   */
+  aeDtype?: ComputeDType;
+  /** One image per prompt. */
+  prompts: string[];
+  width: number;
+  height: number;
+  /** Default: 4 (schnell) / 28 (dev). */
+  steps?: number;
+  /** Distilled guidance of FLUX.1-dev (default 3.5); schnell has no guidance embedder and ignores it. */
+  guidance?: number;
+  seed?: number;
+  /** T5 tokens (default 256 schnell / 512 dev). */
+  maxSequenceLength?: number;
+  /** Methods run on the same noise, in order (default dense). */
+  methods?: PipelineMethod[];
+  /** Run each compute stage once untimed first (pipeline compilation), for benchmarks. */
+  warmup?: boolean;
+  onEvent?: (e: StageEvent) => void;
+  signal?: AbortSignal;
+}
+
+export interface MethodOutput {
+  method: string;
+  /** Per prompt: interleaved RGB [H, W, 3] in [-1, 1]. */
+  images: Float32Array[];
+  stepMs: number[];
+}
+
+export interface FluxPipelineResult {
+  variant: 'schnell' | 'dev';
+  width: number;
+  height: number;
+  steps: number;
+  guidance: number | null;
+  textTokens: number;
+  imageTokens: number;
+  outputs: MethodOutput[];
+  stages: StageRecord[];
+  totalMs: number;
+  /** Largest stage peak. */
+  peakBytes: number;
+}
+
+/** Defaults of the two released models. */
+export const FLUX_VARIANT_DEFAULTS = {
+  schnell: { steps: 4, guidance: null, schedule: 'schnell' },
+  dev: { steps: 28, guidance: 3.5, schedule: 'dev' },
+} as const;
+
+/**
+ * Reducer defaults for a transformer: the reference's Flux-dev settings (5 + 5 exempt blocks, merging at
+ * every third step) where the model is deeper than the exempt blocks, else the small-model defaults.
+ */
+export function methodDefaults(c: FluxConfig): MethodOptions {
+  const big =
+    c.depth > REDUCER_DEFAULTS.exemptDouble && c.depth_single_blocks > REDUCER_DEFAULTS.exemptSingle;
+  return big ? {} : smallModelDefaults(c.depth, c.depth_single_blocks);
+}
+
+/** The pixel size of one latent cell and of one token (2x2 latent cells). */
+export function latentFactor(components: FluxComponents): number {
+  return 2 ** (components.aeConfig.level_channels.length - 1);
+}
+
+/** Seeded noise [B, C, h, w] packed into tokens [B, (h/2)·(w/2), 4C] (identical on every backend). */
+export function latentNoise(seed: number, B: number, C: number, h: number, w: number): Float32Array {
+  return packPatches(new Rng(seed).normals(B * C * h * w), B, C, h, w);
+}
+
+const aborted = () => new DOMException('generation cancelled', 'AbortError');
+
+export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipelineResult> {
+  const { be, components: comps, dtype } = o;
+  const c = comps.transformerConfig;
+  const variant = fluxVariant(c);
+  const defaults = FLUX_VARIANT_DEFAULTS[variant];
+  const B = o.prompts.length;
+  const steps = o.steps ?? defaults.steps;
+  const guidance = variant === 'dev' ? (o.guidance ?? FLUX_VARIANT_DEFAULTS.dev.guidance) : null;
+  const L = o.maxSequenceLength ?? FLUX_T5_MAX_LENGTH[variant];
+  const methods = o.methods?.length ? o.methods : [{ method: 'dense' as const }];
+  const factor = latentFactor(comps);
+  const zc = comps.aeConfig.z_channels;
+  const { width: W, height: H } = o;
+  if (B < 1) throw new RangeError('runFluxPipeline(): at least one prompt');
+  if (!Number.isInteger(steps) || steps < 1)
+    throw new RangeError(`steps must be a positive integer, got ${steps}`);
+  if (guidance !== null && !Number.isFinite(guidance))
+    throw new RangeError(`guidance must be a number, got ${guidance}`);
+  for (const [what, v] of [
+    ['width', W],
+    ['height', H],
+  ] as const)
+    if (!Number.isInteger(v) || v < 2 * factor || v % (2 * factor) !== 0)
+      throw new RangeError(
+        `${what} must be a positive multiple of ${2 * factor} (${factor}x autoencoder scale x 2x2 patches), got ${v}`,
+      );
+  const h = H / factor;
+  const w = W / factor;
+  const rows = h / 2;
+  const cols = w / 2;
+  const N = rows * cols;
+  const emit = o.onEvent ?? (() => {});
+  const stages: StageRecord[] = [];
+  const t0 = performance.now();
+
+  /** Runs one stage to completion on the device, timing it and recording its peak memory. */
+  const stage = async <T>(
+    name: StageName,
+    fn: (progress: (done: number, total: number) => void) => T | Promise<T>,
+    extra: { method?: string; paramBytes?: (r: T) => number } = {},
+  ): Promise<T> => {
+    if (o.signal?.aborted) throw aborted();
+    emit({ stage: name, phase: 'start', method: extra.method });
+    be.resetPeakMemory();
+    const s0 = performance.now();
+    const r = await fn((done, total) =>
+      emit({ stage: name, phase: 'progress', method: extra.method, done, total }),
+    );
+    await be.sync();
+    const rec: StageRecord = { stage: name, ms: performance.now() - s0, peakBytes: be.memory().peakBytes };
+    if (extra.method) rec.method = extra.method;
+    if (extra.paramBytes) rec.paramBytes = extra.paramBytes(r);
+    stages.push(rec);
+    emit({
+      stage: name,
+      phase: 'end',
+      method: extra.method,
+      ms: rec.ms,
+      peakBytes: rec.peakBytes,
+      paramBytes: rec.paramBytes,
+    });
+    return r;
+  };
+  /** Frees a model and hands its buffers back to the device. */
+  const free = (m: { dispose(): void }) => {
+    m.dispose();
+    be.trim();
+  };
+
+  // tokenize
+  const { t5Ids, clipIds } = await stage('tokenize', () => {
+    const t5Tok = comps.t5Tokenizer(L);
+    const clipTok = comps.clipTokenizer();
+    checkTokenizerFits(t5Tok, comps.t5Config.vocab_size, 'the T5 tokenizer', 'the T5 encoder');
+    checkTokenizerFits(clipTok, comps.clipConfig.vocab_size, 'the CLIP tokenizer', 'the CLIP encoder');
+    return { t5Ids: t5Tok.encode(o.prompts).ids, clipIds: clipTok.encode(o.prompts).ids };
+  });
+
+  // T5 -> txt [B, L, d_model]
+  const t5 = await stage('load T5', (p) => comps.loadT5(be, dtype, p), { paramBytes: (m) => m.deviceBytes });
+  let txt: Tensor;
+  try {
+    if (o.warmup) {
+      t5.encode(t5Ids, B, L).dispose();
+      await be.sync();
+    }
+    txt = await stage('T5', () => be.keep(t5.encode(t5Ids, B, L)));
+  } finally {
+    free(t5);
+  }
+
+  // CLIP -> y [B, hidden]
+  let y: Tensor;
+  try {
+    const clip = await stage('load CLIP', (p) => comps.loadClip(be, dtype, p), {
+      paramBytes: (m) => m.deviceBytes,
+    });
+    try {
+      const encode = () => {
+        const out = clip.encode(clipIds, B, FLUX_CLIP_MAX_LENGTH);
+        out.lastHiddenState.dispose();
+        return be.keep(out.pooled);
+      };
+      if (o.warmup) {
+        encode().dispose();
+        await be.sync();
+      }
+      y = await stage('CLIP', encode);
+    } finally {
+      free(clip);
+    }
+  } catch (e) {
+    txt.dispose();
+    throw e;
+  }
+
+  // transformer: Euler steps per method from the same noise
+  const latents: { method: string; z: Float32Array; stepMs: number[] }[] = [];
+  try {
+    const model = await stage('load transformer', (p) => comps.loadTransformer(be, dtype, p), {
+      paramBytes: (m) => m.params.bytes,
+    });
+    const positions = model.positions({ batch: B, rows, cols, textTokens: L });
+    try {
+      const ts = fluxSchedule(steps, N, defaults.schedule);
+      const noise = latentNoise(o.seed ?? 0, B, zc, h, w);
+      const tokenChannels = 4 * zc;
+      const run = async (m: PipelineMethod, count: number, onStep?: (i: number, ms: number) => void) => {
+        const setup = createMethod(be, m.method, { ...methodDefaults(c), ...m.options }, c.depth);
+        let x = be.keep(be.tensor(noise, [B, N, tokenChannels], dtype));
+        try {
+          for (let i = 0; i < count; i++) {
+            if (o.signal?.aborted) throw aborted();
+            const s0 = performance.now();
+            const tCur = ts[i]!;
+            const dt = ts[i + 1]! - tCur;
+            const next = be.tidy(() => {
+              const v = model.forward(
+                {
+                  img: x,
+                  txt,
+                  y,
+                  timesteps: new Array(B).fill(tCur),
+                  guidance: guidance === null ? undefined : new Array(B).fill(guidance),
+                  positions,
+                },
+                { reducer: setup.reducer, pattern: setup.pattern, step: i, steps },
+              );
+              return be.add(x, be.scale(v, dt));
+            });
+            x.dispose();
+            x = be.keep(next);
+            await be.sync();
+            onStep?.(i, performance.now() - s0);
+          }
+          return await x.read();
+        } finally {
+          x.dispose();
+          setup.dispose();
+        }
+      };
+      for (const m of methods) {
+        if (o.warmup) await run(m, 1);
+        const stepMs: number[] = [];
+        const z = await stage(
+          'denoise',
+          () =>
+            run(m, steps, (i, ms) => {
+              stepMs.push(ms);
+              emit({ stage: 'denoise', phase: 'progress', method: m.method, done: i + 1, total: steps, ms });
+            }),
+          { method: m.method },
+        );
+        latents.push({ method: m.method, z: unpackPatches(z, B, zc, h, w), stepMs });
+      }
+    } finally {
+      positions.dispose();
+      free(model);
+    }
+  } finally {
+    txt.dispose();
+    y.dispose();
+  }
+
+  // autoencoder: decode each method's latents
+  const outputs: MethodOutput[] = [];
+  const ae = await stage('load AE', (p) => comps.loadAe(be, o.aeDtype ?? 'f32', p), {
+    paramBytes: (m) => m.deviceBytes,
+  });
+  try {
+    for (const l of latents) {
+      if (o.warmup) await ae.decode(l.z, B, h, w);
+      const img = await stage('decode', () => ae.decode(l.z, B, h, w), { method: l.method });
+      const [, Hd, Wd, C] = img.shape;
+      const per = Hd * Wd * C;
+      const images = Array.from({ length: B }, (_, b) =>
+        img.data.subarray(b * per, (b + 1) * per).map((v) => Math.max(-1, Math.min(1, v))),
+      );
+      outputs.push({ method: l.method, images, stepMs: l.stepMs });
+    }
+  } finally {
+    free(ae);
+  }
+
+  return {
+    variant,
+    width: W,
+    height: H,
+    steps,
+    guidance,
+    textTokens: L,
+    imageTokens: N,
+    outputs,
+    stages,
+    totalMs: performance.now() - t0,
+    peakBytes: Math.max(...stages.map((s) => s.peakBytes)),
+  };
+}
