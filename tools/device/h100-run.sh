@@ -21,8 +21,9 @@ for s in "$@"; do
   case "$s" in
     doctor) step doctor node dist/src/cli/main.js doctor --backend webgpu ;;
     tests) step tests env TOMA_REQUIRE_GPU=1 node tools/run-tests.mjs ;;
-    ff1024) step ff1024 node dist/bench/flux-forward.js --res 1024 --method dense,toma:0.25,toma:0.5,toma:0.75,tomesd:0.5,todo,hilbert --runs 10 --warmup 1 --json "$out/ff1024.json" ;;
-    ff2048) step ff2048 node dist/bench/flux-forward.js --res 2048 --method dense,toma:0.5,hilbert --runs 5 --warmup 1 --json "$out/ff2048.json" ;;
+    ff1024) step ff1024 node dist/bench/flux-forward.js --res 1024 --method dense,toma:0.25,toma:0.5,toma:0.75,tomesd:0.5,todo,hilbert,toma+hilbert:0.5 --runs 10 --warmup 1 --json "$out/ff1024.json" ;;
+    ff2048) step ff2048 node dist/bench/flux-forward.js --res 2048 --method dense,toma:0.5,tomesd:0.5,hilbert,toma+hilbert:0.5 --runs 5 --warmup 1 --json "$out/ff2048.json" ;;
+    pipeline) step pipeline node dist/bench/flux-pipeline.js --json "$out/flux-pipeline.json" ;;
     torch) step torch python3 bench/flux_torch.py --res 1024,2048 --json "$out/torch.json" ;;
     tomaops) step tomaops node dist/bench/toma-ops.js --json "$out/toma-ops.json" ;;
     hilbert) step hilbert node dist/bench/hilbert-attention.js ;;
