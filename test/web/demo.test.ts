@@ -4,19 +4,30 @@
 // The screenshot goes to out/web-demo.png, and to docs/screenshot.png with TOMA_UPDATE_SCREENSHOT=1.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
-import { build, type PreviewServer, preview } from 'vite';
+import type { BrowserContext, Page } from 'playwright-core';
+import type { PreviewServer } from 'vite';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
 const configFile = join(root, 'web/vite.config.ts');
 const chromiumPath = process.env.TOMA_CHROMIUM ?? '/usr/bin/chromium';
 const required = process.env.TOMA_REQUIRE_GPU === '1';
-const skip =
-  existsSync(chromiumPath) || required
+// vite and playwright-core are dev dependencies: a production install (the GPU machine's pack) has neither.
+const devDeps = ['vite', 'playwright-core'].every((m) => {
+  try {
+    createRequire(import.meta.url).resolve(m);
+    return true;
+  } catch {
+    return false;
+  }
+});
+const skip = !devDeps
+  ? 'the dev dependencies vite and playwright-core are not installed (npm install without --omit=dev)'
+  : existsSync(chromiumPath) || required
     ? false
     : `no Chromium at ${chromiumPath}: install Debian's chromium package (TOMA_REQUIRE_GPU=1 makes this a failure)`;
 if (skip) console.warn(`browser demo test skipped: ${skip}`);
@@ -43,6 +54,8 @@ describe('browser demo (web/)', { skip }, () => {
 
   before(async () => {
     assert.ok(existsSync(chromiumPath), `no Chromium at ${chromiumPath} (TOMA_REQUIRE_GPU=1 requires it)`);
+    const { build, preview } = await import('vite');
+    const { chromium } = await import('playwright-core');
     await build({ configFile, logLevel: 'warn' });
     server = await preview({ configFile, logLevel: 'warn', preview: { port: 0, open: false } });
     url = server.resolvedUrls?.local[0] ?? '';
