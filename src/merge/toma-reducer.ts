@@ -23,9 +23,26 @@ class TomaGroup implements GroupState {
   }
 }
 
+/** A destination set just chosen (see TomaReducer.onDestinations). */
+export interface DestinationEvent {
+  kind: BlockKind;
+  /** Sampling step and block index of the group's first reduced block, where the set was chosen. */
+  step: number;
+  block: number;
+  /** u32 [B, tokens]: raster index of each merged token's destination (tile-major, pick order). */
+  dst: Tensor;
+  layout: TileLayout;
+}
+
 export class TomaReducer extends ScheduledReducer<TomaGroup> {
   readonly name = 'toma';
   private layout: TileLayout | null = null;
+  /**
+   * Called whenever a group chooses destinations, for inspection (e.g. drawing which tokens were kept).
+   * `dst` is owned by the reducer and freed when the group is: to read it later, keep a view of it
+   * (`be.keep(be.reshape(e.dst, e.dst.shape))`) and dispose that when done. Unset: no cost.
+   */
+  onDestinations?: (e: DestinationEvent) => void;
 
   /** The tile layout for a grid under these options (token counts, tiles). */
   layoutFor(grid: readonly [number, number]): TileLayout {
@@ -35,7 +52,7 @@ export class TomaReducer extends ScheduledReducer<TomaGroup> {
     return this.layout;
   }
 
-  protected plan(kind: BlockKind, x: Tensor, info: ForwardInfo): TokenMergePlan {
+  protected plan(kind: BlockKind, x: Tensor, info: ForwardInfo, index: number): TokenMergePlan {
     const { be, o } = this;
     const layout = this.layoutFor(info.grid);
     let g = this.group(kind);
@@ -43,6 +60,7 @@ export class TomaReducer extends ScheduledReducer<TomaGroup> {
       const s = tomaSelectAndWeigh(be, x, layout, o.temperature);
       g = new TomaGroup(info.step, layout, s.dst, s.p, s.m, info.step);
       this.setGroup(kind, g, [s.dst, s.p, s.m]);
+      this.onDestinations?.({ kind, step: info.step, block: index, dst: s.dst, layout });
     } else if (g.weighedAt !== info.step && !o.reuseWeights) {
       // Destinations from an earlier step, weights from this step's features.
       const w = tomaWeights(be, x, g.dst, layout, o.temperature);

@@ -1,11 +1,12 @@
 // `toma generate`: images from the embedded model (or another pixel-space Flux checkpoint), with the
 // chosen token-reduction method timed against dense on the same seeds.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import type { Backend } from '../../backend.js';
 import { createBackend } from '../../backends.js';
 import { NoAdapterError } from '../../gpu/device.js';
+import { writeFileAtomic } from '../../io/atomic.js';
 import { encodePng, toUint8 } from '../../io/png.js';
 import { FluxModel } from '../../models/flux/model.js';
 import { embeddedDir, loadConditioning, resolveClass } from '../../pipeline/embedded.js';
@@ -187,7 +188,7 @@ export const generateCommand: Command = {
     for (const [m, r] of results) {
       r.images.forEach((img, i) => {
         const name = `${cond.names[classes[i]!]}-seed${seed}-${m}.png`;
-        writeAtomic(
+        writeFileAtomic(
           join(outDir, name),
           encodePng(toUint8(img), r.width, r.height, 3, (raw) => deflateSync(raw)),
         );
@@ -207,14 +208,3 @@ export const generateCommand: Command = {
     return 0;
   },
 };
-
-function writeAtomic(path: string, bytes: Uint8Array): void {
-  const tmp = `${path}.tmp-${process.pid}`;
-  try {
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, path);
-  } catch (e) {
-    rmSync(tmp, { force: true });
-    throw e;
-  }
-}
