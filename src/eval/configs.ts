@@ -9,7 +9,11 @@ export interface EvalConfig {
   ratio: number | null;
 }
 
-export const RATIO_METHODS: readonly MethodName[] = ['toma', 'tomesd'];
+/** Methods evaluated at every merge ratio (names as strings: combined modes may be added to METHODS). */
+export const RATIO_METHODS: readonly string[] = ['toma', 'tomesd', 'toma+hilbert'];
+
+/** What `toma eval` compares unless --methods says otherwise. */
+export const DEFAULT_EVAL_METHODS: readonly MethodName[] = ['toma', 'tomesd', 'todo', 'hilbert'];
 
 export function configLabel(method: MethodName, ratio: number | null): string {
   return ratio === null ? method : `${method} ${ratio}`;

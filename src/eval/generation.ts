@@ -7,7 +7,7 @@ import type { BlockKind } from '../merge/scheduled-reducer.js';
 import { type DestinationEvent, TomaReducer } from '../merge/toma-reducer.js';
 import type { FluxModel } from '../models/flux/model.js';
 import { type ClassConditioning, generate } from '../pipeline/generate.js';
-import { createMethod, type MethodOptions } from '../pipeline/methods.js';
+import { createMethod, type MethodOptions, type MethodSetup } from '../pipeline/methods.js';
 import type { Tensor } from '../tensor.js';
 import type { EvalConfig } from './configs.js';
 import type { RgbImage } from './image-metrics.js';
@@ -77,10 +77,14 @@ export async function runGenerations(o: GenerationOptions): Promise<GenerationRe
     k.ratio === null ? o.methodOptions : { ...o.methodOptions, ratio: k.ratio };
   const common = { model, conditioning: o.conditioning, width: o.size, height: o.size, cfg: o.cfg };
 
-  if (o.warmup) {
-    for (const k of configs) {
-      const setup = createMethod(be, k.method, optsFor(k), c.depth);
-      try {
+  // One method instance per configuration for the whole run (reducers start afresh with each sampling
+  // run; HilbertA keeps its range tables), so every timed call sees the steady state.
+  const setups = new Map<string, MethodSetup>();
+  try {
+    for (const k of configs) setups.set(k.label, createMethod(be, k.method, optsFor(k), c.depth));
+    if (o.warmup) {
+      for (const k of configs) {
+        const setup = setups.get(k.label)!;
         const idx = batches[0]!;
         await generate({
           ...common,
@@ -92,72 +96,73 @@ export async function runGenerations(o: GenerationOptions): Promise<GenerationRe
           pattern: setup.pattern,
           signal: o.signal,
         });
-      } finally {
-        setup.dispose();
+        o.log?.(`warm-up: ${k.label}`);
       }
-      o.log?.(`warm-up: ${k.label}`);
     }
-  }
 
-  const total = batches.length * configs.length;
-  let done = 0;
-  for (let b = 0; b < batches.length; b++) {
-    const idx = batches[b]!;
-    for (let j = 0; j < configs.length; j++) {
-      const k = configs[(j + b) % configs.length]!;
-      const setup = createMethod(be, k.method, optsFor(k), c.depth);
-      const rec = o.recordDestinations;
-      const wanted = rec && rec.label === k.label ? idx.filter((i) => rec.seedIndices.includes(i)) : [];
-      const last = new Map<BlockKind, { e: DestinationEvent; view: Tensor }>();
-      if (wanted.length && setup.reducer instanceof TomaReducer) {
-        setup.reducer.onDestinations = (e) => {
-          last.get(e.kind)?.view.dispose();
-          last.set(e.kind, { e, view: be.keep(be.reshape(e.dst, e.dst.shape)) });
-        };
-      }
-      try {
-        const r = await generate({
-          ...common,
-          classes: idx.map((i) => o.classes[i]!),
-          seeds: idx.map((i) => o.seeds[i]!),
-          seed: 0,
-          steps: o.steps,
-          reducer: setup.reducer,
-          pattern: setup.pattern,
-          signal: o.signal,
-        });
-        const timing = { seeds: idx, ms: r.totalMs, msPerImage: r.totalMs / idx.length };
-        calls.get(k.label)!.push(timing);
-        r.images.forEach((img, i) => {
-          images.get(k.label)![idx[i]!] = { width: r.width, height: r.height, data: toUint8(img) };
-        });
-        const pick = last.get('single') ?? last.get('double');
-        if (pick) {
-          const all = await be.readU32(pick.view);
-          const tokens = pick.e.layout.tokens;
-          for (const i of wanted) {
-            const row = idx.indexOf(i); // conditional rows come first in the guided batch
-            destinations.set(i, {
-              kind: pick.e.kind,
-              step: pick.e.step,
-              block: pick.e.block,
-              destinations: Array.from(all.subarray(row * tokens, (row + 1) * tokens)),
-              rows: pick.e.layout.height,
-              cols: pick.e.layout.width,
-              tile: pick.e.layout.tile,
-              ratio: pick.e.layout.ratio,
-            });
-          }
+    const total = batches.length * configs.length;
+    let done = 0;
+    for (let b = 0; b < batches.length; b++) {
+      const idx = batches[b]!;
+      for (let j = 0; j < configs.length; j++) {
+        const k = configs[(j + b) % configs.length]!;
+        const setup = setups.get(k.label)!;
+        const rec = o.recordDestinations;
+        const wanted = rec && rec.label === k.label ? idx.filter((i) => rec.seedIndices.includes(i)) : [];
+        const last = new Map<BlockKind, { e: DestinationEvent; view: Tensor }>();
+        const toma = setup.reducer instanceof TomaReducer ? setup.reducer : null;
+        if (wanted.length && toma) {
+          toma.onDestinations = (e) => {
+            last.get(e.kind)?.view.dispose();
+            last.set(e.kind, { e, view: be.keep(be.reshape(e.dst, e.dst.shape)) });
+          };
         }
-        done++;
-        o.log?.(
-          `[${done}/${total}] ${k.label.padEnd(11)} seeds ${idx[0]}-${idx.at(-1)}: ${timing.ms.toFixed(0)} ms (${timing.msPerImage.toFixed(1)} ms/image)`,
-        );
-      } finally {
-        for (const v of last.values()) v.view.dispose();
-        setup.dispose();
+        try {
+          const r = await generate({
+            ...common,
+            classes: idx.map((i) => o.classes[i]!),
+            seeds: idx.map((i) => o.seeds[i]!),
+            seed: 0,
+            steps: o.steps,
+            reducer: setup.reducer,
+            pattern: setup.pattern,
+            signal: o.signal,
+          });
+          const timing = { seeds: idx, ms: r.totalMs, msPerImage: r.totalMs / idx.length };
+          calls.get(k.label)!.push(timing);
+          r.images.forEach((img, i) => {
+            images.get(k.label)![idx[i]!] = { width: r.width, height: r.height, data: toUint8(img) };
+          });
+          const pick = last.get('single') ?? last.get('double');
+          if (pick) {
+            const all = await be.readU32(pick.view);
+            const tokens = pick.e.layout.tokens;
+            for (const i of wanted) {
+              const row = idx.indexOf(i); // conditional rows come first in the guided batch
+              destinations.set(i, {
+                kind: pick.e.kind,
+                step: pick.e.step,
+                block: pick.e.block,
+                destinations: Array.from(all.subarray(row * tokens, (row + 1) * tokens)),
+                rows: pick.e.layout.height,
+                cols: pick.e.layout.width,
+                tile: pick.e.layout.tile,
+                ratio: pick.e.layout.ratio,
+              });
+            }
+          }
+          done++;
+          o.log?.(
+            `[${done}/${total}] ${k.label.padEnd(11)} seeds ${idx[0]}-${idx.at(-1)}: ${timing.ms.toFixed(0)} ms (${timing.msPerImage.toFixed(1)} ms/image)`,
+          );
+        } finally {
+          if (toma) toma.onDestinations = undefined;
+          for (const v of last.values()) v.view.dispose();
+        }
       }
     }
+  } finally {
+    for (const s of setups.values()) s.dispose();
   }
   return { images, calls, destinations };
 }

@@ -8,7 +8,7 @@ import { deflateSync, inflateSync } from 'node:zlib';
 import type { Backend } from '../../backend.js';
 import { createBackend } from '../../backends.js';
 import { ATLAS_MAX_BYTES, composeAtlas, planAtlases, splitAtlas } from '../../eval/atlas.js';
-import { buildConfigs, type EvalConfig } from '../../eval/configs.js';
+import { buildConfigs, DEFAULT_EVAL_METHODS, type EvalConfig } from '../../eval/configs.js';
 import {
   closeFeatureNets,
   defaultFeatureWorkers,
@@ -62,7 +62,8 @@ from them, e.g. where the deep-feature network is installed).
   --steps       Euler steps (default 28 on a GPU, 4 on the CPU); --cfg guidance scale (default 4)
   --batch       seeds per generate() call (default 8 on a GPU, 4 on the CPU)
   --classes     class names or indices to cycle through over the seeds (default: every class but null)
-  --methods     comma-separated subset of ${METHODS.filter((m) => m !== 'dense').join(',')} (dense always runs)
+  --methods     comma-separated, of ${METHODS.filter((m) => m !== 'dense').join(',')} (default
+                ${DEFAULT_EVAL_METHODS.join(',')}; dense always runs)
   --ratios      merge ratios for toma and tomesd (default 0.25,0.5,0.75)
   --tile, --merge-every, --reuse-steps, --exempt   the merge schedule (defaults for the embedded model:
                 tile 4, merge every step, destinations chosen afresh each step, first double and first
@@ -71,7 +72,8 @@ from them, e.g. where the deep-feature network is installed).
                 node tools/eval/real-crops.mjs; none: KID is reported as unavailable
   --features    deep-feature network from npm nsfwjs (default inception: InceptionV3 2048-d); needs the
                 dev dependencies nsfwjs and @tensorflow/tfjs-*; without them those metrics are unavailable
-  --from DIR    recompute the metrics from an earlier run's results.json and samples-K.png
+  --from DIR    recompute the metrics from an earlier run's results.json and samples-K.png (timings and
+                images are kept; writes to --out as usual)
 
 Caveat: the nsfwjs networks are fine-tuned on another task and quantised to 8 bits, so the deep-feature
 distances and KID are comparable within this project only, not with published FID/KID values.`;
@@ -264,7 +266,7 @@ export const evalCommand: Command = {
         const steps = intOpt(values.steps, 'steps', onCpu ? 4 : 28);
         const cfg = num(values.cfg, 'cfg', 4, (v) => v >= 0, 'a number >= 0');
         const batch = intOpt(values.batch, 'batch', onCpu ? 4 : 8);
-        const methods = (list(values.methods) ?? METHODS.filter((m) => m !== 'dense')).map(
+        const methods = (list(values.methods) ?? DEFAULT_EVAL_METHODS).map(
           (m) => choice(m, METHODS, 'methods', 'dense') as MethodName,
         );
         const ratios = (list(values.ratios) ?? ['0.25', '0.5', '0.75']).map((r) =>
@@ -452,7 +454,7 @@ export const evalCommand: Command = {
       const metricsS = (performance.now() - m0) / 1000;
 
       // Outputs.
-      const outDir = values.out ?? values.from ?? join('out', 'eval');
+      const outDir = values.out ?? join('out', 'eval');
       mkdirSync(outDir, { recursive: true });
       const png = (img: RgbImage) => encodePng(img.data, img.width, img.height, 3, (raw) => deflateSync(raw));
       const labels = settings.configs.map((k) => k.label);
