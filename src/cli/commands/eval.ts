@@ -1,43 +1,26 @@
 // `toma eval`: speed and fidelity of every token-reduction method against dense, on many seeds of the
 // embedded model, with a results table, a JSON of everything, a comparison grid and a Pareto plot.
 
-import { mkdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { deflateSync, inflateSync } from 'node:zlib';
 import type { Backend } from '../../backend.js';
 import { createBackend } from '../../backends.js';
-import { ATLAS_MAX_BYTES, composeAtlas, planAtlases, splitAtlas } from '../../eval/atlas.js';
 import { buildConfigs, DEFAULT_EVAL_METHODS, type EvalConfig } from '../../eval/configs.js';
+import { computeDeepFeatures } from '../../eval/deep-features.js';
 import {
   closeFeatureNets,
   defaultFeatureWorkers,
+  FEATURE_CAVEAT,
   FEATURE_NETS,
-  type FeatureNet,
-  type FeatureNetName,
-  FeatureNetUnavailable,
-  loadFeatureNet,
 } from '../../eval/feature-net.js';
-import { buildGrid, buildPareto, gridColumns } from '../../eval/figures.js';
-import { type CallTiming, type RecordedDestinations, runGenerations } from '../../eval/generation.js';
-import { composeGrid } from '../../eval/grid.js';
+import { gridColumns } from '../../eval/figures.js';
+import { runGenerations } from '../../eval/generation.js';
 import { type ImageSet, readImageDir } from '../../eval/image-files.js';
-import type { RgbImage } from '../../eval/image-metrics.js';
 import { computeMetrics } from '../../eval/metrics.js';
-import { paretoSvg } from '../../eval/pareto-svg.js';
-import {
-  type EvalDevice,
-  type EvalReport,
-  type EvalSettings,
-  type FeatureInfo,
-  reportJson,
-  reportMarkdown,
-  reportText,
-} from '../../eval/report.js';
+import { planOutputs, writeEvalOutputs } from '../../eval/outputs.js';
+import { type EvalDevice, type EvalReport, type EvalSettings, reportText } from '../../eval/report.js';
+import { type EvalRun, loadSavedRun } from '../../eval/saved-run.js';
 import { NoAdapterError } from '../../gpu/device.js';
-import { writeFileAtomic } from '../../io/atomic.js';
-import { encodePng } from '../../io/png.js';
-import { decodePng, toRgb } from '../../io/png-decode.js';
 import { FluxModel } from '../../models/flux/model.js';
 import { embeddedDir, loadConditioning, resolveClass } from '../../pipeline/embedded.js';
 import { METHODS, type MethodName, type MethodOptions, smallModelDefaults } from '../../pipeline/methods.js';
@@ -89,50 +72,6 @@ function list(v: string | undefined): string[] | undefined {
 
 function intOpt(v: string | undefined, name: string, fallback: number, min = 1): number {
   return num(v, name, fallback, (x) => Number.isInteger(x) && x >= min, `an integer >= ${min}`);
-}
-
-interface LoadedRun {
-  settings: EvalSettings;
-  device: EvalDevice;
-  date: string;
-  images: Map<string, RgbImage[]>;
-  calls: Map<string, CallTiming[]>;
-  destinations: Map<number, RecordedDestinations>;
-}
-
-/** Reads an earlier run's results.json and its sample atlases. */
-function loadRun(dir: string): LoadedRun {
-  const path = join(dir, 'results.json');
-  let r: EvalReport;
-  try {
-    r = JSON.parse(readFileSync(path, 'utf8')) as EvalReport;
-  } catch (e) {
-    throw new UsageError(`--from: cannot read ${path}: ${(e as Error).message}`);
-  }
-  if (r.tool !== 'toma eval' || r.format !== 1)
-    throw new UsageError(`--from: ${path} is not a toma eval results file`);
-  const { columns, width, height, files } = r.atlases;
-  const images = new Map(columns.map((c) => [c, new Array<RgbImage>(r.settings.seeds.length)]));
-  for (const f of files) {
-    const png = decodePng(readFileSync(join(dir, f.file)), (z) => inflateSync(z), join(dir, f.file));
-    const rows = splitAtlas(
-      { width: png.width, height: png.height, data: toRgb(png) },
-      f.count,
-      columns.length,
-      width,
-      height,
-    );
-    rows.forEach((row, i) => {
-      row.forEach((img, c) => {
-        images.get(columns[c]!)![f.first + i] = img;
-      });
-    });
-  }
-  for (const [label, imgs] of images)
-    if (imgs.some((x) => !x)) throw new UsageError(`--from: the atlases of ${dir} lack images of ${label}`);
-  const calls = new Map(r.results.map((m) => [m.config.label, m.speed.calls]));
-  const destinations = new Map(Object.entries(r.grid?.destinations ?? {}).map(([k, v]) => [Number(k), v]));
-  return { settings: r.settings, device: r.device, date: r.date, images, calls, destinations };
 }
 
 async function pickBackend(name: 'auto' | 'webgpu' | 'cpu'): Promise<Backend> {
@@ -235,7 +174,7 @@ export const evalCommand: Command = {
         '--checkpoint and --conditioning go together (a pixel-space Flux model and its class conditioning)',
       );
 
-    let run: LoadedRun;
+    let run: EvalRun;
     let generationS: number | null = null;
     let be: Backend | null = null;
     let model: FluxModel | null = null;
@@ -244,7 +183,11 @@ export const evalCommand: Command = {
     process.once('SIGINT', onSigint);
     try {
       if (values.from !== undefined) {
-        run = loadRun(values.from);
+        try {
+          run = loadSavedRun(values.from);
+        } catch (e) {
+          throw new UsageError(`--from: ${(e as Error).message}`);
+        }
         console.log(`metrics from the images of ${values.from} (${run.date}, ${run.device.backend})`);
       } else {
         be = await pickBackend(choice(values.backend, ['auto', 'webgpu', 'cpu'] as const, 'backend', 'auto'));
@@ -359,86 +302,26 @@ export const evalCommand: Command = {
     }
 
     const { settings } = run;
-    const size = settings.size;
     try {
-      // Real images, fitted to the generation size.
       const realSets: ImageSet[] = [];
       const taken = new Set<string>();
       for (const d of realDirs) {
         let name = basename(resolve(d));
         while (taken.has(name)) name = `${name}'`;
         taken.add(name);
-        const s = await readImageDir(d, size, name);
-        console.log(
-          `real images "${name}": ${s.images.length} from ${d}${s.refitted ? ` (${s.refitted} cropped/resized to ${size} px)` : ''}`,
-        );
+        const s = await readImageDir(d, settings.size, name);
+        const note = s.refitted ? ` (${s.refitted} cropped/resized to ${settings.size} px)` : '';
+        console.log(`real images "${name}": ${s.images.length} from ${d}${note}`);
         realSets.push(s);
       }
-
-      // Deep features: every generated image and every real one.
-      let features: FeatureInfo = { available: false, reason: 'not requested (--features none)' };
-      let genFeatures: Map<string, Float32Array[]> | undefined;
-      let realFeatures: { name: string; features: Float32Array[] }[] = [];
-      let featuresS: number | null = null;
-      if (featureName !== 'none') {
-        const f0 = performance.now();
-        let net: FeatureNet | null = null;
-        try {
-          net = await loadFeatureNet(featureName as FeatureNetName, featureWorkers);
-        } catch (e) {
-          if (!(e instanceof FeatureNetUnavailable)) throw e;
-          features = { available: false, reason: e.message };
-          console.error(`deep features unavailable: ${e.message}`);
-        }
-        if (net) {
-          console.log(`deep features: ${net.description}, ${net.workers} worker(s)`);
-          const total =
-            settings.configs.length * settings.seeds.length +
-            realSets.reduce((s, r) => s + r.images.length, 0);
-          let done = 0;
-          let lastPrint = 0;
-          const tick = (k: number) => {
-            done += k;
-            if (performance.now() - lastPrint > 5000 || done === total) {
-              lastPrint = performance.now();
-              console.error(
-                `features: ${done}/${total} images (${((performance.now() - f0) / 1000).toFixed(0)} s)`,
-              );
-            }
-          };
-          genFeatures = new Map();
-          for (const k of settings.configs) {
-            let prev = 0;
-            genFeatures.set(
-              k.label,
-              await net.extract(run.images.get(k.label)!, (d) => {
-                tick(d - prev);
-                prev = d;
-              }),
-            );
-          }
-          for (const s of realSets) {
-            let prev = 0;
-            realFeatures.push({
-              name: s.name,
-              features: await net.extract(s.images, (d) => {
-                tick(d - prev);
-                prev = d;
-              }),
-            });
-          }
-          featuresS = (performance.now() - f0) / 1000;
-          features = {
-            available: true,
-            description: net.description,
-            dim: net.dim,
-            workers: net.workers,
-            seconds: featuresS,
-          };
-        }
-      }
-      if (!features.available) realFeatures = [];
-
+      const deep = await computeDeepFeatures(
+        featureName,
+        featureWorkers,
+        settings.configs,
+        run.images,
+        realSets,
+        (l) => console.error(l),
+      );
       const m0 = performance.now();
       const results = computeMetrics({
         configs: settings.configs,
@@ -446,46 +329,29 @@ export const evalCommand: Command = {
         classes: settings.classes,
         images: run.images,
         calls: run.calls,
-        features: genFeatures,
-        real: realFeatures,
+        features: deep.generated,
+        real: deep.real,
         kidSubsets,
         kidSubsetSize,
       });
       const metricsS = (performance.now() - m0) / 1000;
 
-      // Outputs.
       const outDir = values.out ?? join('out', 'eval');
-      mkdirSync(outDir, { recursive: true });
-      const png = (img: RgbImage) => encodePng(img.data, img.width, img.height, 3, (raw) => deflateSync(raw));
-      const labels = settings.configs.map((k) => k.label);
-      const plan = planAtlases(settings.seeds.length, labels.length, size, size, ATLAS_MAX_BYTES);
-      const atlasFiles = plan.map((p, i) => ({ file: `samples-${i + 1}.png`, ...p }));
-      const gridSeeds = settings.seeds.slice(0, gridRows).map((_, i) => i);
-      const className = (i: number) =>
-        settings.classNames[settings.classes[i]!] ?? String(settings.classes[i]);
-      const files = [
-        'results.json',
-        'results.md',
-        'grid.png',
-        'pareto.svg',
-        ...atlasFiles.map((a) => a.file),
-      ];
       const report: EvalReport = {
         tool: 'toma eval',
         format: 1,
         date: new Date().toISOString(),
-        caveat:
-          'deep-feature distances and KID use networks from npm nsfwjs, fine-tuned on another task and 8-bit quantised: comparable within this project only, not with published FID/KID',
+        caveat: FEATURE_CAVEAT,
         ...(values.from !== undefined
           ? { recomputedFrom: { dir: values.from, date: run.date, device: run.device } }
           : {}),
         settings: {
           ...settings,
-          featureNet: features.available ? (features.description ?? null) : null,
+          featureNet: deep.info.available ? (deep.info.description ?? null) : null,
           kid: { subsets: kidSubsets, subsetSize: kidSubsetSize },
         },
         device: run.device,
-        features,
+        features: deep.info,
         real: realSets.map((s) => ({
           name: s.name,
           dir: s.dir,
@@ -493,43 +359,20 @@ export const evalCommand: Command = {
           refitted: s.refitted,
         })),
         results,
-        grid: {
-          file: 'grid.png',
-          columns: gridColumns(settings.configs).map((c) => c.label),
-          seedIndices: gridSeeds,
-          destinations: Object.fromEntries([...run.destinations].map(([k, v]) => [String(k), v])),
+        ...planOutputs(run, gridRows),
+        timing: {
+          generationS,
+          featuresS: deep.info.seconds ?? null,
+          metricsS,
+          totalS: (performance.now() - t0) / 1000,
         },
-        atlases: { columns: labels, width: size, height: size, files: atlasFiles },
-        timing: { generationS, featuresS, metricsS, totalS: (performance.now() - t0) / 1000 },
-        files,
       };
-      for (const a of atlasFiles) {
-        const rows = Array.from({ length: a.count }, (_, i) =>
-          labels.map((l) => run.images.get(l)![a.first + i]!),
-        );
-        writeFileAtomic(join(outDir, a.file), png(composeAtlas(rows)));
-      }
-      const grid = buildGrid(
-        settings.configs,
-        run.images,
-        gridSeeds,
-        (i) => `seed ${settings.seeds[i]} ${className(i)}`,
-        run.destinations,
-      );
-      writeFileAtomic(join(outDir, 'grid.png'), png(composeGrid(grid)));
-      const pareto = buildPareto(
-        results,
-        `speedup vs fidelity: ${settings.seeds.length} seeds, ${size} px, ${settings.steps} steps (${run.device.backend})`,
-      );
-      writeFileAtomic(join(outDir, 'pareto.svg'), paretoSvg(pareto));
-      report.timing.totalS = (performance.now() - t0) / 1000;
-      writeFileAtomic(join(outDir, 'results.md'), reportMarkdown(report));
-      writeFileAtomic(join(outDir, 'results.json'), reportJson(report));
-      if (files.length > 8)
+      writeEvalOutputs(outDir, report, run.images);
+      if (report.files.length > 8)
         console.error(
-          `note: ${files.length} files written (more than the 8 a device run brings back): fewer seeds or a smaller size keep them to 8`,
+          `note: ${report.files.length} files written (a device run brings back 8): fewer seeds or a smaller size keep them to 8`,
         );
-      console.log(`\nwrote ${files.map((f) => join(outDir, f)).join(', ')}\n`);
+      console.log(`\nwrote ${report.files.map((f) => join(outDir, f)).join(', ')}\n`);
       console.log(reportText(report));
       return 0;
     } finally {
