@@ -3,11 +3,12 @@
 import { NoAdapterError } from '../gpu/device.js';
 import { type Command, UsageError } from './args.js';
 import { doctor } from './commands/doctor.js';
+import { evalCommand } from './commands/eval.js';
 import { forward } from './commands/forward.js';
 import { generateCommand } from './commands/generate.js';
 import { merge } from './commands/merge.js';
 
-const commands: Command[] = [generateCommand, doctor, forward, merge];
+const commands: Command[] = [generateCommand, evalCommand, doctor, forward, merge];
 
 function help(): string {
   const w = Math.max(...commands.map((c) => c.name.length));

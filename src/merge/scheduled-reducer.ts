@@ -71,7 +71,7 @@ export abstract class ScheduledReducer<S extends GroupState = GroupState> implem
       return null;
     const [H, W] = info.grid;
     checkTensor(this.be, xImg, `${this.name}.block`, 'xImg', ['f32', 'f16'], [info.batch, H * W, null]);
-    return this.plan(kind, xImg, info);
+    return this.plan(kind, xImg, info, index);
   }
 
   endForward(): void {
@@ -89,8 +89,8 @@ export abstract class ScheduledReducer<S extends GroupState = GroupState> implem
     this.clearGroups();
   }
 
-  /** The plan for a reduced block (schedule and exemptions already applied). */
-  protected abstract plan(kind: BlockKind, xImg: Tensor, info: ForwardInfo): BlockPlan | null;
+  /** The plan for a reduced block (schedule and exemptions already applied); index is the block's. */
+  protected abstract plan(kind: BlockKind, xImg: Tensor, info: ForwardInfo, index: number): BlockPlan | null;
 
   protected group(kind: BlockKind): S | undefined {
     return this.groups.get(kind);

@@ -23,6 +23,17 @@ class TomaGroup implements GroupState {
   }
 }
 
+/** A destination set just chosen (see TomaReducer.onDestinations). */
+export interface DestinationEvent {
+  kind: BlockKind;
+  /** Sampling step and block index of the group's first reduced block, where the set was chosen. */
+  step: number;
+  block: number;
+  /** u32 [B, tokens]: raster index of each merged token's destination (tile-major, pick order). */
+  dst: Tensor;
+  layout: TileLayout;
+}
+
 /** Destinations as lastDestinations() returns them. */
 export interface ChosenDestinations {
   /** u32 [batch, layout.tokens]: the raster index of each merged token's destination (tile-major). */
@@ -70,6 +81,13 @@ export class TomaReducer extends ScheduledReducer<TomaGroup> {
     super.dispose();
   }
 
+  /**
+   * Called whenever a group chooses destinations, for inspection (e.g. drawing which tokens were kept).
+   * `dst` is owned by the reducer and freed when the group is: to read it later, keep a view of it
+   * (`be.keep(be.reshape(e.dst, e.dst.shape))`) and dispose that when done. Unset: no cost.
+   */
+  onDestinations?: (e: DestinationEvent) => void;
+
   /** The tile layout for a grid under these options (token counts, tiles). */
   layoutFor(grid: readonly [number, number]): TileLayout {
     const l = this.layout;
@@ -78,7 +96,7 @@ export class TomaReducer extends ScheduledReducer<TomaGroup> {
     return this.layout;
   }
 
-  protected plan(kind: BlockKind, x: Tensor, info: ForwardInfo): TokenMergePlan | null {
+  protected plan(kind: BlockKind, x: Tensor, info: ForwardInfo, index: number): TokenMergePlan | null {
     const { be, o } = this;
     const layout = this.layoutFor(info.grid);
     // A ratio that keeps every token (ratio -> 0) merges nothing: the block runs dense, exactly. The soft
@@ -90,6 +108,7 @@ export class TomaReducer extends ScheduledReducer<TomaGroup> {
       const s = tomaSelectAndWeigh(be, x, layout, o.temperature);
       g = new TomaGroup(info.step, layout, s.dst, s.p, s.m, info.step);
       this.setGroup(kind, g, [s.dst, s.p, s.m]);
+      this.onDestinations?.({ kind, step: info.step, block: index, dst: s.dst, layout });
       if (this.keepDestinations) {
         this.latest.get(kind)?.dst.dispose();
         this.latest.set(kind, { dst: be.keep(be.reshape(s.dst, s.dst.shape)), layout, step: info.step });

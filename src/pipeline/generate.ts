@@ -37,7 +37,13 @@ export interface GenerateOptions {
   width: number;
   height: number;
   steps: number;
+  /** Noise seed of the batch (image i of a batch of B gets the i-th slice of one noise draw). */
   seed: number;
+  /**
+   * One noise seed per image, overriding `seed`: image i starts from initialNoise(seeds[i], 1, H, W), so it
+   * is the same image whatever else is in the batch (what an evaluation over seeds needs).
+   */
+  seeds?: number[];
   /** Classifier-free guidance scale; 1 runs the conditional branch only. */
   cfg?: number;
   schedule?: ScheduleKind;
@@ -61,6 +67,23 @@ export function initialNoise(seed: number, B: number, H: number, W: number): Flo
   return packPatches(new Rng(seed).normals(B * 3 * H * W), B, 3, H, W);
 }
 
+/** Packed noise for a batch: one draw of B images from `seed`, or one image per entry of `seeds`. */
+function batchNoise(
+  seed: number,
+  seeds: number[] | undefined,
+  B: number,
+  H: number,
+  W: number,
+): Float32Array {
+  if (!seeds) return initialNoise(seed, B, H, W);
+  const per = 3 * H * W;
+  const out = new Float32Array(B * per);
+  seeds.forEach((s, i) => {
+    out.set(initialNoise(s, 1, H, W), i * per);
+  });
+  return out;
+}
+
 export async function generate(o: GenerateOptions): Promise<GenerateResult> {
   const { model, conditioning: cond } = o;
   const be: Backend = model.be;
@@ -75,6 +98,10 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
   if (c.in_channels !== 12)
     throw new Error(
       `generate(): this sampler is for pixel-space models (12 channels per token); the model has ${c.in_channels}`,
+    );
+  if (o.seeds && (o.seeds.length !== B || !o.seeds.every((s) => Number.isInteger(s) && s >= 0)))
+    throw new RangeError(
+      `generate(): seeds must be ${B} non-negative integers (one per class), got ${JSON.stringify(o.seeds)}`,
     );
   for (const k of o.classes) {
     if (!Number.isInteger(k) || k < 0 || k >= cond.names.length)
@@ -105,7 +132,7 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
   const positions = model.positions({ batch, rows, cols, textTokens: T });
   const txtT = be.keep(be.tensor(txt, [batch, T, ctxDim], dtype));
   const yT = be.keep(be.tensor(y, [batch, vecDim], dtype));
-  let x: Tensor = be.keep(be.tensor(initialNoise(o.seed, B, H, W), [B, N, 12], dtype));
+  let x: Tensor = be.keep(be.tensor(batchNoise(o.seed, o.seeds, B, H, W), [B, N, 12], dtype));
   try {
     for (let i = 0; i < o.steps; i++) {
       if (o.signal?.aborted) throw new DOMException('generation cancelled', 'AbortError');

@@ -5,8 +5,8 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import type { Backend } from '../../backend.js';
+import { writeFileAtomic } from '../../io/atomic.js';
 import { encodePng, toUint8 } from '../../io/png.js';
-import { writeFileAtomic } from '../../io/write-atomic.js';
 import { type FluxComponents, fluxVariant, openFluxFolder } from '../../pipeline/flux-components.js';
 import {
   FLUX_VARIANT_DEFAULTS,

@@ -1,0 +1,382 @@
+// `toma eval`: speed and fidelity of every token-reduction method against dense, on many seeds of the
+// embedded model, with a results table, a JSON of everything, a comparison grid and a Pareto plot.
+
+import { cpus } from 'node:os';
+import { basename, join, resolve } from 'node:path';
+import type { Backend } from '../../backend.js';
+import { createBackend } from '../../backends.js';
+import { buildConfigs, DEFAULT_EVAL_METHODS, type EvalConfig } from '../../eval/configs.js';
+import { computeDeepFeatures } from '../../eval/deep-features.js';
+import {
+  closeFeatureNets,
+  defaultFeatureWorkers,
+  FEATURE_CAVEAT,
+  FEATURE_NETS,
+} from '../../eval/feature-net.js';
+import { gridColumns } from '../../eval/figures.js';
+import { runGenerations } from '../../eval/generation.js';
+import { type ImageSet, readImageDir } from '../../eval/image-files.js';
+import { computeMetrics } from '../../eval/metrics.js';
+import { planOutputs, writeEvalOutputs } from '../../eval/outputs.js';
+import { type EvalDevice, type EvalReport, type EvalSettings, reportText } from '../../eval/report.js';
+import { type EvalRun, loadSavedRun } from '../../eval/saved-run.js';
+import { NoAdapterError } from '../../gpu/device.js';
+import { FluxModel } from '../../models/flux/model.js';
+import { embeddedDir, loadConditioning, resolveClass } from '../../pipeline/embedded.js';
+import { METHODS, type MethodName, type MethodOptions, smallModelDefaults } from '../../pipeline/methods.js';
+import { type Command, choice, num, parse, UsageError } from '../args.js';
+
+const usage = `usage: toma eval [--seeds N] [--size PX] [--steps N] [--cfg G] [--batch N] [--classes LIST]
+                 [--methods LIST] [--ratios LIST] [--tile S] [--merge-every N] [--reuse-steps N]
+                 [--exempt D,S] [--real DIR[,DIR...]] [--features inception|mobilenet|none]
+                 [--feature-workers N] [--grid-rows N] [--out DIR] [--backend auto|webgpu|cpu]
+                 [--dtype f16|f32] [--checkpoint FILE --conditioning FILE]
+       toma eval --from DIR [--real DIR[,DIR...]] [--features ...] [--out DIR]
+
+Generates N seeds with dense and with each method (ToMA and ToMeSD at every ratio, ToDo, HilbertA) and
+reports, per method: speed (median ms per image, speedup vs dense in the same run), fidelity to the dense
+image of the same seed and class (PSNR, SSIM, deep-feature distance) and KID against real images.
+Writes to --out (default out/eval): results.json (everything), results.md (the table), grid.png (a few
+seeds side by side, ToMA's destination tokens overlaid), pareto.svg (speedup vs fidelity) and
+samples-K.png (every generated image, rows = seeds, columns = methods; --from recomputes the metrics
+from them, e.g. where the deep-feature network is installed).
+  --seeds       images per method (default 64 on a GPU, 4 on the CPU); seed i uses noise seed i
+  --size        square size in pixels, even (default 128 on a GPU, 32 on the CPU)
+  --steps       Euler steps (default 28 on a GPU, 4 on the CPU); --cfg guidance scale (default 4)
+  --batch       seeds per generate() call (default 8 on a GPU, 4 on the CPU)
+  --classes     class names or indices to cycle through over the seeds (default: every class but null)
+  --methods     comma-separated, of ${METHODS.filter((m) => m !== 'dense').join(',')} (default
+                ${DEFAULT_EVAL_METHODS.join(',')}; dense always runs)
+  --ratios      merge ratios for toma and tomesd (default 0.25,0.5,0.75)
+  --tile, --merge-every, --reuse-steps, --exempt   the merge schedule (defaults for the embedded model:
+                tile 4, merge every step, destinations chosen afresh each step, first double and first
+                single block exempt)
+  --real        folder(s) of real PNG/JPEG images for KID (cropped and resized to --size), e.g. from
+                node tools/eval/real-crops.mjs; none: KID is reported as unavailable
+  --features    deep-feature network from npm nsfwjs (default inception: InceptionV3 2048-d); needs the
+                dev dependencies nsfwjs and @tensorflow/tfjs-*; without them those metrics are unavailable
+  --from DIR    recompute the metrics from an earlier run's results.json and samples-K.png (timings and
+                images are kept; writes to --out as usual)
+
+Caveat: the nsfwjs networks are fine-tuned on another task and quantised to 8 bits, so the deep-feature
+distances and KID are comparable within this project only, not with published FID/KID values.`;
+
+function list(v: string | undefined): string[] | undefined {
+  return v === undefined
+    ? undefined
+    : v
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+}
+
+function intOpt(v: string | undefined, name: string, fallback: number, min = 1): number {
+  return num(v, name, fallback, (x) => Number.isInteger(x) && x >= min, `an integer >= ${min}`);
+}
+
+async function pickBackend(name: 'auto' | 'webgpu' | 'cpu'): Promise<Backend> {
+  try {
+    return await createBackend(name === 'auto' ? 'webgpu' : name);
+  } catch (e) {
+    if (!(name === 'auto' && e instanceof NoAdapterError)) throw e;
+    console.error(
+      'no WebGPU adapter: running on the CPU backend (smaller size, fewer seeds). See `toma doctor`.',
+    );
+    return createBackend('cpu');
+  }
+}
+
+function deviceInfo(be: Backend | null, dtype: string): EvalDevice {
+  const c = cpus();
+  return {
+    backend: be ? be.info().description : 'none',
+    dtype,
+    cpu: c[0]?.model.trim() ?? 'unknown',
+    cores: c.length,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
+}
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'speed and fidelity of every merging method vs dense over many seeds (tables, grid, Pareto plot)',
+  usage,
+  async run(argv) {
+    const { values } = parse(
+      argv,
+      {
+        seeds: { type: 'string' },
+        size: { type: 'string' },
+        steps: { type: 'string' },
+        cfg: { type: 'string' },
+        batch: { type: 'string' },
+        classes: { type: 'string' },
+        methods: { type: 'string' },
+        ratios: { type: 'string' },
+        tile: { type: 'string' },
+        'merge-every': { type: 'string' },
+        'reuse-steps': { type: 'string' },
+        exempt: { type: 'string' },
+        real: { type: 'string' },
+        features: { type: 'string' },
+        'feature-workers': { type: 'string' },
+        'grid-rows': { type: 'string' },
+        'kid-subsets': { type: 'string' },
+        'kid-subset-size': { type: 'string' },
+        from: { type: 'string' },
+        out: { type: 'string' },
+        backend: { type: 'string' },
+        dtype: { type: 'string' },
+        checkpoint: { type: 'string' },
+        conditioning: { type: 'string' },
+      },
+      usage,
+    );
+    if (values.help) {
+      console.log(usage);
+      return 0;
+    }
+    const t0 = performance.now();
+    const featureName = choice(values.features, [...FEATURE_NETS, 'none'] as const, 'features', 'inception');
+    const featureWorkers = intOpt(values['feature-workers'], 'feature-workers', defaultFeatureWorkers());
+    const gridRows = intOpt(values['grid-rows'], 'grid-rows', 4);
+    const kidSubsets = intOpt(values['kid-subsets'], 'kid-subsets', 100);
+    const kidSubsetSize = intOpt(values['kid-subset-size'], 'kid-subset-size', 1000, 2);
+    const realDirs = list(values.real) ?? [];
+    if (values.from !== undefined) {
+      const generationOnly = [
+        'seeds',
+        'size',
+        'steps',
+        'cfg',
+        'batch',
+        'classes',
+        'methods',
+        'ratios',
+        'tile',
+        'merge-every',
+        'reuse-steps',
+        'exempt',
+        'backend',
+        'dtype',
+        'checkpoint',
+        'conditioning',
+      ];
+      const clash = generationOnly.filter((k) => values[k] !== undefined);
+      if (clash.length)
+        throw new UsageError(
+          `--from reuses an earlier run's images: --${clash.join(', --')} cannot change them`,
+        );
+    }
+    if ((values.checkpoint === undefined) !== (values.conditioning === undefined))
+      throw new UsageError(
+        '--checkpoint and --conditioning go together (a pixel-space Flux model and its class conditioning)',
+      );
+
+    let run: EvalRun;
+    let generationS: number | null = null;
+    let be: Backend | null = null;
+    let model: FluxModel | null = null;
+    const controller = new AbortController();
+    const onSigint = () => controller.abort();
+    process.once('SIGINT', onSigint);
+    try {
+      if (values.from !== undefined) {
+        try {
+          run = loadSavedRun(values.from);
+        } catch (e) {
+          throw new UsageError(`--from: ${(e as Error).message}`);
+        }
+        console.log(`metrics from the images of ${values.from} (${run.date}, ${run.device.backend})`);
+      } else {
+        be = await pickBackend(choice(values.backend, ['auto', 'webgpu', 'cpu'] as const, 'backend', 'auto'));
+        const onCpu = be.name === 'cpu';
+        const dtype = choice(
+          values.dtype,
+          ['f16', 'f32'] as const,
+          'dtype',
+          be.supports('f16') && !onCpu ? 'f16' : 'f32',
+        );
+        const seedsN = intOpt(values.seeds, 'seeds', onCpu ? 4 : 64);
+        const size = num(
+          values.size,
+          'size',
+          onCpu ? 32 : 128,
+          (v) => Number.isInteger(v) && v >= 4 && v % 2 === 0,
+          'an even integer >= 4',
+        );
+        const steps = intOpt(values.steps, 'steps', onCpu ? 4 : 28);
+        const cfg = num(values.cfg, 'cfg', 4, (v) => v >= 0, 'a number >= 0');
+        const batch = intOpt(values.batch, 'batch', onCpu ? 4 : 8);
+        const methods = (list(values.methods) ?? DEFAULT_EVAL_METHODS).map(
+          (m) => choice(m, METHODS, 'methods', 'dense') as MethodName,
+        );
+        const ratios = (list(values.ratios) ?? ['0.25', '0.5', '0.75']).map((r) =>
+          num(r, 'ratios', 0.5, (v) => v > 0 && v < 1, 'numbers in (0, 1)'),
+        );
+        const configs: EvalConfig[] = buildConfigs(methods, ratios);
+
+        const dir = values.checkpoint ? null : embeddedDir();
+        model = FluxModel.load(be, values.checkpoint ?? `${dir}flux-embedded.safetensors`, { dtype });
+        const cond = loadConditioning(values.conditioning ?? `${dir}conditioning.safetensors`);
+        const c = model.config;
+        const defaults = smallModelDefaults(c.depth, c.depth_single_blocks);
+        const exempt = list(values.exempt);
+        if (exempt && exempt.length !== 2) throw new UsageError('--exempt takes two numbers: double,single');
+        const methodOptions: MethodOptions = {
+          ...defaults,
+          tile: num(
+            values.tile,
+            'tile',
+            4,
+            (v) => Number.isInteger(v) && v >= 1 && v <= 8,
+            'an integer in 1..8',
+          ),
+          mergeEvery: intOpt(values['merge-every'], 'merge-every', defaults.mergeEvery ?? 1),
+          reuseSteps: intOpt(values['reuse-steps'], 'reuse-steps', 1),
+          exemptDouble: exempt ? intOpt(exempt[0], 'exempt', 0, 0) : defaults.exemptDouble,
+          exemptSingle: exempt ? intOpt(exempt[1], 'exempt', 0, 0) : defaults.exemptSingle,
+        };
+        const classList = (
+          list(values.classes) ??
+          cond.names.map((_, i) => String(i)).filter((i) => Number(i) !== cond.nullClass)
+        ).map((s) => resolveClass(cond, s));
+        const seeds = Array.from({ length: seedsN }, (_, i) => i);
+        const classes = seeds.map((i) => classList[i % classList.length]!);
+        const settings: EvalSettings = {
+          model: values.checkpoint
+            ? `${basename(values.checkpoint)} (${c.depth} double + ${c.depth_single_blocks} single blocks)`
+            : `embedded flux (${c.depth} double + ${c.depth_single_blocks} single blocks, hidden ${c.hidden_size})`,
+          size,
+          steps,
+          cfg,
+          batch,
+          seeds,
+          classes,
+          classNames: cond.names,
+          configs,
+          methodOptions,
+          featureNet: null,
+          kid: { subsets: kidSubsets, subsetSize: kidSubsetSize },
+        };
+        const device = deviceInfo(be, dtype);
+        console.log(`backend: ${device.backend}, ${dtype}`);
+        console.log(
+          `${settings.model}; ${size}x${size} px, ${steps} steps, cfg ${cfg}; ${seedsN} seeds x ${configs.length} configurations (${configs.map((k) => k.label).join(', ')}), batch ${batch}`,
+        );
+        const g0 = performance.now();
+        const gridCfg = gridColumns(configs).find((k) => k.overlay)?.config;
+        const gen = await runGenerations({
+          be,
+          model,
+          conditioning: cond,
+          configs,
+          seeds,
+          classes,
+          size,
+          steps,
+          cfg,
+          batch,
+          methodOptions,
+          warmup: !onCpu,
+          recordDestinations: gridCfg
+            ? { label: gridCfg.label, seedIndices: seeds.slice(0, gridRows).map((_, i) => i) }
+            : undefined,
+          signal: controller.signal,
+          log: (l) => console.error(l),
+        });
+        generationS = (performance.now() - g0) / 1000;
+        run = { settings, device, date: new Date().toISOString(), ...gen };
+      }
+    } catch (e) {
+      if ((e as Error).name === 'AbortError') {
+        console.error('\ncancelled: nothing written');
+        return 130;
+      }
+      throw e;
+    } finally {
+      process.off('SIGINT', onSigint);
+      model?.dispose();
+      be?.destroy();
+    }
+
+    const { settings } = run;
+    try {
+      const realSets: ImageSet[] = [];
+      const taken = new Set<string>();
+      for (const d of realDirs) {
+        let name = basename(resolve(d));
+        while (taken.has(name)) name = `${name}'`;
+        taken.add(name);
+        const s = await readImageDir(d, settings.size, name);
+        const note = s.refitted ? ` (${s.refitted} cropped/resized to ${settings.size} px)` : '';
+        console.log(`real images "${name}": ${s.images.length} from ${d}${note}`);
+        realSets.push(s);
+      }
+      const deep = await computeDeepFeatures(
+        featureName,
+        featureWorkers,
+        settings.configs,
+        run.images,
+        realSets,
+        (l) => console.error(l),
+      );
+      const m0 = performance.now();
+      const results = computeMetrics({
+        configs: settings.configs,
+        seeds: settings.seeds,
+        classes: settings.classes,
+        images: run.images,
+        calls: run.calls,
+        features: deep.generated,
+        real: deep.real,
+        kidSubsets,
+        kidSubsetSize,
+      });
+      const metricsS = (performance.now() - m0) / 1000;
+
+      const outDir = values.out ?? join('out', 'eval');
+      const report: EvalReport = {
+        tool: 'toma eval',
+        format: 1,
+        date: new Date().toISOString(),
+        caveat: FEATURE_CAVEAT,
+        ...(values.from !== undefined
+          ? { recomputedFrom: { dir: values.from, date: run.date, device: run.device } }
+          : {}),
+        settings: {
+          ...settings,
+          featureNet: deep.info.available ? (deep.info.description ?? null) : null,
+          kid: { subsets: kidSubsets, subsetSize: kidSubsetSize },
+        },
+        device: run.device,
+        features: deep.info,
+        real: realSets.map((s) => ({
+          name: s.name,
+          dir: s.dir,
+          count: s.images.length,
+          refitted: s.refitted,
+        })),
+        results,
+        ...planOutputs(run, gridRows),
+        timing: {
+          generationS,
+          featuresS: deep.info.seconds ?? null,
+          metricsS,
+          totalS: (performance.now() - t0) / 1000,
+        },
+      };
+      writeEvalOutputs(outDir, report, run.images);
+      if (report.files.length > 8)
+        console.error(
+          `note: ${report.files.length} files written (a device run brings back 8): fewer seeds or a smaller size keep them to 8`,
+        );
+      console.log(`\nwrote ${report.files.map((f) => join(outDir, f)).join(', ')}\n`);
+      console.log(reportText(report));
+      return 0;
+    } finally {
+      await closeFeatureNets();
+    }
+  },
+};

@@ -1,0 +1,96 @@
+// The metrics phase of an evaluation: per configuration and seed, fidelity to the dense image of the
+// same seed and class (PSNR, SSIM, deep-feature cosine distance); per configuration, KID against each
+// set of real images; per configuration, speed from the generation calls.
+import type { EvalConfig } from './configs.js';
+import type { CallTiming } from './generation.js';
+import { psnr, type RgbImage, ssim } from './image-metrics.js';
+import { type KidResult, kid, kidReference } from './kid.js';
+import { type Summary, summarize } from './stats.js';
+
+export interface PerSeed {
+  seed: number;
+  class: number;
+  /** Infinity when identical to dense (written as null in JSON). */
+  psnr: number;
+  ssim: number;
+  /** 1 − cosine similarity of deep features to dense's; null when the network is unavailable. */
+  featDist: number | null;
+}
+
+export interface ConfigMetrics {
+  config: EvalConfig;
+  speed: { msPerImage: Summary; speedup: number; calls: CallTiming[] };
+  /** Null for dense itself (the reference). */
+  psnr: Summary | null;
+  ssim: Summary | null;
+  featDist: Summary | null;
+  /** Per real-image set name. */
+  kid: Record<string, KidResult>;
+  perSeed: PerSeed[];
+}
+
+export function cosineDistance(a: Float32Array, b: Float32Array): number {
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += a[i]! * b[i]!;
+    aa += a[i]! * a[i]!;
+    bb += b[i]! * b[i]!;
+  }
+  if (aa === 0 && bb === 0) return 0;
+  if (aa === 0 || bb === 0) return 1;
+  return 1 - ab / Math.sqrt(aa * bb);
+}
+
+export interface MetricsInput {
+  configs: EvalConfig[];
+  seeds: number[];
+  classes: number[];
+  images: Map<string, RgbImage[]>;
+  calls: Map<string, CallTiming[]>;
+  /** Deep features per configuration label, one per seed; absent when the network is unavailable. */
+  features?: Map<string, Float32Array[]>;
+  /** Deep features of each real-image set. */
+  real?: { name: string; features: Float32Array[] }[];
+  kidSubsets?: number;
+  kidSubsetSize?: number;
+}
+
+export function computeMetrics(m: MetricsInput): ConfigMetrics[] {
+  const dense = m.images.get('dense');
+  if (!dense) throw new Error('computeMetrics: the dense images (the reference) are missing');
+  const denseMs = summarize(m.calls.get('dense')!.map((c) => c.msPerImage));
+  const denseFeat = m.features?.get('dense');
+  const refs = (m.real ?? [])
+    .filter((r) => r.features.length >= 2)
+    .map((r) => ({ name: r.name, ref: kidReference(r.features) }));
+  return m.configs.map((config) => {
+    const imgs = m.images.get(config.label);
+    const calls = m.calls.get(config.label);
+    if (!imgs || !calls) throw new Error(`computeMetrics: no images or timings for ${config.label}`);
+    const feats = m.features?.get(config.label);
+    const isRef = config.label === 'dense';
+    const perSeed: PerSeed[] = m.seeds.map((seed, i) => ({
+      seed,
+      class: m.classes[i]!,
+      psnr: isRef ? Number.POSITIVE_INFINITY : psnr(imgs[i]!, dense[i]!),
+      ssim: isRef ? 1 : ssim(imgs[i]!, dense[i]!),
+      featDist: feats && denseFeat ? (isRef ? 0 : cosineDistance(feats[i]!, denseFeat[i]!)) : null,
+    }));
+    const msPerImage = summarize(calls.map((c) => c.msPerImage));
+    const kids: Record<string, KidResult> = {};
+    if (feats && feats.length >= 2)
+      for (const r of refs)
+        kids[r.name] = kid(feats, r.ref, { subsets: m.kidSubsets, subsetSize: m.kidSubsetSize, seed: 1 });
+    return {
+      config,
+      speed: { msPerImage, speedup: denseMs.median / msPerImage.median, calls },
+      psnr: isRef ? null : summarize(perSeed.map((p) => p.psnr)),
+      ssim: isRef ? null : summarize(perSeed.map((p) => p.ssim)),
+      featDist: isRef || !feats ? null : summarize(perSeed.map((p) => p.featDist!)),
+      kid: kids,
+      perSeed,
+    };
+  });
+}

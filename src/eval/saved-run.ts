@@ -1,0 +1,58 @@
+// An evaluation's generation results (settings, device, images, call timings, ToMA destinations), either
+// fresh from runGenerations() or read back from an earlier run's results.json and sample atlases.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { inflateSync } from 'node:zlib';
+import { decodePng, toRgb } from '../io/png-decode.js';
+import { splitAtlas } from './atlas.js';
+import type { CallTiming, RecordedDestinations } from './generation.js';
+import type { RgbImage } from './image-metrics.js';
+import type { EvalDevice, EvalReport, EvalSettings } from './report.js';
+
+export interface EvalRun {
+  settings: EvalSettings;
+  device: EvalDevice;
+  /** When the images were generated. */
+  date: string;
+  /** Per configuration label: one image per seed index. */
+  images: Map<string, RgbImage[]>;
+  calls: Map<string, CallTiming[]>;
+  destinations: Map<number, RecordedDestinations>;
+}
+
+/** Reads results.json and the samples-K.png atlases it lists from dir. */
+export function loadSavedRun(dir: string): EvalRun {
+  const path = join(dir, 'results.json');
+  let r: EvalReport;
+  try {
+    r = JSON.parse(readFileSync(path, 'utf8')) as EvalReport;
+  } catch (e) {
+    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
+  }
+  if (r.tool !== 'toma eval' || r.format !== 1 || !r.atlases || !r.settings)
+    throw new Error(`${path} is not a toma eval results file`);
+  const { columns, width, height, files } = r.atlases;
+  const images = new Map(columns.map((c) => [c, new Array<RgbImage>(r.settings.seeds.length)]));
+  for (const f of files) {
+    const file = join(dir, f.file);
+    const png = decodePng(readFileSync(file), (z) => inflateSync(z), file);
+    const rows = splitAtlas(
+      { width: png.width, height: png.height, data: toRgb(png) },
+      f.count,
+      columns.length,
+      width,
+      height,
+    );
+    rows.forEach((row, i) => {
+      row.forEach((img, c) => {
+        images.get(columns[c]!)![f.first + i] = img;
+      });
+    });
+  }
+  for (const [label, imgs] of images)
+    if (imgs.length !== r.settings.seeds.length || imgs.some((x) => !x))
+      throw new Error(`the atlases in ${dir} lack images of ${label}`);
+  const calls = new Map(r.results.map((m) => [m.config.label, m.speed.calls]));
+  const destinations = new Map(Object.entries(r.grid?.destinations ?? {}).map(([k, v]) => [Number(k), v]));
+  return { settings: r.settings, device: r.device, date: r.date, images, calls, destinations };
+}
