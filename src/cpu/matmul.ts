@@ -20,24 +20,18 @@ export function matmulRef(
   K: number,
   o: MatmulRefOptions = {},
 ): Float32Array {
-  const y = new Float32Array(M * N);
-  const act = o.activation ?? 'none';
-  const rowsPerGate = o.gate ? M / (o.gateRows ?? 1) : 0;
+  const y = new Float64Array(M * N);
   for (let m = 0; m < M; m++) {
     const xo = m * K;
-    const g = o.gate ? Math.floor(m / rowsPerGate) * N : 0;
     for (let n = 0; n < N; n++) {
       const wo = n * K;
       let acc = 0;
       for (let k = 0; k < K; k++) acc += x[xo + k]! * w[wo + k]!;
-      if (o.bias) acc += o.bias[n]!;
-      acc = activate(acc, act);
-      if (o.gate) acc *= o.gate[g + n]!;
-      if (o.residual) acc += o.residual[m * N + n]!;
       y[m * N + n] = acc;
     }
   }
-  return y;
+  applyEpilogue(y, M, N, o);
+  return Float32Array.from(y);
 }
 
 /**
