@@ -66,6 +66,43 @@ export interface TensorReader {
   readF16Bits(key: string): Uint16Array;
 }
 
+/**
+ * A TensorReader over a parsed header: lookups and dtype conversions are shared; where the bytes come
+ * from (file offsets, memory) is the subclass's readBytes().
+ */
+export abstract class TensorMapReader implements TensorReader {
+  protected constructor(
+    protected readonly tensors: Map<string, TensorInfo>,
+    readonly metadata: Record<string, string>,
+    readonly path: string,
+  ) {}
+
+  /** The stored bytes of one tensor. */
+  abstract readBytes(key: string): Uint8Array;
+
+  keys(): string[] {
+    return [...this.tensors.keys()];
+  }
+
+  has(key: string): boolean {
+    return this.tensors.has(key);
+  }
+
+  info(key: string): TensorInfo {
+    const t = this.tensors.get(key);
+    if (!t) throw new SafetensorsError(`${this.path}: no tensor named "${key}"`);
+    return t;
+  }
+
+  readF32(key: string): Float32Array {
+    return toF32(this.readBytes(key), this.info(key).dtype, key);
+  }
+
+  readF16Bits(key: string): Uint16Array {
+    return toF16Bits(this.readBytes(key), this.info(key).dtype, key);
+  }
+}
+
 const MAX_HEADER = 100 << 20;
 
 /** The header length from the first 8 bytes of a file of `size` bytes, checked. */

@@ -24,9 +24,7 @@ import {
   parseHeader,
   SafetensorsError,
   type TensorInfo,
-  type TensorReader,
-  toF16Bits,
-  toF32,
+  TensorMapReader,
 } from './safetensors-format.js';
 
 export {
@@ -38,18 +36,11 @@ export {
 } from './safetensors-format.js';
 
 /** One .safetensors file, or a sharded checkpoint through its index. */
-export class Checkpoint implements TensorReader {
-  readonly metadata: Record<string, string>;
-  private readonly tensors: Map<string, TensorInfo>;
+export class Checkpoint extends TensorMapReader {
   private fds = new Map<string, number>();
 
-  private constructor(
-    tensors: Map<string, TensorInfo>,
-    metadata: Record<string, string>,
-    readonly path: string,
-  ) {
-    this.tensors = tensors;
-    this.metadata = metadata;
+  private constructor(tensors: Map<string, TensorInfo>, metadata: Record<string, string>, path: string) {
+    super(tensors, metadata, path);
   }
 
   /** Opens a .safetensors file, a *.safetensors.index.json, or a folder holding exactly one of either. */
@@ -99,20 +90,6 @@ export class Checkpoint implements TensorReader {
     return new Checkpoint(tensors, { ...(index.metadata ?? {}) }, path);
   }
 
-  keys(): string[] {
-    return [...this.tensors.keys()];
-  }
-
-  has(key: string): boolean {
-    return this.tensors.has(key);
-  }
-
-  info(key: string): TensorInfo {
-    const t = this.tensors.get(key);
-    if (!t) throw new SafetensorsError(`${this.path}: no tensor named "${key}"`);
-    return t;
-  }
-
   /** The raw bytes of one tensor. */
   readBytes(key: string): Uint8Array {
     const t = this.info(key);
@@ -133,15 +110,6 @@ export class Checkpoint implements TensorReader {
   }
 
   /** One tensor as f32 values (any float or integer storage converted). */
-  readF32(key: string): Float32Array {
-    return toF32(this.readBytes(key), this.info(key).dtype, key);
-  }
-
-  /** One tensor as f16 bit patterns (f16 passes through untouched; others are converted with rounding). */
-  readF16Bits(key: string): Uint16Array {
-    return toF16Bits(this.readBytes(key), this.info(key).dtype, key);
-  }
-
   close(): void {
     for (const fd of this.fds.values()) closeSync(fd);
     this.fds.clear();
