@@ -4,7 +4,6 @@
 import { cpus } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { Backend } from '../../backend.js';
-import { createBackend } from '../../backends.js';
 import { buildConfigs, DEFAULT_EVAL_METHODS, type EvalConfig } from '../../eval/configs.js';
 import { computeDeepFeatures } from '../../eval/deep-features.js';
 import {
@@ -20,11 +19,11 @@ import { computeMetrics } from '../../eval/metrics.js';
 import { planOutputs, writeEvalOutputs } from '../../eval/outputs.js';
 import { type EvalDevice, type EvalReport, type EvalSettings, reportText } from '../../eval/report.js';
 import { type EvalRun, loadSavedRun } from '../../eval/saved-run.js';
-import { NoAdapterError } from '../../gpu/device.js';
 import { FluxModel } from '../../models/flux/model.js';
 import { embeddedDir, loadConditioning, resolveClass } from '../../pipeline/embedded.js';
 import { METHODS, type MethodName, type MethodOptions, smallModelDefaults } from '../../pipeline/methods.js';
 import { type Command, choice, num, parse, UsageError } from '../args.js';
+import { chooseBackend, defaultDtype } from '../backend-choice.js';
 
 const usage = `usage: toma eval [--seeds N] [--size PX] [--steps N] [--cfg G] [--batch N] [--classes LIST]
                  [--methods LIST] [--ratios LIST] [--tile S] [--merge-every N] [--reuse-steps N]
@@ -72,18 +71,6 @@ function list(v: string | undefined): string[] | undefined {
 
 function intOpt(v: string | undefined, name: string, fallback: number, min = 1): number {
   return num(v, name, fallback, (x) => Number.isInteger(x) && x >= min, `an integer >= ${min}`);
-}
-
-async function pickBackend(name: 'auto' | 'webgpu' | 'cpu'): Promise<Backend> {
-  try {
-    return await createBackend(name === 'auto' ? 'webgpu' : name);
-  } catch (e) {
-    if (!(name === 'auto' && e instanceof NoAdapterError)) throw e;
-    console.error(
-      'no WebGPU adapter: running on the CPU backend (smaller size, fewer seeds). See `toma doctor`.',
-    );
-    return createBackend('cpu');
-  }
 }
 
 function deviceInfo(be: Backend | null, dtype: string): EvalDevice {
@@ -190,14 +177,13 @@ export const evalCommand: Command = {
         }
         console.log(`metrics from the images of ${values.from} (${run.date}, ${run.device.backend})`);
       } else {
-        be = await pickBackend(choice(values.backend, ['auto', 'webgpu', 'cpu'] as const, 'backend', 'auto'));
-        const onCpu = be.name === 'cpu';
-        const dtype = choice(
-          values.dtype,
-          ['f16', 'f32'] as const,
-          'dtype',
-          be.supports('f16') && !onCpu ? 'f16' : 'f32',
+        be = await chooseBackend(
+          choice(values.backend, ['auto', 'webgpu', 'cpu'] as const, 'backend', 'auto'),
+          'smaller size, fewer seeds',
+          false,
         );
+        const onCpu = be.name === 'cpu';
+        const dtype = choice(values.dtype, ['f16', 'f32'] as const, 'dtype', defaultDtype(be));
         const seedsN = intOpt(values.seeds, 'seeds', onCpu ? 4 : 64);
         const size = num(
           values.size,

@@ -12,6 +12,7 @@ import { embeddedDir, loadConditioning, resolveClass } from '../../pipeline/embe
 import { type GenerateResult, generate } from '../../pipeline/generate.js';
 import { createMethod, METHODS, type MethodName, smallModelDefaults } from '../../pipeline/methods.js';
 import { choice, num, UsageError } from '../args.js';
+import { defaultDtype } from '../backend-choice.js';
 import { ProgressBar } from '../progress.js';
 import type { GenerateValues } from './generate.js';
 
@@ -39,12 +40,7 @@ export async function generateEmbedded(
 
   const be = await makeBackend();
   const onCpu = be.name === 'cpu';
-  const dtype = choice(
-    values.dtype,
-    ['f16', 'f32'] as const,
-    'dtype',
-    be.supports('f16') && !onCpu ? 'f16' : 'f32',
-  );
+  const dtype = choice(values.dtype, ['f16', 'f32'] as const, 'dtype', defaultDtype(be));
   const size = num(
     values.size,
     'size',

@@ -18,6 +18,7 @@ import {
 import { METHODS, type MethodName, type MethodOptions } from '../../pipeline/methods.js';
 import { locateFlux } from '../../pipeline/model-folder.js';
 import { choice, num, UsageError } from '../args.js';
+import { defaultDtype } from '../backend-choice.js';
 import { ProgressBar } from '../progress.js';
 import type { GenerateValues } from './generate.js';
 
@@ -149,12 +150,7 @@ export async function generateFlux(
   const be = await makeBackend();
   try {
     const onCpu = be.name === 'cpu';
-    const dtype = choice(
-      values.dtype,
-      ['f16', 'f32'] as const,
-      'dtype',
-      be.supports('f16') && !onCpu ? 'f16' : 'f32',
-    );
+    const dtype = choice(values.dtype, ['f16', 'f32'] as const, 'dtype', defaultDtype(be));
     const aeDtype = choice(values['ae-dtype'], ['f16', 'f32'] as const, 'ae-dtype', 'f32');
     const [width, height] = parseSize(values.size, onCpu ? [256, 256] : [1024, 1024]);
     const steps = stepsGiven ?? FLUX_VARIANT_DEFAULTS[variant].steps;

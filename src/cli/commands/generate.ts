@@ -3,11 +3,9 @@
 //     staged pipeline (generate-flux.ts);
 //   - otherwise the embedded class-conditional model, as before (generate-embedded.ts).
 // Options of one path given to the other are usage errors, not silently ignored.
-import type { Backend } from '../../backend.js';
-import { createBackend } from '../../backends.js';
-import { GpuBackend } from '../../gpu/backend.js';
-import { NoAdapterError } from '../../gpu/device.js';
+
 import { type Command, choice, parse, UsageError } from '../args.js';
+import { chooseBackend } from '../backend-choice.js';
 import { generateEmbedded } from './generate-embedded.js';
 import { generateFlux } from './generate-flux.js';
 
@@ -97,31 +95,6 @@ export type GenerateValues = Record<string, string | undefined> & {
   'no-compare'?: boolean;
   compare?: boolean;
 };
-
-/**
- * The backend by name. 'auto' falls back to the CPU backend (with a note) where there is no WebGPU
- * adapter, and also where the only adapter is a software one (SwiftShader): generating there is an order
- * of magnitude slower than the CPU backend (measured: 11–17 s per 16 px step in the browser test vs
- * 0.35–0.9 s on the CPU backend, 2-core machine). --backend webgpu still picks it.
- */
-async function chooseBackend(name: 'auto' | 'webgpu' | 'cpu', note: string): Promise<Backend> {
-  let be: Backend;
-  try {
-    be = await createBackend(name === 'auto' ? 'webgpu' : name);
-  } catch (e) {
-    if (!(name === 'auto' && e instanceof NoAdapterError)) throw e;
-    console.error(`no WebGPU adapter: running on the CPU backend (${note}). See \`toma doctor\`.`);
-    return createBackend('cpu');
-  }
-  if (name === 'auto' && be instanceof GpuBackend && be.caps.software) {
-    console.error(
-      `the only WebGPU adapter is a software one (${be.info().description}): running on the faster CPU backend (${note}); --backend webgpu uses it anyway.`,
-    );
-    be.destroy();
-    return createBackend('cpu');
-  }
-  return be;
-}
 
 export const generateCommand: Command = {
   name: 'generate',
