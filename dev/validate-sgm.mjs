@@ -51,6 +51,12 @@ for (const D of [64, 128])
   for (const SG of [8, 4, 2, 1])
     for (const RANGES of [false, true])
       for (const LATE of [false, true])
-        await check('attention_sgm', { D, D128: D === 128, SG, THRESH: '14.0', RANGES, LATE });
+        await check('attention_sgm', { D, D128: D === 128, SG, THRESH: '14.0', RANGES, LATE, OUTER: false });
+// Outer key ranges (streamed per workgroup, masked per subgroup by the fine ranges).
+for (const D of [64, 128])
+  for (const SG of [8, 4])
+    for (const FINE_R of [1, 2, 3])
+      for (const LATE of [false, true])
+        await check('attention_sgm', { D, D128: D === 128, SG, THRESH: '14.0', RANGES: true, OUTER: true, FINE_R, LATE });
 console.log(`${count} specializations checked, ${failures} failed`);
 process.exit(failures ? 1 : 0);

@@ -11,8 +11,13 @@ export interface MatmulOptions {
   bias?: Tensor;
   /** Applied after the bias. */
   activation?: Activation;
-  /** [G, N]: output row r is multiplied by gate[floor(r / (M / G))] after the activation (adaLN-Zero gates, G = batch). */
+  /**
+   * [G, W]: output row r, column n is multiplied by gate[floor(r / (M / G)), gateColumn + n] after the
+   * activation (adaLN-Zero gates, G = batch). W = N unless the gate is a chunk of a wider table.
+   */
   gate?: Tensor;
+  /** First column of the gate in its rows (a chunk of the adaLN modulation table). Default 0. */
+  gateColumn?: number;
   /** Same shape as the output, added last. */
   residual?: Tensor;
 }
@@ -26,6 +31,19 @@ export interface MatmulOptions {
 export interface KeyRanges {
   blockSize: number;
   ranges: Tensor;
+  /**
+   * Optional: the same pattern over coarser query blocks (outer.blockSize a multiple of blockSize),
+   * each entry a superset of (usually: the union of) its inner blocks' ranges. A kernel with a fixed
+   * query tile larger than blockSize may stream the outer ranges and mask every row by its own block's
+   * `ranges`; the result is defined by `ranges` alone (the CPU reference ignores `outer`).
+   */
+  outer?: { blockSize: number; ranges: Tensor };
+}
+
+/** Where shift and scale start in their rows, when they are chunks of a wider table. */
+export interface ModulationColumns {
+  shift?: number;
+  scale?: number;
 }
 
 export interface AttentionOptions {
@@ -250,11 +268,16 @@ export abstract class Backend {
     if (opts.gate) {
       this.float(opts.gate, 'matmul', 'gate', x.dtype);
       const g = opts.gate;
-      if (g.rank !== 2 || g.dim(1) !== N || g.dim(0) === 0 || M % g.dim(0) !== 0) {
+      const col = opts.gateColumn ?? 0;
+      if (!Number.isInteger(col) || col < 0)
+        throw new RangeError(`matmul(): gateColumn must be a non-negative integer, got ${col}`);
+      if (g.rank !== 2 || g.dim(1) < col + N || g.dim(0) === 0 || M % g.dim(0) !== 0) {
         throw new RangeError(
-          `matmul(): gate must be [G, ${N}] with G dividing the ${M} rows, got ${shapeStr(g.shape)}`,
+          `matmul(): gate must be [G, W] with G dividing the ${M} rows and W >= gateColumn + ${N} = ${col + N}, got ${shapeStr(g.shape)}`,
         );
       }
+    } else if (opts.gateColumn !== undefined) {
+      throw new TypeError('matmul(): gateColumn without a gate');
     }
     if (opts.residual) {
       this.float(opts.residual, 'matmul', 'residual', x.dtype);
@@ -300,6 +323,20 @@ export abstract class Backend {
         throw new RangeError(
           `attention(): keyRanges.ranges must be u32 [${nb}, R, 2], got ${ranges.dtype}${shapeStr(ranges.shape)}`,
         );
+      }
+      const outer = opts.keyRanges.outer;
+      if (outer) {
+        this.own(outer.ranges, 'attention', 'keyRanges.outer.ranges');
+        if (!Number.isInteger(outer.blockSize) || outer.blockSize <= 0 || outer.blockSize % blockSize !== 0)
+          throw new RangeError(
+            `attention(): keyRanges.outer.blockSize must be a positive multiple of blockSize ${blockSize}, got ${outer.blockSize}`,
+          );
+        const nbo = Math.ceil(Lq / outer.blockSize);
+        const o = outer.ranges;
+        if (o.dtype !== 'u32' || o.rank !== 3 || o.dim(0) !== nbo || o.dim(2) !== 2)
+          throw new RangeError(
+            `attention(): keyRanges.outer.ranges must be u32 [${nbo}, R, 2], got ${o.dtype}${shapeStr(o.shape)}`,
+          );
       }
     }
     return this.track(this.attentionImpl(q, k, v, scale, opts.keyRanges));
@@ -348,23 +385,45 @@ export abstract class Backend {
 
   /**
    * adaLN modulation x * (1 + scale) + shift, x [B, L, C], shift/scale [B, C]. With `normEps` set, a
-   * LayerNorm without affine runs first (fused; that is what every Flux block does).
+   * LayerNorm without affine runs first (fused; that is what every Flux block does). shift and scale
+   * may also be chunks of wider tables [B, W]: columns [columns.shift, +C) and [columns.scale, +C)
+   * (the adaLN modulation output, without copying the chunks out).
    */
-  modulate(x: Tensor, shift: Tensor, scale: Tensor, normEps?: number): Tensor {
+  modulate(
+    x: Tensor,
+    shift: Tensor,
+    scale: Tensor,
+    normEps?: number,
+    columns: ModulationColumns = {},
+  ): Tensor {
     this.float(x, 'modulate', 'x');
     if (x.rank !== 3) throw new RangeError(`modulate(): x must be [B, L, C], got ${shapeStr(x.shape)}`);
     const [B, , C] = x.shape as [number, number, number];
-    this.float(shift, 'modulate', 'shift', x.dtype);
-    this.float(scale, 'modulate', 'scale', x.dtype);
-    this.expectShape(shift, [B, C], 'modulate', 'shift');
-    this.expectShape(scale, [B, C], 'modulate', 'scale');
-    return this.track(this.modulateImpl(x, shift, scale, normEps));
+    const cols = { shift: columns.shift ?? 0, scale: columns.scale ?? 0 };
+    for (const [what, t] of [
+      ['shift', shift],
+      ['scale', scale],
+    ] as const) {
+      this.float(t, 'modulate', what, x.dtype);
+      const col = cols[what];
+      if (!Number.isInteger(col) || col < 0)
+        throw new RangeError(`modulate(): columns.${what} must be a non-negative integer, got ${col}`);
+      if (columns[what] === undefined) this.expectShape(t, [B, C], 'modulate', what);
+      else if (t.rank !== 2 || t.dim(0) !== B || t.dim(1) < col + C)
+        throw new RangeError(
+          `modulate(): ${what} must be [${B}, W] with W >= ${col} + ${C}, got ${shapeStr(t.shape)}`,
+        );
+    }
+    if (columns.shift !== undefined && columns.scale !== undefined && shift.dim(1) !== scale.dim(1))
+      throw new RangeError('modulate(): shift and scale tables must have the same width');
+    return this.track(this.modulateImpl(x, shift, scale, normEps, cols));
   }
   protected abstract modulateImpl(
     x: Tensor,
     shift: Tensor,
     scale: Tensor,
     normEps: number | undefined,
+    columns: { shift: number; scale: number },
   ): Tensor;
 
   // ---- positional ---------------------------------------------------------------------------------

@@ -13,8 +13,13 @@ describe('public operations reject bad input with errors that name the problem',
     assert.throws(() => be.matmul(x, be.zeros([5, 4], 'f16')), /weight is f16 but the computation is f32/);
     assert.throws(
       () => be.matmul(x, w, { gate: be.zeros([4, 5]) }),
-      /gate must be \[G, 5\] with G dividing the 6 rows/,
+      /gate must be \[G, W\] with G dividing the 6 rows and W >= gateColumn \+ 5 = 5/,
     );
+    assert.throws(
+      () => be.matmul(x, w, { gate: be.zeros([2, 12]), gateColumn: 8 }),
+      /W >= gateColumn \+ 5 = 13, got \[2, 12\]/,
+    );
+    assert.throws(() => be.matmul(x, w, { gateColumn: 1 }), /gateColumn without a gate/);
     assert.throws(
       () => be.matmul(x, w, { residual: be.zeros([2, 3, 4]) }),
       /residual has shape \[2, 3, 4\], expected \[2, 3, 5\]/,
@@ -33,12 +38,43 @@ describe('public operations reject bad input with errors that name the problem',
       () => be.attention(q, q, q, { keyRanges: { blockSize: 2, ranges: be.zeros([1, 1, 2], 'u32') } }),
       /keyRanges.ranges must be u32 \[2, R, 2\]/,
     );
+    const fine = be.zeros([2, 1, 2], 'u32');
+    assert.throws(
+      () =>
+        be.attention(q, q, q, {
+          keyRanges: {
+            blockSize: 2,
+            ranges: fine,
+            outer: { blockSize: 3, ranges: be.zeros([1, 1, 2], 'u32') },
+          },
+        }),
+      /outer.blockSize must be a positive multiple of blockSize 2/,
+    );
+    assert.throws(
+      () =>
+        be.attention(q, q, q, {
+          keyRanges: {
+            blockSize: 2,
+            ranges: fine,
+            outer: { blockSize: 4, ranges: be.zeros([2, 1, 2], 'u32') },
+          },
+        }),
+      /outer.ranges must be u32 \[1, R, 2\]/,
+    );
   });
   it('norms, rope, layout', () => {
     assert.throws(() => be.layerNorm(x, { weight: be.zeros([3]) }), /weight has shape \[3\], expected \[4\]/);
     assert.throws(
       () => be.modulate(x, be.zeros([2, 4]), be.zeros([3, 4])),
       /scale has shape \[3, 4\], expected \[2, 4\]/,
+    );
+    assert.throws(
+      () => be.modulate(x, be.zeros([2, 12]), be.zeros([2, 12]), 1e-6, { shift: 0, scale: 9 }),
+      /scale must be \[2, W\] with W >= 9 \+ 4/,
+    );
+    assert.throws(
+      () => be.modulate(x, be.zeros([2, 12]), be.zeros([2, 12]), 1e-6, { shift: -1, scale: 4 }),
+      /columns.shift must be a non-negative integer/,
     );
     assert.throws(
       () => be.rope(be.zeros([1, 1, 3, 4]), be.zeros([1, 3, 2, 2], 'f16')),

@@ -126,6 +126,8 @@ export class CpuBackend extends Backend {
       activation: o.activation,
       gate: o.gate && this.data(o.gate),
       gateRows: o.gate?.dim(0),
+      gateStride: o.gate?.dim(1),
+      gateColumn: o.gateColumn,
       residual: o.residual && this.data(o.residual),
     });
     return this.wrap(y, outShape, x.dtype);
@@ -159,10 +161,17 @@ export class CpuBackend extends Backend {
     return this.wrap(rmsNormRef(this.data(x), x.dim(-1), eps, w && this.data(w)), x.shape, x.dtype);
   }
 
-  protected modulateImpl(x: Tensor, shift: Tensor, scale: Tensor, normEps: number | undefined): Tensor {
+  protected modulateImpl(
+    x: Tensor,
+    shift: Tensor,
+    scale: Tensor,
+    normEps: number | undefined,
+    columns: { shift: number; scale: number },
+  ): Tensor {
     const [B, L, C] = x.shape as [number, number, number];
+    const table = { stride: shift.dim(1), shift: columns.shift, scale: columns.scale };
     return this.wrap(
-      modulateRef(this.data(x), B, L, C, this.data(shift), this.data(scale), normEps),
+      modulateRef(this.data(x), B, L, C, this.data(shift), this.data(scale), normEps, table),
       x.shape,
       x.dtype,
     );

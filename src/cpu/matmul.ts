@@ -8,6 +8,9 @@ export interface MatmulRefOptions {
   /** [G, N]; row r uses gate row floor(r / (M / G)). */
   gate?: Float32Array;
   gateRows?: number;
+  /** Row stride of the gate table (default N) and the gate's first column in it (default 0). */
+  gateStride?: number;
+  gateColumn?: number;
   residual?: Float32Array;
 }
 
@@ -140,8 +143,10 @@ function applyEpilogue(y: Float64Array, M: number, N: number, o: MatmulRefOption
   const act = o.activation ?? 'none';
   if (!o.bias && act === 'none' && !o.gate && !o.residual) return;
   const rowsPerGate = o.gate ? M / (o.gateRows ?? 1) : 0;
+  const gateStride = o.gateStride ?? N;
+  const gateColumn = o.gateColumn ?? 0;
   for (let m = 0; m < M; m++) {
-    const g = o.gate ? Math.floor(m / rowsPerGate) * N : 0;
+    const g = o.gate ? Math.floor(m / rowsPerGate) * gateStride + gateColumn : 0;
     for (let n = 0; n < N; n++) {
       let v = y[m * N + n]!;
       if (o.bias) v += o.bias[n]!;

@@ -40,7 +40,10 @@ export function rmsNormRef(x: Float32Array, C: number, eps: number, weight?: Flo
   return out;
 }
 
-/** x [B, L, C] -> (normEps === undefined ? x : LayerNorm(x)) * (1 + scale[b]) + shift[b]. */
+/**
+ * x [B, L, C] -> (normEps === undefined ? x : LayerNorm(x)) * (1 + scale[b]) + shift[b]. shift/scale
+ * are rows of `table.stride` values (default C) starting at columns table.shift / table.scale (default 0).
+ */
 export function modulateRef(
   x: Float32Array,
   B: number,
@@ -49,13 +52,17 @@ export function modulateRef(
   shift: Float32Array,
   scale: Float32Array,
   normEps?: number,
+  table: { stride?: number; shift?: number; scale?: number } = {},
 ): Float32Array {
   const src = normEps === undefined ? x : layerNormRef(x, C, normEps);
   const out = new Float32Array(x.length);
+  const stride = table.stride ?? C;
   for (let b = 0; b < B; b++) {
+    const sh = b * stride + (table.shift ?? 0);
+    const sc = b * stride + (table.scale ?? 0);
     for (let l = 0; l < L; l++) {
       const o = (b * L + l) * C;
-      for (let c = 0; c < C; c++) out[o + c] = src[o + c]! * (1 + scale[b * C + c]!) + shift[b * C + c]!;
+      for (let c = 0; c < C; c++) out[o + c] = src[o + c]! * (1 + scale[sc + c]!) + shift[sh + c]!;
     }
   }
   return out;

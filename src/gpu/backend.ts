@@ -162,8 +162,14 @@ export class GpuBackend extends Backend {
   protected rmsNormImpl(x: Tensor, w: Tensor | undefined, eps: number): Tensor {
     return rmsNorm(this, x, w, eps);
   }
-  protected modulateImpl(x: Tensor, shift: Tensor, scale: Tensor, normEps: number | undefined): Tensor {
-    return modulate(this, x, shift, scale, normEps);
+  protected modulateImpl(
+    x: Tensor,
+    shift: Tensor,
+    scale: Tensor,
+    normEps: number | undefined,
+    columns: { shift: number; scale: number },
+  ): Tensor {
+    return modulate(this, x, shift, scale, normEps, columns);
   }
   protected ropeImpl(x: Tensor, table: Tensor): Tensor {
     return rope(this, x, table);

@@ -23,6 +23,27 @@ export function sgmAttentionSubgroups(blockSize: number | undefined, D = 128): n
   return 0;
 }
 
+/** The subgroups per workgroup measured fastest for a head dim (docs/kernels/attention.md). */
+function preferredSubgroups(D: number): number {
+  return D === 64 ? 4 : 8;
+}
+
+/**
+ * Whether the outer table of a key-range set lets the tensor-core kernel run its preferred
+ * workgroup size where the fine blocks alone would force smaller ones. Measured (docs/kernels/
+ * attention.md, version 3): 2 or 4 subgroups per workgroup run at 30-70% of the speed of 8.
+ */
+function outerUsable(ranges: KeyRanges | undefined, D: number): boolean {
+  if (!ranges?.outer) return false;
+  const sg = preferredSubgroups(D);
+  return (
+    ranges.outer.blockSize === 16 * sg &&
+    ranges.blockSize % 16 === 0 &&
+    sgmAttentionSubgroups(ranges.blockSize, D) < sg &&
+    ranges.ranges.dim(1) <= 8
+  );
+}
+
 export interface SgmAttentionOptions {
   /** Lazy-rescale threshold in log2 units (P <= 2^THRESH must stay in f16 range). */
   threshold?: number;
@@ -33,6 +54,11 @@ export interface SgmAttentionOptions {
    * rescale O after it; see attention_sgm.wgsl.
    */
   late?: boolean;
+  /**
+   * Stream the keys of `ranges.outer` (whose block size sets the workgroup's query rows) and mask
+   * each subgroup's rows by their own block of `ranges`.
+   */
+  outer?: boolean;
 }
 
 export function attention(
@@ -44,13 +70,11 @@ export function attention(
   ranges: KeyRanges | undefined,
 ): Tensor {
   const D = q.dim(3);
-  if (
-    be.paths.attention === 'subgroup-matrix' &&
-    q.dtype === 'f16' &&
-    (D === 64 || D === 128) &&
-    sgmAttentionSubgroups(ranges?.blockSize, D) > 0
-  ) {
-    return attentionSubgroupMatrix(be, q, k, v, scale, ranges);
+  if (be.paths.attention === 'subgroup-matrix' && q.dtype === 'f16' && (D === 64 || D === 128)) {
+    // Short query blocks with an outer table: full-size workgroups that mask per subgroup.
+    if (outerUsable(ranges, D)) return attentionSubgroupMatrix(be, q, k, v, scale, ranges, { outer: true });
+    if (sgmAttentionSubgroups(ranges?.blockSize, D) > 0)
+      return attentionSubgroupMatrix(be, q, k, v, scale, ranges);
   }
   return attentionSimt(be, q, k, v, scale, ranges);
 }
@@ -97,8 +121,18 @@ export function attentionSubgroupMatrix(
   if (q.dtype !== 'f16' || (D !== 64 && D !== 128)) {
     throw new TypeError(`attention_sgm: needs f16 with head dim 64 or 128, got ${q.dtype} D=${D}`);
   }
-  const SG = opts.subgroups ?? sgmAttentionSubgroups(ranges?.blockSize, D);
-  if (![1, 2, 4, 8].includes(SG) || (ranges && ranges.blockSize % (16 * SG) !== 0)) {
+  const outer = opts.outer ? ranges?.outer : undefined;
+  if (opts.outer && (!outer || ranges!.blockSize % 16 !== 0 || outer.blockSize % 16 !== 0)) {
+    throw new RangeError(
+      'attention_sgm: the outer mode needs keyRanges.outer and block sizes that are multiples of 16',
+    );
+  }
+  const SG = outer ? outer.blockSize / 16 : (opts.subgroups ?? sgmAttentionSubgroups(ranges?.blockSize, D));
+  if (
+    ![1, 2, 4, 8].includes(SG) ||
+    (ranges && !outer && ranges.blockSize % (16 * SG) !== 0) ||
+    (outer && outer.blockSize % ranges!.blockSize !== 0)
+  ) {
     throw new RangeError(
       `attention_sgm: ${SG} subgroups of 16 query rows do not tile keyRanges.blockSize ${ranges?.blockSize}`,
     );
@@ -117,6 +151,8 @@ export function attentionSubgroupMatrix(
       SG,
       THRESH: threshold.toFixed(1),
       RANGES: !!ranges,
+      OUTER: !!outer,
+      ...(outer ? { FINE_R: ranges!.ranges.dim(1) } : {}),
       // Measured: late rescale helps D=64 (fewer barriers matter more there), not D=128.
       LATE: opts.late ?? D === 64,
     },
@@ -127,8 +163,17 @@ export function attentionSubgroupMatrix(
       { f: scale * Math.LOG2E },
       ranges?.blockSize ?? 1,
       ranges ? ranges.ranges.dim(1) : 1,
+      outer?.blockSize ?? 1,
+      outer ? outer.ranges.dim(1) : 1,
     ],
-    buffers: [be.buf(q), be.buf(k), be.buf(v), be.buf(out), ranges && be.buf(ranges.ranges)],
+    buffers: [
+      be.buf(q),
+      be.buf(k),
+      be.buf(v),
+      be.buf(out),
+      ranges && be.buf(ranges.ranges),
+      outer && be.buf(outer.ranges),
+    ],
     grid: [Math.ceil(Lq / (16 * SG)), B * H],
     category: 'attention',
   });

@@ -1,6 +1,9 @@
 // Flash-attention forward on tensor cores through subgroup matrices (f16 in, f32 softmax and
 // accumulation, f16 out). q [B, H, Lq, D], k/v [B, H, Lk, D] -> out [B, Lq, H*D]; D = 64 or 128.
-// With RANGES, each query block attends only to its listed half-open key ranges.
+// With RANGES, each query block attends only to its listed half-open key ranges. With OUTER as well,
+// the workgroup streams the keys of a coarser table (one entry per BQ query rows, the union of its
+// query blocks' ranges) and each subgroup masks the keys outside its own block's ranges: query blocks
+// shorter than BQ then still get full-size workgroups (see docs/kernels/attention.md, version 3).
 //
 // A workgroup owns BQ = 16*SG query rows (16 per subgroup) of one (batch, head) and streams keys
 // in blocks of 32 through workgroup memory:
@@ -52,6 +55,8 @@ struct Params {
   scaleLog2: f32, // softmax scale * log2(e)
   blockSize: u32,
   maxRanges: u32,
+  outerBlock: u32,
+  outerMaxRanges: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -62,27 +67,50 @@ struct Params {
 #if RANGES
 @group(0) @binding(5) var<storage, read> ranges: array<u32>;
 #endif
+#if OUTER
+@group(0) @binding(6) var<storage, read> outerRanges: array<u32>;
+const FINE_R: u32 = {{FINE_R}}u; // = p.maxRanges, fixed so the ranges live in registers
+#endif
 
 var<workgroup> sm: array<vec4<u32>, SMEM_VEC>;
 var<workgroup> rescaleFlag: u32;
 
-// Key range r of this workgroup's query block, clamped to [0, Lk].
+// Key range r that this workgroup streams (its query block's, or with OUTER its outer block's),
+// clamped to [0, Lk].
 fn keyRange(r: u32, q0: u32) -> vec2<u32> {
+#if OUTER
+  let base = (q0 / p.outerBlock) * p.outerMaxRanges * 2u + 2u * r;
+  return vec2<u32>(min(outerRanges[base], p.Lk), min(outerRanges[base + 1u], p.Lk));
+#else
 #if RANGES
   let base = (q0 / p.blockSize) * p.maxRanges * 2u + 2u * r;
   return vec2<u32>(min(ranges[base], p.Lk), min(ranges[base + 1u], p.Lk));
 #else
   return vec2<u32>(0u, p.Lk);
 #endif
+#endif
 }
 
 fn rangeCount() -> u32 {
+#if OUTER
+  return p.outerMaxRanges;
+#else
 #if RANGES
   return p.maxRanges;
 #else
   return 1u;
 #endif
+#endif
 }
+
+#if OUTER
+// Whether key j lies in one of the (disjoint) ranges fr of this subgroup's own query block.
+fn inFine(j: u32, fr: array<vec2<u32>, FINE_R>) -> bool {
+  var ok = false;
+  for (var r = 0u; r < FINE_R; r++) { ok = ok || (j >= fr[r].x && j < fr[r].y); }
+  return ok;
+}
+#endif
 
 // The first non-empty block at or after start k0 of range r0 (k0 may be past that range's end):
 // (range, start, end); range == rangeCount() when none is left.
@@ -193,6 +221,16 @@ fn main(
   let half = lane % 2u;
   let slot = S_OFF + sg * S_VEC;
   let nRanges = rangeCount();
+#if OUTER
+  // This subgroup's 16 rows lie in one query block of the fine table (blockSize is a multiple of 16).
+  var fr: array<vec2<u32>, FINE_R>;
+  // (clamped: the last workgroup's rows past Lq read the last block's ranges and are never written)
+  let fineBlock = min((q0 + sg * 16u) / p.blockSize, (p.Lq - 1u) / p.blockSize);
+  let fineBase = fineBlock * p.maxRanges * 2u;
+  for (var r = 0u; r < FINE_R; r++) {
+    fr[r] = vec2<u32>(ranges[fineBase + 2u * r], ranges[fineBase + 2u * r + 1u]);
+  }
+#endif
 
   var blk = firstBlock(0u, keyRange(0u, q0).x, q0);
   if (blk.x < nRanges) {
@@ -279,11 +317,20 @@ fn main(
     let at = slot + (lane / 2u) * S_LD + half * 4u;
     var t: array<f32, 16>;
     var bmax = NEG_BIG;
+#if OUTER
+    var okBits = 0u; // bit u: this lane's key u is in the block and in its rows' own ranges
+#endif
     for (var g = 0u; g < 4u; g++) {
       let s4 = bitcast<vec4<f32>>(sm[at + g]) * p.scaleLog2;
       for (var u = 0u; u < 4u; u++) {
         let j = half * 16u + g * 4u + u;
-        let val = select(NEG_BIG, s4[u], j < nk);
+#if OUTER
+        let ok = j < nk && inFine(k0 + j, fr);
+        okBits |= select(0u, 1u << (g * 4u + u), ok);
+#else
+        let ok = j < nk;
+#endif
+        let val = select(NEG_BIG, s4[u], ok);
         t[g * 4u + u] = val;
         bmax = max(bmax, val);
       }
@@ -349,9 +396,15 @@ fn main(
     // P = 2^(t - m) as f16 over the slot (row stride P_LD).
     var ph: array<u32, 8>;
     for (var u = 0u; u < 8u; u++) {
+#if OUTER
+      // By mask, not by value: a row with no key yet has m = NEG_BIG and 2^(t - m) = 1 for masked t.
+      let a = select(0.0, exp2(t[2u * u] - m), ((okBits >> (2u * u)) & 1u) != 0u);
+      let b = select(0.0, exp2(t[2u * u + 1u] - m), ((okBits >> (2u * u + 1u)) & 1u) != 0u);
+#else
       let j = half * 16u + 2u * u;
       let a = select(0.0, exp2(t[2u * u] - m), j < nk);
       let b = select(0.0, exp2(t[2u * u + 1u] - m), j + 1u < nk);
+#endif
       l += a + b;
       ph[u] = bitcast<u32>(vec2<f16>(f16(a), f16(b)));
     }

@@ -104,7 +104,7 @@ export function matmulSimt(
   be.rt.launch({
     shader: 'matmul_simt',
     params: { T: x.dtype, F16: x.dtype === 'f16', ...epilogueParams(o) },
-    uniforms: [M, N, K, o.gate ? M / o.gate.dim(0) : 1],
+    uniforms: [M, N, K, o.gate ? M / o.gate.dim(0) : 1, o.gate ? o.gate.dim(1) : N, o.gateColumn ?? 0],
     buffers: [be.buf(x), be.buf(w), be.buf(y), ...epilogueBuffers(be, o)],
     grid: [Math.ceil(N / 64), Math.ceil(M / 64)],
     category: 'linear',
@@ -142,7 +142,16 @@ export function matmulSubgroupMatrix(
       // 16-byte loads straight from x and w need every row to start 16-byte aligned.
       VEC: K % 8 === 0,
     },
-    uniforms: [M, N, K, o.gate ? M / o.gate.dim(0) : 1, tilesM, tilesN],
+    uniforms: [
+      M,
+      N,
+      K,
+      o.gate ? M / o.gate.dim(0) : 1,
+      tilesM,
+      tilesN,
+      o.gate ? o.gate.dim(1) : N,
+      o.gateColumn ?? 0,
+    ],
     buffers: [be.buf(x), be.buf(w), be.buf(y), ...epilogueBuffers(be, o)],
     grid: grid1d(tilesM * tilesN, be.caps.limits.maxComputeWorkgroupsPerDimension ?? 65535),
     category: 'linear',

@@ -45,6 +45,8 @@ struct Params {
   rowsPerGate: u32,
   tilesM: u32,
   tilesN: u32,
+  gateStride: u32, // the gate's row stride and first column (a chunk of the modulation table)
+  gateColumn: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -288,7 +290,7 @@ fn finishStrip(stage: u32, lane: u32, row: u32, col: u32) {
 #endif
           v = activate(v);
 #if GATE
-          v *= f32(gate[(r / p.rowsPerGate) * p.N + c]);
+          v *= f32(gate[(r / p.rowsPerGate) * p.gateStride + p.gateColumn + c]);
 #endif
 #if RESIDUAL
           v += f32(residual[r * p.N + c]);

@@ -17,6 +17,8 @@ struct Params {
   N: u32,
   K: u32,
   rowsPerGate: u32,
+  gateStride: u32, // the gate's row stride and first column (a chunk of the modulation table)
+  gateColumn: u32,
 }
 
 @group(0) @binding(0) var<uniform> p: Params;
@@ -101,7 +103,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 #endif
       v = activate(v);
 #if GATE
-      v *= f32(gate[(r / p.rowsPerGate) * p.N + c]);
+      v *= f32(gate[(r / p.rowsPerGate) * p.gateStride + p.gateColumn + c]);
 #endif
 #if RESIDUAL
       v += f32(residual[r * p.N + c]);

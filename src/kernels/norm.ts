@@ -10,6 +10,7 @@ interface NormSpec {
   bias?: Tensor;
   shift?: Tensor;
   scale?: Tensor;
+  columns?: { shift: number; scale: number };
 }
 
 function norm(be: GpuBackend, x: Tensor, s: NormSpec): Tensor {
@@ -27,7 +28,15 @@ function norm(be: GpuBackend, x: Tensor, s: NormSpec): Tensor {
       BIAS: !!s.bias,
       MODULATE: !!s.shift,
     },
-    uniforms: [rows, C, rowsPerBatch, { f: s.eps }],
+    uniforms: [
+      rows,
+      C,
+      rowsPerBatch,
+      { f: s.eps },
+      s.shift ? s.shift.dim(1) : C,
+      s.columns?.shift ?? 0,
+      s.columns?.scale ?? 0,
+    ],
     buffers: [
       be.buf(x),
       be.buf(y),
@@ -61,8 +70,9 @@ export function modulate(
   shift: Tensor,
   scale: Tensor,
   normEps: number | undefined,
+  columns: { shift: number; scale: number } = { shift: 0, scale: 0 },
 ): Tensor {
-  return norm(be, x, { mode: normEps === undefined ? 0 : 1, eps: normEps ?? 0, shift, scale });
+  return norm(be, x, { mode: normEps === undefined ? 0 : 1, eps: normEps ?? 0, shift, scale, columns });
 }
 
 export function softmax(be: GpuBackend, x: Tensor): Tensor {

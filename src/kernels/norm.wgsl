@@ -1,6 +1,7 @@
 // Row normalisation, one workgroup per row of C values:
 //   MODE 0: no normalisation, 1: LayerNorm, 2: RMSNorm; then optional affine weight / bias;
-//   then optional adaLN modulation y * (1 + scale[b]) + shift[b] with b = row / rowsPerBatch.
+//   then optional adaLN modulation y * (1 + scale[b]) + shift[b] with b = row / rowsPerBatch, shift and
+//   scale read from rows of modStride values at columns shiftCol / scaleCol (chunks of one table).
 // Statistics in f32 with a two-pass mean/variance (the row is re-read from memory; it is in cache).
 #if F16
 enable f16;
@@ -9,7 +10,7 @@ alias T = {{T}};
 const MODE: u32 = {{MODE}}u;
 const WG: u32 = 256u;
 
-struct Params { rows: u32, C: u32, rowsPerBatch: u32, eps: f32 }
+struct Params { rows: u32, C: u32, rowsPerBatch: u32, eps: f32, modStride: u32, shiftCol: u32, scaleCol: u32 }
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<T>;
 @group(0) @binding(2) var<storage, read_write> y: array<T>;
@@ -58,7 +59,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     inv = inverseSqrt(reduceSum(ss, li) / f32(p.C) + p.eps);
   }
 #if MODULATE
-  let mb = (row / p.rowsPerBatch) * p.C;
+  let mb = (row / p.rowsPerBatch) * p.modStride;
 #endif
   for (var c = li; c < p.C; c += WG) {
     var v = (f32(x[base + c]) - mean) * inv;
@@ -69,7 +70,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     v += f32(bias[c]);
 #endif
 #if MODULATE
-    v = v * (1.0 + f32(scale[mb + c])) + f32(shift[mb + c]);
+    v = v * (1.0 + f32(scale[mb + p.scaleCol + c])) + f32(shift[mb + p.shiftCol + c]);
 #endif
     y[base + c] = T(v);
   }

@@ -10,6 +10,9 @@ import { type CurveLayout, type ImageLayout, imageLayout, mergedCurveLayout } fr
 import { type HilbertOptions, resolveHilbertOptions } from './options.js';
 import { buildKeyRanges, chooseBlockSize, layerOffset, type RangeTable, sequenceClasses } from './pattern.js';
 
+/** Query rows per workgroup of the tensor-core attention at head dim 128 (8 subgroups x 16). */
+const OUTER_BLOCK = 128;
+
 export interface HilbertConfig {
   /** Double-stream blocks in the model: single-stream block i is layer doubleBlocks + i. Default 19 (Flux). */
   doubleBlocks?: number;
@@ -152,16 +155,25 @@ export function createHilbertPattern(
       const key = `${info.grid[0]}x${info.grid[1]}:${info.textTokens}:${imageTokens}:${layer % opts.cycle}`;
       let kr = tables.get(key);
       if (!kr) {
-        const { table } = plan(kind, index, info, imageTokens);
-        const nb = table.ranges.length / (2 * table.maxRanges);
-        const ranges: Tensor = be.keep(be.tensor(table.ranges, [nb, table.maxRanges, 2], 'u32'));
-        kr = { blockSize: table.blockSize, ranges };
+        const { table, classes } = plan(kind, index, info, imageTokens);
+        const upload = (t: RangeTable): Tensor => {
+          const nb = t.ranges.length / (2 * t.maxRanges);
+          return be.keep(be.tensor(t.ranges, [nb, t.maxRanges, 2], 'u32'));
+        };
+        kr = { blockSize: table.blockSize, ranges: upload(table) };
+        // Blocks shorter than the tensor-core kernel's 128-row workgroup: also the union per 128 rows,
+        // so the kernel keeps full-size workgroups and masks each subgroup by its own block.
+        if (table.blockSize < OUTER_BLOCK && OUTER_BLOCK % table.blockSize === 0)
+          kr.outer = { blockSize: OUTER_BLOCK, ranges: upload(buildKeyRanges(classes, OUTER_BLOCK)) };
         tables.set(key, kr);
       }
       return kr;
     },
     dispose() {
-      for (const kr of tables.values()) kr.ranges.dispose();
+      for (const kr of tables.values()) {
+        kr.ranges.dispose();
+        kr.outer?.ranges.dispose();
+      }
       tables.clear();
       layouts.clear();
     },

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GpuBackend } from '../../src/gpu/backend.js';
 import { attentionSubgroupMatrix } from '../../src/kernels/attention.js';
+import { buildKeyRanges, SHARED } from '../../src/sparse/pattern.js';
 import { assertClose, cpu, gpu, pair, rng, TOL } from '../helpers.js';
 
 const noSgm = !gpu
@@ -119,6 +120,47 @@ describe('tensor-core attention (f16) vs CPU reference', { skip: noSgm }, () => 
       const got = await gpu!.attention(qg, kg, vg, { keyRanges: { blockSize, ranges: rg } }).read();
       assertClose(got, want, TOL_ATT, 'sparse attention');
       assert.ok(Math.abs(want[0]! - dense[0]!) > 1e-6, 'the ranges must actually change the result');
+    });
+  }
+
+  // Outer ranges: short query blocks of a HilbertA-like pattern (a shared prefix, then tiles whose keys
+  // are runs of the sequence) run in 128-row workgroups that stream the union of their blocks' keys
+  // and mask each subgroup by its own block. Odd lengths; tiles that start mid-block.
+  for (const blockSize of [16, 32, 64]) {
+    it(`outer key ranges (128-row workgroups) over blocks of ${blockSize}`, async () => {
+      const r = rng();
+      const [B, H, L, D] = [2, 2, 1000 + blockSize + 3, 128];
+      const cls = new Int32Array(L).fill(SHARED);
+      const S = 150 + blockSize; // not a multiple of 128: the shared rows end inside a workgroup
+      for (let i = S; i < L; i++) cls[i] = Math.floor((i - S) / 97) % 5; // tiles of 97, repeating
+      const fine = buildKeyRanges(cls, blockSize);
+      const outerT = buildKeyRanges(cls, 128);
+      const nb = Math.ceil(L / blockSize);
+      const [qc, qg] = pair(gpu!, r.normals(B * H * L * D), [B, H, L, D], 'f16');
+      const [kc, kg] = pair(gpu!, r.normals(B * H * L * D), [B, H, L, D], 'f16');
+      const [vc, vg] = pair(gpu!, r.normals(B * H * L * D), [B, H, L, D], 'f16');
+      const [rc, rg] = pair(gpu!, fine.ranges, [nb, fine.maxRanges, 2], 'u32');
+      const og = gpu!.tensor(outerT.ranges, [Math.ceil(L / 128), outerT.maxRanges, 2], 'u32');
+      const want = await cpu.attention(qc, kc, vc, { keyRanges: { blockSize, ranges: rc } }).read();
+      const union = await cpu
+        .attention(qc, kc, vc, {
+          keyRanges: { blockSize: 128, ranges: cpu.tensor(outerT.ranges, og.shape, 'u32') },
+        })
+        .read();
+      let differs = 0;
+      for (let i = 0; i < want.length; i++) if (Math.abs(want[i]! - union[i]!) > 1e-3) differs++;
+      assert.ok(differs > want.length / 20, 'the fine ranges must differ from their outer union');
+      // Through the public op (which picks the outer mode) and explicitly.
+      const keyRanges = { blockSize, ranges: rg, outer: { blockSize: 128, ranges: og } };
+      const got = await gpu!.attention(qg, kg, vg, { keyRanges }).read();
+      assertClose(got, want, TOL_ATT, 'attention with outer ranges');
+      for (const late of [false, true]) {
+        const got2 = await attentionSubgroupMatrix(gpu!, qg, kg, vg, 1 / Math.sqrt(D), keyRanges, {
+          outer: true,
+          late,
+        }).read();
+        assertClose(got2, want, TOL_ATT, `attention with outer ranges${late ? ' (late)' : ''}`);
+      }
     });
   }
 

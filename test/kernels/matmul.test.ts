@@ -38,5 +38,19 @@ describe('matmul kernel vs CPU reference', { skip: noGpu }, () => {
         assertClose(got, want, TOL[dtype], `matmul+${act}`);
       });
     }
+    it(`${dtype} gate read as a chunk of a wider table (gateColumn)`, async () => {
+      const r = rng();
+      const [B, L, K, N, W, col] = [2, 7, 19, 23, 3 * 23 + 5, 23 + 2];
+      const [xc, xg] = pair(gpu!, r.normals(B * L * K), [B, L, K], dtype);
+      const [wc, wg] = pair(gpu!, r.normals(N * K, 0.3), [N, K], dtype);
+      const [tc, tg] = pair(gpu!, r.normals(B * W), [B, W], dtype);
+      const [rc, rg] = pair(gpu!, r.normals(B * L * N), [B, L, N], dtype);
+      const want = await cpu.matmul(xc, wc, { gate: tc, gateColumn: col, residual: rc }).read();
+      const got = await gpu!.matmul(xg, wg, { gate: tg, gateColumn: col, residual: rg }).read();
+      assertClose(got, want, TOL[dtype], 'matmul with gateColumn');
+      // the same as copying the chunk out first
+      const copied = await cpu.matmul(xc, wc, { gate: cpu.slice(tc, 1, col, N), residual: rc }).read();
+      assertClose(want, copied, 1e-6, 'gateColumn vs sliced gate (CPU)');
+    });
   }
 });

@@ -70,6 +70,17 @@ describe('tensor-core matmul (f16) vs CPU reference', { skip: noSgm }, () => {
       assertClose(got, want, TOL.f16, `matmul+${act}`);
     });
   }
+  it('gate read as a chunk of a wider table (gateColumn), odd sizes', async () => {
+    const r = rng();
+    const [B, L, K, N, W, col] = [2, 70, 88, 131, 6 * 131, 5 * 131];
+    const [xc, xg] = pair(gpu!, r.normals(B * L * K), [B, L, K], 'f16');
+    const [wc, wg] = pair(gpu!, r.normals(N * K, 0.3), [N, K], 'f16');
+    const [tc, tg] = pair(gpu!, r.normals(B * W), [B, W], 'f16');
+    const [bc, bg] = pair(gpu!, r.normals(N), [N], 'f16');
+    const want = await cpu.matmul(xc, wc, { bias: bc, gate: tc, gateColumn: col }).read();
+    const got = await gpu!.matmul(xg, wg, { bias: bg, gate: tg, gateColumn: col }).read();
+    assertClose(got, want, TOL.f16, 'matmul with gateColumn');
+  });
   for (const cfg of SGM_MATMUL_CONFIGS) {
     const name = `${cfg.BM}x${cfg.BN} BK${cfg.BK} stages${cfg.STAGES}${cfg.PREFETCH ? ' prefetch' : ''}`;
     it(`tile configuration ${name} (${sgmMatmulSharedBytes(cfg)} B shared) on ragged shapes`, async () => {

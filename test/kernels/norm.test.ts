@@ -53,5 +53,24 @@ describe('normalisation kernels vs CPU reference', { skip: noGpu }, () => {
         'LN+modulate',
       );
     });
+    it(`${dtype} adaLN modulate with shift and scale read as chunks of one table`, async () => {
+      const r = rng();
+      const [B, L, C] = [3, 5, 67];
+      const W = 6 * C + 3;
+      const [xc, xg] = pair(gpu!, r.normals(B * L * C), [B, L, C], dtype);
+      const [tc, tg] = pair(gpu!, r.normals(B * W), [B, W], dtype);
+      const columns = { shift: 3 * C, scale: 4 * C + 1 };
+      const want = await cpu.modulate(xc, tc, tc, 1e-6, columns).read();
+      assertClose(
+        await gpu!.modulate(xg, tg, tg, 1e-6, columns).read(),
+        want,
+        TOL[dtype],
+        'modulate columns',
+      );
+      const sliced = await cpu
+        .modulate(xc, cpu.slice(tc, 1, columns.shift, C), cpu.slice(tc, 1, columns.scale, C), 1e-6)
+        .read();
+      assertClose(want, sliced, 1e-6, 'columns vs sliced chunks (CPU)');
+    });
   }
 });

@@ -77,8 +77,16 @@ export function jointAttention(
   if (Lt % bs === 0) {
     const nbTxt = Lt / bs;
     const nb = ranges.ranges.dim(0);
-    const txtRanges = { blockSize: bs, ranges: be.slice(ranges.ranges, 0, 0, nbTxt) };
-    const imgRanges = { blockSize: bs, ranges: be.slice(ranges.ranges, 0, nbTxt, nb - nbTxt) };
+    const txtRanges: KeyRanges = { blockSize: bs, ranges: be.slice(ranges.ranges, 0, 0, nbTxt) };
+    const imgRanges: KeyRanges = { blockSize: bs, ranges: be.slice(ranges.ranges, 0, nbTxt, nb - nbTxt) };
+    // The outer table splits the same way when the text ends on one of its block borders.
+    const outer = ranges.outer;
+    if (outer && Lt % outer.blockSize === 0) {
+      const obs = outer.blockSize;
+      const onb = outer.ranges.dim(0);
+      txtRanges.outer = { blockSize: obs, ranges: be.slice(outer.ranges, 0, 0, Lt / obs) };
+      imgRanges.outer = { blockSize: obs, ranges: be.slice(outer.ranges, 0, Lt / obs, onb - Lt / obs) };
+    }
     return {
       txt: be.attention(qTxt, k, v, { keyRanges: txtRanges }),
       img: be.attention(qImg, k, v, { keyRanges: imgRanges }),

@@ -8,8 +8,8 @@
 // plan shortens only the image keys/values (after RoPE).
 import type { Tensor } from '../../tensor.js';
 import { blockRanges, jointAttention, toHeads } from './attention.js';
-import { type ForwardContext, LN_EPS } from './context.js';
-import { type ModulationOut, modulation } from './modulation.js';
+import type { ForwardContext } from './context.js';
+import { gateOf, type ModulationOut, modulated, modulation } from './modulation.js';
 import type { DoubleBlockWeights, Linear } from './weights.js';
 
 /** stream + gate2 · mlp(modulated LN(stream)), with both the gate and the residual in the last matmul. */
@@ -20,11 +20,11 @@ function mlpResidual(
   m: ModulationOut,
 ): Tensor {
   const { be } = ctx;
-  const h = be.matmul(be.modulate(x, m.shift, m.scale, LN_EPS), mlp[0].weight, {
+  const h = be.matmul(modulated(ctx, x, m), mlp[0].weight, {
     bias: mlp[0].bias,
     activation: 'gelu_tanh',
   });
-  return be.matmul(h, mlp[2].weight, { bias: mlp[2].bias, gate: m.gate, residual: x });
+  return be.matmul(h, mlp[2].weight, { bias: mlp[2].bias, ...gateOf(m), residual: x });
 }
 
 export function doubleBlock(
@@ -37,8 +37,8 @@ export function doubleBlock(
   const { be } = ctx;
   const [im1, im2] = modulation(ctx, w.img_mod.lin, 2) as [ModulationOut, ModulationOut];
   const [tm1, tm2] = modulation(ctx, w.txt_mod.lin, 2) as [ModulationOut, ModulationOut];
-  const imgMod = be.modulate(img, im1.shift, im1.scale, LN_EPS);
-  const txtMod = be.modulate(txt, tm1.shift, tm1.scale, LN_EPS);
+  const imgMod = modulated(ctx, img, im1);
+  const txtMod = modulated(ctx, txt, tm1);
 
   const plan = ctx.reducer.block('double', index, imgMod);
   const merge = plan?.kind === 'merge' ? plan : null;
@@ -74,10 +74,10 @@ export function doubleBlock(
   const imgAttn = merge ? merge.unmerge(attn.img) : attn.img;
 
   const p = w.img_attn.proj;
-  img = be.matmul(imgAttn, p.weight, { bias: p.bias, gate: im1.gate, residual: img });
+  img = be.matmul(imgAttn, p.weight, { bias: p.bias, ...gateOf(im1), residual: img });
   img = mlpResidual(ctx, img, w.img_mlp, im2);
   const tp = w.txt_attn.proj;
-  txt = be.matmul(attn.txt, tp.weight, { bias: tp.bias, gate: tm1.gate, residual: txt });
+  txt = be.matmul(attn.txt, tp.weight, { bias: tp.bias, ...gateOf(tm1), residual: txt });
   txt = mlpResidual(ctx, txt, w.txt_mlp, tm2);
   return { img, txt };
 }

@@ -172,11 +172,10 @@ export class FluxModel {
         // than copying out the image hidden states first); then the image rows, in raster order.
         const f = w.final_layer;
         const ada = f.adaLN_modulation[1];
-        const [shift, scale] = be.split(be.matmul(ctx.vecAct, ada.weight, { bias: ada.bias }), 1, [
-          c.hidden_size,
-          c.hidden_size,
-        ]) as [Tensor, Tensor];
-        const out = be.matmul(be.modulate(x, shift, scale, LN_EPS), f.linear.weight, { bias: f.linear.bias });
+        // adaLN_modulation chunks (shift, scale), read in place
+        const table = be.matmul(ctx.vecAct, ada.weight, { bias: ada.bias });
+        const h = be.modulate(x, table, table, LN_EPS, { shift: 0, scale: c.hidden_size });
+        const out = be.matmul(h, f.linear.weight, { bias: f.linear.bias });
         return order ? be.gather(out, order.restore) : be.slice(out, 1, Lt, N);
       });
     } finally {

@@ -11,8 +11,8 @@
 import { dense } from '../../merge/hooks.js';
 import type { Tensor } from '../../tensor.js';
 import { blockRanges, toHeads } from './attention.js';
-import { type ForwardContext, LN_EPS } from './context.js';
-import { modulation } from './modulation.js';
+import type { ForwardContext } from './context.js';
+import { gateOf, modulated, modulation } from './modulation.js';
 import type { SingleBlockWeights } from './weights.js';
 
 export function singleBlock(ctx: ForwardContext, w: SingleBlockWeights, index: number, x: Tensor): Tensor {
@@ -20,8 +20,8 @@ export function singleBlock(ctx: ForwardContext, w: SingleBlockWeights, index: n
   const Lt = ctx.info.textTokens;
   const N = x.dim(1) - Lt;
   const [mod] = modulation(ctx, w.modulation.lin, 1);
-  const { shift, scale, gate } = mod!;
-  const h = be.modulate(x, shift, scale, LN_EPS);
+  const gate = gateOf(mod!);
+  const h = modulated(ctx, x, mod!);
 
   // The dense reducer never plans, so it is spared the copy of the image rows.
   const hImg = ctx.reducer === dense ? null : be.slice(h, 1, Lt, N);
@@ -46,12 +46,12 @@ export function singleBlock(ctx: ForwardContext, w: SingleBlockWeights, index: n
 
   const l2 = w.linear2;
   if (!merge) {
-    const partial = be.matmul(mlp, l2.mlp.weight, { bias: l2.bias, gate, residual: x });
-    return be.matmul(attn, l2.attn.weight, { gate, residual: partial });
+    const partial = be.matmul(mlp, l2.mlp.weight, { bias: l2.bias, ...gate, residual: x });
+    return be.matmul(attn, l2.attn.weight, { ...gate, residual: partial });
   }
   const gated = be.matmul(attn, l2.attn.weight, {
-    gate,
-    residual: be.matmul(mlp, l2.mlp.weight, { bias: l2.bias, gate }),
+    ...gate,
+    residual: be.matmul(mlp, l2.mlp.weight, { bias: l2.bias, ...gate }),
   });
   const update = be.concat(
     [be.slice(gated, 1, 0, Lt), merge.unmerge(be.slice(gated, 1, Lt, imageTokens))],
