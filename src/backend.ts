@@ -67,6 +67,24 @@ export interface HeadsOptions {
   seqOffset?: number;
 }
 
+/** heads() options once checked: the output and its row offset resolved. */
+export type HeadsLaunchOptions = HeadsOptions & { eps: number; out: Tensor; seqOffset: number };
+
+export interface QkvHeadsOptions {
+  heads: number;
+  headDim: number;
+  /** RMSNorm weights [headDim] of the queries and keys (Flux's QKNorm). */
+  qNorm?: Tensor;
+  kNorm?: Tensor;
+  eps?: number;
+  /** RoPE table f32 [B, L, headDim/2, 2], applied to q and k after the norm. */
+  rope?: Tensor;
+  /** Write k and v into rows [seqOffset, seqOffset + L) of these [B, heads, Lout, headDim] tensors. */
+  kInto?: Tensor;
+  vInto?: Tensor;
+  seqOffset?: number;
+}
+
 export interface RandomOptions {
   seed: number;
   mean?: number;
@@ -449,6 +467,58 @@ export abstract class Backend {
    * which is returned.
    */
   heads(src: Tensor, o: HeadsOptions): Tensor {
+    const { out, seqOffset } = this.checkHeads(src, o);
+    this.headsImpl(src, { ...o, eps: o.eps ?? 1e-6, out, seqOffset });
+    return out;
+  }
+
+  /**
+   * The q, k and v heads of a fused qkv projection [B, L, ≥3·H·D] in one call: q from columns [0, H·D)
+   * with qNorm and RoPE, k from [H·D, 2·H·D) with kNorm and RoPE (into kInto at seqOffset when given),
+   * v from [2·H·D, 3·H·D) (into vInto). The same as three heads() calls; backends may fuse them.
+   */
+  qkvHeads(src: Tensor, o: QkvHeadsOptions): { q: Tensor; k: Tensor; v: Tensor } {
+    const { heads, headDim, eps } = o;
+    const HD = heads * headDim;
+    const base = { heads, headDim, eps, rope: o.rope };
+    const q: HeadsOptions = { ...base, column: 0, norm: o.qNorm };
+    const k: HeadsOptions = {
+      ...base,
+      column: HD,
+      norm: o.kNorm,
+      into: o.kInto,
+      seqOffset: o.kInto ? o.seqOffset : undefined,
+    };
+    const v: HeadsOptions = {
+      heads,
+      headDim,
+      eps,
+      column: 2 * HD,
+      into: o.vInto,
+      seqOffset: o.vInto ? o.seqOffset : undefined,
+    };
+    if (!o.kInto !== !o.vInto) throw new RangeError('qkvHeads(): give both kInto and vInto, or neither');
+    if (!o.kInto && o.seqOffset) throw new RangeError('qkvHeads(): seqOffset needs kInto and vInto');
+    const outs = [q, k, v].map((h) => this.checkHeads(src, h));
+    const e = eps ?? 1e-6;
+    this.qkvHeadsImpl(src, [
+      { ...q, eps: e, ...outs[0]! },
+      { ...k, eps: e, ...outs[1]! },
+      { ...v, eps: e, ...outs[2]! },
+    ]);
+    return { q: outs[0]!.out, k: outs[1]!.out, v: outs[2]!.out };
+  }
+
+  /** Default: three heads launches (the CPU reference); the WebGPU backend fuses them. */
+  protected qkvHeadsImpl(
+    src: Tensor,
+    slots: [HeadsLaunchOptions, HeadsLaunchOptions, HeadsLaunchOptions],
+  ): void {
+    for (const s of slots) this.headsImpl(src, s);
+  }
+
+  /** Validates a heads() call; returns the output (a new tracked tensor or `into`) and its row offset. */
+  private checkHeads(src: Tensor, o: HeadsOptions): { out: Tensor; seqOffset: number } {
     this.float(src, 'heads', 'src');
     if (src.rank !== 3) throw new RangeError(`heads(): src must be [B, L, W], got ${shapeStr(src.shape)}`);
     const [B, L, W] = src.shape as [number, number, number];
@@ -488,13 +558,9 @@ export abstract class Backend {
       if (seqOffset !== 0) throw new RangeError('heads(): seqOffset needs `into`');
       out = this.track(this.allocImpl([B, H, L, D], src.dtype));
     }
-    this.headsImpl(src, { ...o, eps: o.eps ?? 1e-6, out, seqOffset });
-    return out;
+    return { out, seqOffset };
   }
-  protected abstract headsImpl(
-    src: Tensor,
-    o: HeadsOptions & { eps: number; out: Tensor; seqOffset: number },
-  ): void;
+  protected abstract headsImpl(src: Tensor, o: HeadsLaunchOptions): void;
 
   // ---- elementwise --------------------------------------------------------------------------------
   softmax(x: Tensor): Tensor {

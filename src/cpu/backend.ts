@@ -8,7 +8,7 @@ import {
   type Conv2dOptions,
   convPadRows,
   type GroupNormAffine,
-  type HeadsOptions,
+  type HeadsLaunchOptions,
   type KeyRanges,
   type MaskedAttentionOptions,
   type MatmulOptions,
@@ -182,7 +182,7 @@ export class CpuBackend extends Backend {
     return this.wrap(ropeRef(this.data(x), B, H, L, D, this.data(table)), x.shape, x.dtype);
   }
 
-  protected headsImpl(src: Tensor, o: HeadsOptions & { eps: number; out: Tensor; seqOffset: number }): void {
+  protected headsImpl(src: Tensor, o: HeadsLaunchOptions): void {
     const [B, L, W] = src.shape as [number, number, number];
     const out = this.data(o.out);
     headsRef(this.data(src), {

@@ -5,7 +5,7 @@ import {
   type BackendInfo,
   type Conv2dOptions,
   type GroupNormAffine,
-  type HeadsOptions,
+  type HeadsLaunchOptions,
   type KeyRanges,
   type MaskedAttentionOptions,
   type MatmulOptions,
@@ -14,7 +14,7 @@ import { attention } from '../kernels/attention.js';
 import { conv2d } from '../kernels/conv2d.js';
 import { binary, cast, random, unary } from '../kernels/elementwise.js';
 import { groupNormApply, groupNormStats } from '../kernels/group-norm.js';
-import { heads } from '../kernels/heads.js';
+import { heads, qkvHeads } from '../kernels/heads.js';
 import { copyAxis, gather, scatter } from '../kernels/layout.js';
 import { maskedAttention } from '../kernels/masked-attention.js';
 import { matmul } from '../kernels/matmul.js';
@@ -174,8 +174,14 @@ export class GpuBackend extends Backend {
   protected ropeImpl(x: Tensor, table: Tensor): Tensor {
     return rope(this, x, table);
   }
-  protected headsImpl(src: Tensor, o: HeadsOptions & { eps: number; out: Tensor; seqOffset: number }): void {
+  protected headsImpl(src: Tensor, o: HeadsLaunchOptions): void {
     heads(this, src, o);
+  }
+  protected override qkvHeadsImpl(
+    src: Tensor,
+    slots: [HeadsLaunchOptions, HeadsLaunchOptions, HeadsLaunchOptions],
+  ): void {
+    if (!qkvHeads(this, src, slots)) super.qkvHeadsImpl(src, slots);
   }
   protected softmaxImpl(x: Tensor): Tensor {
     return softmax(this, x);

@@ -1,26 +1,20 @@
+import type { HeadsLaunchOptions } from '../backend.js';
 import type { GpuBackend } from '../gpu/backend.js';
 import { grid1d } from '../gpu/runtime.js';
 import type { Tensor } from '../tensor.js';
 
-export interface HeadsLaunch {
-  heads: number;
-  headDim: number;
-  column: number;
-  norm?: Tensor;
-  eps: number;
-  rope?: Tensor;
-  out: Tensor;
-  seqOffset: number;
-}
-
-export function heads(be: GpuBackend, src: Tensor, a: HeadsLaunch): void {
-  const [B, L, W] = src.shape as [number, number, number];
-  const half = a.headDim / 2;
-  const rows = B * L * a.heads;
-  const perGroup = Math.max(
+function rowsPerGroup(be: GpuBackend, half: number): number {
+  return Math.max(
     1,
     Math.floor(Math.min(256, be.caps.limits.maxComputeInvocationsPerWorkgroup ?? 256) / half),
   );
+}
+
+export function heads(be: GpuBackend, src: Tensor, a: HeadsLaunchOptions): void {
+  const [B, L, W] = src.shape as [number, number, number];
+  const half = a.headDim / 2;
+  const rows = B * L * a.heads;
+  const perGroup = rowsPerGroup(be, half);
   be.rt.launch({
     shader: 'heads',
     params: {
@@ -31,9 +25,66 @@ export function heads(be: GpuBackend, src: Tensor, a: HeadsLaunch): void {
       POW2: (half & (half - 1)) === 0,
       NORM: !!a.norm,
       ROPE: !!a.rope,
+      QKV: false,
     },
-    uniforms: [rows, L, a.heads, W, a.column, a.out.dim(2), a.seqOffset, { f: a.eps }],
+    uniforms: [rows, L, a.heads, W, a.column, a.out.dim(2), a.seqOffset, { f: a.eps }, 0, 0],
     buffers: [be.buf(src), be.buf(a.out), a.norm && be.buf(a.norm), a.rope && be.buf(a.rope)],
     grid: grid1d(Math.ceil(rows / perGroup)),
   });
+}
+
+/**
+ * q, k and v of a fused qkv projection in one launch (grid z = 3). Falls back to three launches when
+ * the slots do not share what the fused kernel assumes: the same RoPE table, both QK norms or none,
+ * columns 0 / H·D / 2·H·D, and k and v written at the same row offset of equally long outputs.
+ */
+export function qkvHeads(
+  be: GpuBackend,
+  src: Tensor,
+  [q, k, v]: [HeadsLaunchOptions, HeadsLaunchOptions, HeadsLaunchOptions],
+): boolean {
+  const HD = q.heads * q.headDim;
+  const fusable =
+    q.column === 0 &&
+    k.column === HD &&
+    v.column === 2 * HD &&
+    !!q.norm === !!k.norm &&
+    !v.norm &&
+    q.rope === k.rope &&
+    !v.rope &&
+    q.seqOffset === 0 &&
+    k.seqOffset === v.seqOffset &&
+    k.out.dim(2) === v.out.dim(2) &&
+    q.eps === k.eps;
+  if (!fusable) return false;
+  const [B, L, W] = src.shape as [number, number, number];
+  const half = q.headDim / 2;
+  const rows = B * L * q.heads;
+  const perGroup = rowsPerGroup(be, half);
+  const [gx, gy] = grid1d(Math.ceil(rows / perGroup));
+  be.rt.launch({
+    shader: 'heads',
+    params: {
+      T: src.dtype,
+      F16: src.dtype === 'f16',
+      HALF: half,
+      ROWS: perGroup,
+      POW2: (half & (half - 1)) === 0,
+      NORM: !!q.norm,
+      ROPE: !!q.rope,
+      QKV: true,
+    },
+    uniforms: [rows, L, q.heads, W, 0, q.out.dim(2), 0, { f: q.eps }, k.out.dim(2), k.seqOffset],
+    buffers: [
+      be.buf(src),
+      be.buf(q.out),
+      q.norm && be.buf(q.norm),
+      q.rope && be.buf(q.rope),
+      be.buf(k.out),
+      be.buf(v.out),
+      k.norm && be.buf(k.norm),
+    ],
+    grid: [gx, gy, 3],
+  });
+  return true;
 }

@@ -42,6 +42,50 @@ describe('heads kernel (projection rows -> heads, fused QK RMSNorm + RoPE) vs CP
         const got = await gpu!.heads(sg, { ...o, rope: tg, into: jg }).read();
         assertClose(got, want, TOL[dtype], 'into');
       });
+      it(`${dtype} D=${D}: q, k, v of a fused qkv in one call (new outputs, and into joint buffers)`, async () => {
+        const r = rng();
+        const [B, L, H] = [2, 9, 3];
+        const W = 3 * H * D + 7;
+        const ids: number[] = [];
+        for (let b = 0; b < B; b++) for (let l = 0; l < L; l++) ids.push(0, l % 4, Math.floor(l / 4));
+        const table = buildRopeTable(ids, B, L, [D / 2, D / 4, D / 4], 10000);
+        const [sc, sg] = pair(gpu!, r.normals(B * L * W), [B, L, W], dtype);
+        const [qnc, qng] = pair(gpu!, r.normals(D, 0.3, 1), [D], dtype);
+        const [knc, kng] = pair(gpu!, r.normals(D, 0.3, 1), [D], dtype);
+        const [tc, tg] = pair(gpu!, table, [B, L, D / 2, 2], 'f32');
+        const o = { heads: H, headDim: D, eps: 1e-6 };
+        const want = cpu.qkvHeads(sc, { ...o, qNorm: qnc, kNorm: knc, rope: tc });
+        const got = gpu!.qkvHeads(sg, { ...o, qNorm: qng, kNorm: kng, rope: tg });
+        for (const s of ['q', 'k', 'v'] as const)
+          assertClose(await got[s].read(), await want[s].read(), TOL[dtype], `qkv ${s}`);
+        // the CPU op is three heads() calls
+        const kAlone = await cpu.heads(sc, { ...o, column: H * D, norm: knc, rope: tc }).read();
+        assertClose(await want.k.read(), kAlone, 1e-7, 'qkvHeads k vs heads (CPU)');
+        const Lj = 4 + L + 2;
+        const [kjc, kjg] = pair(gpu!, r.normals(B * H * Lj * D), [B, H, Lj, D], dtype);
+        const [vjc, vjg] = pair(gpu!, r.normals(B * H * Lj * D), [B, H, Lj, D], dtype);
+        const at = { kInto: undefined, vInto: undefined, seqOffset: 4 };
+        const wantJ = cpu.qkvHeads(sc, {
+          ...o,
+          ...at,
+          qNorm: qnc,
+          kNorm: knc,
+          rope: tc,
+          kInto: kjc,
+          vInto: vjc,
+        });
+        const gotJ = gpu!.qkvHeads(sg, {
+          ...o,
+          ...at,
+          qNorm: qng,
+          kNorm: kng,
+          rope: tg,
+          kInto: kjg,
+          vInto: vjg,
+        });
+        for (const s of ['q', 'k', 'v'] as const)
+          assertClose(await gotJ[s].read(), await wantJ[s].read(), TOL[dtype], `qkv into ${s}`);
+      });
     }
   }
   it('matches gather + rmsNorm + rope composed from the plain ops (CPU)', async () => {

@@ -16,10 +16,10 @@ export interface Heads {
 }
 
 /**
- * qkv [B, L, 3·hidden] (the output of a qkv projection, possibly wider) -> q, k, v heads, each one fused
- * launch (head transpose + QK RMSNorm + RoPE). table: f32 [B, L, D/2, 2]. With `joint`, k and v are
- * written into rows [offset, offset + L) of the given [B, H, Ljoint, D] tensors (the text|image keys)
- * instead of new tensors.
+ * qkv [B, L, 3·hidden] (the output of a qkv projection, possibly wider) -> q, k, v heads in one fused
+ * call (head transpose + QK RMSNorm + RoPE; one launch on WebGPU). table: f32 [B, L, D/2, 2]. With
+ * `joint`, k and v are written into rows [offset, offset + L) of the given [B, H, Ljoint, D] tensors
+ * (the text|image keys) instead of new tensors.
  */
 export function toHeads(
   ctx: ForwardContext,
@@ -31,28 +31,17 @@ export function toHeads(
   const { be } = ctx;
   const H = ctx.config.num_heads;
   const D = ctx.config.hidden_size / H;
-  const at = joint ? { seqOffset: joint.offset } : {};
-  return {
-    q: be.heads(qkv, {
-      heads: H,
-      headDim: D,
-      column: 0,
-      norm: norm.query_norm.scale,
-      eps: QK_NORM_EPS,
-      rope: table,
-    }),
-    k: be.heads(qkv, {
-      heads: H,
-      headDim: D,
-      column: H * D,
-      norm: norm.key_norm.scale,
-      eps: QK_NORM_EPS,
-      rope: table,
-      into: joint?.k,
-      ...at,
-    }),
-    v: be.heads(qkv, { heads: H, headDim: D, column: 2 * H * D, into: joint?.v, ...at }),
-  };
+  return be.qkvHeads(qkv, {
+    heads: H,
+    headDim: D,
+    qNorm: norm.query_norm.scale,
+    kNorm: norm.key_norm.scale,
+    eps: QK_NORM_EPS,
+    rope: table,
+    kInto: joint?.k,
+    vInto: joint?.v,
+    seqOffset: joint?.offset,
+  });
 }
 
 /**
