@@ -5,7 +5,7 @@
 //
 //   node dist/bench/flux-forward.js [--res 1024,2048] [--runs 10] [--warmup 2] [--method dense,toma:0.5,...]
 //     [--dtype f16|f32] [--text 512] [--batch 1] [--config flux-dev] [--tiny] [--no-profile]
-//     [--json out.json] [--unsafe-disable-robustness]
+//     [--json out.json] [--unsafe-disable-robustness] [--dawn-toggles a,b]
 //
 // --tiny runs the flux-tiny config at 128² with 16 text tokens (defaults; override as usual), small
 // enough for SwiftShader.
@@ -72,6 +72,8 @@ const { values: a } = parseArgs({
     json: { type: 'string' },
     seed: { type: 'string', default: '0' },
     'unsafe-disable-robustness': { type: 'boolean', default: false },
+    // Extra Dawn toggles (e.g. disable_workgroup_init), to measure what they cost or save.
+    'dawn-toggles': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -102,13 +104,16 @@ const textTokens = int(a.text, a.tiny ? 16 : 512, 'text');
 const batch = int(a.batch, 1, 'batch');
 const methodSpecs = a.method!.split(',').filter(Boolean);
 
-const be = await GpuBackend.create({ unsafeDisableRobustness: a['unsafe-disable-robustness'] });
+const dawnToggles = (a['dawn-toggles'] ?? '').split(',').filter(Boolean);
+const be = await GpuBackend.create({ unsafeDisableRobustness: a['unsafe-disable-robustness'], dawnToggles });
 const dtype = (a.dtype ?? (be.caps.f16 ? 'f16' : 'f32')) as 'f16' | 'f32';
 if (dtype !== 'f16' && dtype !== 'f32') throw new Error(`--dtype must be f16 or f32, got "${a.dtype}"`);
 if (!be.supports(dtype))
   throw new Error(`this adapter (${be.info().description}) has no shader-f16: use --dtype f32`);
 const device = be.info().description;
-console.log(`device: ${device}${be.caps.robustnessDisabled ? ' (robustness disabled)' : ''}`);
+console.log(
+  `device: ${device}${be.caps.robustnessDisabled ? ' (robustness disabled)' : ''}${dawnToggles.length ? `; Dawn toggles: ${dawnToggles.join(', ')}` : ''}`,
+);
 console.log(`paths: matmul=${be.paths.matmul} attention=${be.paths.attention}`);
 
 let t0 = performance.now();
@@ -331,6 +336,7 @@ if (a.json) {
     date: new Date().toISOString(),
     device,
     robustnessDisabled: be.caps.robustnessDisabled,
+    dawnToggles,
     paths: be.paths,
     config: configName,
     dtype,

@@ -1,9 +1,12 @@
-"""PyTorch side-by-side reference for bench/flux-forward.ts: the same Flux-dev transformer forward
-(tools/train/model.py, this project's PyTorch Flux with the release's module layout), random weights,
-bf16 (the dtype the official model runs in), batch 1, 512 text tokens, eager with SDPA attention.
-Median of --runs forwards timed with CUDA events after --warmup forwards.
+"""PyTorch side-by-side reference for bench/flux-forward.ts and bench/flux-sampling.ts: the same Flux-dev
+transformer (tools/train/model.py, this project's PyTorch Flux with the release's module layout; it
+matches the official code on the flux-tiny-a fixture), random weights, bf16 (the dtype the official
+model runs in), batch 1, 512 text tokens, SDPA attention; eager and, with --compile, torch.compile
+(default mode) of the same module. Forwards: median of --runs, timed with CUDA events after --warmup.
+With --image-steps N, also the whole sampling loop of one image: N transformer forwards with an Euler
+update each (what a 28-step FLUX.1-dev image costs in the transformer), median of --image-runs.
 
-    python3 bench/flux_torch.py --res 1024,2048 --runs 10 [--json out.json]
+    python3 bench/flux_torch.py --res 1024,2048 --runs 10 [--compile] [--image-steps 28] [--json out.json]
 """
 import argparse
 import contextlib
@@ -23,12 +26,29 @@ FLUX_DEV = dict(in_channels=64, out_channels=64, vec_in_dim=768, context_in_dim=
                 theta=10000, qkv_bias=True, guidance_embed=True)
 
 
+def timed(fn, dev):
+    """Milliseconds of fn(), GPU-synced (CUDA events) or wall clock on the CPU."""
+    if dev == 'cuda':
+        s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+        s.record()
+        fn()
+        e.record()
+        torch.cuda.synchronize()
+        return s.elapsed_time(e)
+    t0 = time.perf_counter()
+    fn()
+    return (time.perf_counter() - t0) * 1e3
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--res', default='1024,2048')
     ap.add_argument('--runs', type=int, default=10)
     ap.add_argument('--warmup', type=int, default=2)
     ap.add_argument('--text', type=int, default=512)
+    ap.add_argument('--compile', action='store_true', help='also time torch.compile of the same module')
+    ap.add_argument('--image-steps', type=int, default=0, help='also time an N-step sampling loop (first res)')
+    ap.add_argument('--image-runs', type=int, default=3)
     ap.add_argument('--json')
     ap.add_argument('--tiny', action='store_true', help='a tiny config on the CPU (a smoke test of this script)')
     a = ap.parse_args()
@@ -44,8 +64,11 @@ def main():
     with torch.no_grad():
         for p in model.parameters():
             p.normal_(0.0, 0.02)
+    variants = [('eager', model)]
+    if a.compile:
+        variants.append(('compile', torch.compile(model)))
     results = []
-    for res in [int(r) for r in a.res.split(',')]:
+    for ri, res in enumerate(int(r) for r in a.res.split(',')):
         g = res // 16
         n = g * g
         img = torch.randn(1, n, 64, device=dev, dtype=torch.bfloat16)
@@ -55,26 +78,37 @@ def main():
         tids = torch.zeros(1, a.text, 3, device=dev)
         t = torch.full((1,), 0.5, device=dev)
         gd = torch.full((1,), 3.5, device=dev)
-        times = []
-        with torch.no_grad():
-            for i in range(a.warmup + a.runs):
-                if dev == 'cuda':
-                    s, e = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-                    s.record()
-                    model(img=img, img_ids=ids, txt=txt, txt_ids=tids, timesteps=t, y=y, guidance=gd)
-                    e.record()
-                    torch.cuda.synchronize()
-                    ms = s.elapsed_time(e)
-                else:
-                    t0 = time.perf_counter()
-                    model(img=img, img_ids=ids, txt=txt, txt_ids=tids, timesteps=t, y=y, guidance=gd)
-                    ms = (time.perf_counter() - t0) * 1e3
-                if i >= a.warmup:
-                    times.append(ms)
-        r = {'res': res, 'image_tokens': n, 'median_ms': statistics.median(times), 'runs': len(times),
-             'torch': torch.__version__, 'device': torch.cuda.get_device_name() if dev == 'cuda' else 'cpu'}
-        print(json.dumps(r), flush=True)
-        results.append(r)
+        for name, m in variants:
+            t0 = time.perf_counter()
+            times = []
+            with torch.no_grad():
+                fwd = lambda: m(img=img, img_ids=ids, txt=txt, txt_ids=tids, timesteps=t, y=y, guidance=gd)  # noqa: E731
+                for i in range(a.warmup + a.runs):
+                    ms = timed(fwd, dev)
+                    if i >= a.warmup:
+                        times.append(ms)
+            r = {'res': res, 'image_tokens': n, 'mode': name, 'median_ms': statistics.median(times),
+                 'min_ms': min(times), 'runs': len(times), 'warmup_s': round(time.perf_counter() - t0, 1),
+                 'torch': torch.__version__, 'device': torch.cuda.get_device_name() if dev == 'cuda' else 'cpu'}
+            if a.image_steps and ri == 0:
+                steps = a.image_steps
+                sched = torch.linspace(1.0, 0.0, steps + 1).tolist()
+
+                def sample():
+                    x = img.clone()
+                    for s in range(steps):
+                        ts = torch.full((1,), sched[s], device=dev)
+                        v = m(img=x, img_ids=ids, txt=txt, txt_ids=tids, timesteps=ts, y=y, guidance=gd)
+                        x = x + (sched[s + 1] - sched[s]) * v
+                    return x
+
+                with torch.no_grad():
+                    per = [timed(sample, dev) for _ in range(a.image_runs)]
+                r['image_steps'] = steps
+                r['image_ms'] = statistics.median(per)
+                r['image_runs_ms'] = per
+            print(json.dumps(r), flush=True)
+            results.append(r)
     if a.json:
         with open(a.json, 'w') as f:
             json.dump(results, f, indent=1)

@@ -57,14 +57,40 @@ function vecParams(t: Tensor, C: number) {
   };
 }
 
-/** y [B, tokens, C] = M · x per tile. */
-export function tomaMergeGpu(be: GpuBackend, x: Tensor, m: Tensor, layout: TileLayout): Tensor {
+/** Rows of text each text workgroup copies (TEXT_ROWS in the kernels). */
+const TEXT_ROWS = 8;
+
+/**
+ * Uniforms and grid rows for [text | image] sequences: the kernels' tile workgroups skip the text
+ * rows, and extra grid rows (past the tile rows) copy them.
+ */
+function jointGeometry(
+  layout: TileLayout,
+  chunks: number,
+  textRows: number,
+  inRows: number,
+  outRows: number,
+) {
+  const nx = chunks * layout.tilesW;
+  const textGroups = chunks * Math.ceil(textRows / TEXT_ROWS);
+  return {
+    uniforms: [inRows, outRows, textRows, layout.tilesH],
+    gridY: layout.tilesH + Math.ceil(textGroups / nx),
+  };
+}
+
+/**
+ * y [B, textRows + tokens, C] = [x's text rows | M · x's image rows per tile]; x [B, textRows + N, C].
+ * textRows = 0 is the plain merge.
+ */
+export function tomaMergeGpu(be: GpuBackend, x: Tensor, m: Tensor, layout: TileLayout, textRows = 0): Tensor {
   const [B, , C] = x.shape as [number, number, number];
   const { vec, params } = vecParams(x, C);
   const cv = C / vec;
   const chunks = Math.ceil(cv / WG);
   const kb = Math.min(layout.kMax, 16);
-  const y = be.empty([B, layout.tokens, C], x.dtype);
+  const y = be.empty([B, textRows + layout.tokens, C], x.dtype);
+  const joint = jointGeometry(layout, chunks, textRows, textRows + layout.n, textRows + layout.tokens);
   be.rt.launch({
     shader: 'toma_merge',
     params: {
@@ -75,22 +101,33 @@ export function tomaMergeGpu(be: GpuBackend, x: Tensor, m: Tensor, layout: TileL
       KPAD: Math.ceil(layout.kMax / kb) * kb,
       PRELOAD: layout.nMax <= 16,
     },
-    uniforms: [...layout.uniforms(), cv, layout.tiles, chunks],
+    uniforms: [...layout.uniforms(), cv, layout.tiles, chunks, ...joint.uniforms],
     buffers: [be.buf(x), be.buf(m), be.buf(y)],
-    grid: [chunks * layout.tilesW, layout.tilesH, B],
+    grid: [chunks * layout.tilesW, joint.gridY, B],
     category: 'merge',
   });
   return y;
 }
 
-/** x' [B, N, C] (raster order) = Pᵀ · z per tile. */
-export function tomaUnmergeGpu(be: GpuBackend, z: Tensor, p: Tensor, layout: TileLayout): Tensor {
+/**
+ * x' [B, textRows + N, C] (image rows in raster order) = residual + [z's text rows | Pᵀ · z's merged
+ * rows per tile]; z [B, textRows + tokens, C]. textRows = 0 and no residual is the plain unmerge.
+ */
+export function tomaUnmergeGpu(
+  be: GpuBackend,
+  z: Tensor,
+  p: Tensor,
+  layout: TileLayout,
+  textRows = 0,
+  residual?: Tensor,
+): Tensor {
   const [B, , C] = z.shape as [number, number, number];
   const { vec, params } = vecParams(z, C);
   const cv = C / vec;
   const chunks = Math.ceil(cv / WG);
   const ib = Math.min(layout.nMax, 16);
-  const out = be.empty([B, layout.n, C], z.dtype);
+  const out = be.empty([B, textRows + layout.n, C], z.dtype);
+  const joint = jointGeometry(layout, chunks, textRows, textRows + layout.tokens, textRows + layout.n);
   be.rt.launch({
     shader: 'toma_unmerge',
     params: {
@@ -100,10 +137,11 @@ export function tomaUnmergeGpu(be: GpuBackend, z: Tensor, p: Tensor, layout: Til
       IB: ib,
       NPAD: Math.ceil(layout.nMax / ib) * ib,
       PRELOAD: layout.kMax <= 16,
+      RESIDUAL: !!residual,
     },
-    uniforms: [...layout.uniforms(), cv, layout.tiles, chunks],
-    buffers: [be.buf(z), be.buf(p), be.buf(out)],
-    grid: [chunks * layout.tilesW, layout.tilesH, B],
+    uniforms: [...layout.uniforms(), cv, layout.tiles, chunks, ...joint.uniforms],
+    buffers: [be.buf(z), be.buf(p), be.buf(out), residual && be.buf(residual)],
+    grid: [chunks * layout.tilesW, joint.gridY, B],
     category: 'merge',
   });
   return out;

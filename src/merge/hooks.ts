@@ -34,6 +34,13 @@ export interface TokenMergePlan {
   unmerge(y: Tensor): Tensor;
   /** RoPE table rows for the merged tokens: [B, N, P, 2] -> [B, tokens, P, 2]. */
   rope(table: Tensor): Tensor;
+  /**
+   * Optional fused forms for a joint [text | image] sequence (single-stream blocks), each equal to its
+   * composition: mergeJoint(h, T) = [h's first T rows | merge(the rest)], and unmergeJointAdd(z, T, r) =
+   * r + [z's first T rows | unmerge(the rest)]. Methods without them get the composition.
+   */
+  mergeJoint?(h: Tensor, textRows: number): Tensor;
+  unmergeJointAdd?(z: Tensor, textRows: number, residual: Tensor): Tensor;
 }
 
 /** Fewer image keys/values only (queries stay full length), e.g. ToDo. */

@@ -5,7 +5,15 @@ import type { Tensor } from '../tensor.js';
 import type { ForwardInfo, TokenMergePlan } from './hooks.js';
 import { type BlockKind, type GroupState, ScheduledReducer } from './scheduled-reducer.js';
 import { TileLayout } from './tile-layout.js';
-import { tomaMerge, tomaRope, tomaSelectAndWeigh, tomaUnmerge, tomaWeights } from './toma.js';
+import {
+  tomaMerge,
+  tomaMergeJoint,
+  tomaRope,
+  tomaSelectAndWeigh,
+  tomaUnmerge,
+  tomaUnmergeJointAdd,
+  tomaWeights,
+} from './toma.js';
 
 class TomaGroup implements GroupState {
   constructor(
@@ -131,6 +139,8 @@ export class TomaReducer extends ScheduledReducer<TomaGroup> {
       merge: (t) => tomaMerge(be, t, m, layout),
       unmerge: (y) => tomaUnmerge(be, y, p, layout),
       rope: (table) => tomaRope(be, table, dst, layout),
+      mergeJoint: (h, textRows) => tomaMergeJoint(be, h, m, layout, textRows),
+      unmergeJointAdd: (z, textRows, residual) => tomaUnmergeJointAdd(be, z, p, layout, textRows, residual),
     };
   }
 }

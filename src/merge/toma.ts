@@ -121,6 +121,65 @@ export function tomaUnmerge(be: Backend, z: Tensor, p: Tensor, layout: TileLayou
   return be.tensor(tomaUnmergeRef(cpuData(be, z), B, C, layout, cpuData(be, p)), [B, layout.n, C], z.dtype);
 }
 
+function checkTextRows(textRows: number, op: string): void {
+  if (!Number.isInteger(textRows) || textRows < 0)
+    throw new RangeError(`${op}(): textRows must be a non-negative integer, got ${textRows}`);
+}
+
+/**
+ * The merge of a joint [text | image] sequence: h [B, textRows + N, C] -> [B, textRows + tokens, C] with
+ * the text rows unchanged (what a single-stream block runs on). One kernel on the GPU; on the CPU the
+ * reference composition slice / merge / concat.
+ */
+export function tomaMergeJoint(
+  be: Backend,
+  h: Tensor,
+  m: Tensor,
+  layout: TileLayout,
+  textRows: number,
+): Tensor {
+  checkTextRows(textRows, 'tomaMergeJoint');
+  checkTensor(be, h, 'tomaMergeJoint', 'h', ['f32', 'f16'], [null, textRows + layout.n, null]);
+  const [B, , C] = h.shape as [number, number, number];
+  if (B < 1 || C < 1)
+    throw new RangeError(`tomaMergeJoint(): h ${h} has an empty batch or channel dimension`);
+  checkWeights(be, m, B, layout, 'tomaMergeJoint', 'm');
+  if (implFor(be, 'tomaMerge') === 'gpu') return tomaMergeGpu(be as GpuBackend, h, m, layout, textRows);
+  return be.tidy(() => {
+    const img = tomaMerge(be, be.slice(h, 1, textRows, layout.n), m, layout);
+    return textRows ? be.concat([be.slice(h, 1, 0, textRows), img], 1) : img;
+  });
+}
+
+/**
+ * The unmerge of a joint sequence added to a residual: residual [B, textRows + N, C] + [z's text rows |
+ * Pᵀ · z's merged rows], z [B, textRows + tokens, C] (a single-stream block's gated update and its
+ * input). One kernel on the GPU instead of two slices, an unmerge, a concat and an add.
+ */
+export function tomaUnmergeJointAdd(
+  be: Backend,
+  z: Tensor,
+  p: Tensor,
+  layout: TileLayout,
+  textRows: number,
+  residual: Tensor,
+): Tensor {
+  checkTextRows(textRows, 'tomaUnmergeJointAdd');
+  checkTensor(be, z, 'tomaUnmergeJointAdd', 'z', ['f32', 'f16'], [null, textRows + layout.tokens, null]);
+  const [B, , C] = z.shape as [number, number, number];
+  if (B < 1 || C < 1)
+    throw new RangeError(`tomaUnmergeJointAdd(): z ${z} has an empty batch or channel dimension`);
+  checkWeights(be, p, B, layout, 'tomaUnmergeJointAdd', 'p');
+  checkTensor(be, residual, 'tomaUnmergeJointAdd', 'residual', [z.dtype], [B, textRows + layout.n, C]);
+  if (implFor(be, 'tomaUnmerge') === 'gpu')
+    return tomaUnmergeGpu(be as GpuBackend, z, p, layout, textRows, residual);
+  return be.tidy(() => {
+    const img = tomaUnmerge(be, be.slice(z, 1, textRows, layout.tokens), p, layout);
+    const update = textRows ? be.concat([be.slice(z, 1, 0, textRows), img], 1) : img;
+    return be.add(residual, update);
+  });
+}
+
 /** RoPE rows of the merged tokens: each takes its destination's row. table f32 [B, N, P, 2] -> [B, tokens, P, 2]. */
 export function tomaRope(be: Backend, table: Tensor, dst: Tensor, layout: TileLayout): Tensor {
   checkTensor(be, table, 'tomaRope', 'RoPE table', ['f32'], [null, layout.n, null, 2]);

@@ -5,10 +5,12 @@ import { TileLayout } from '../../src/merge/tile-layout.js';
 import {
   checkDestinations,
   tomaMerge,
+  tomaMergeJoint,
   tomaRope,
   tomaSelect,
   tomaSelectAndWeigh,
   tomaUnmerge,
+  tomaUnmergeJointAdd,
   tomaWeights,
 } from '../../src/merge/toma.js';
 import { assertClose, cpu, gpu, gpuDtypes, noGpu, pair, rng, TOL } from '../helpers.js';
@@ -82,6 +84,40 @@ describe('ToMA kernels vs CPU reference', { skip: noGpu }, () => {
         const u = tomaUnmerge(gpu!, zg, pg, L);
         assert.deepEqual(u.shape, [B, L.n, C]);
         assertClose(await u.read(), tomaUnmergeRef(cpu.data(zc), B, C, L, p), TOL[dtype], 'unmerge');
+      });
+
+      it(`${name}: joint [text | image] merge and unmerge + residual (fused) vs the composition`, async () => {
+        const L = new TileLayout(H, W, s, ratio);
+        const r = rng();
+        const T = 13; // text rows: more than one text workgroup's 8, not a multiple of it
+        const x = r.normals(B * L.n * C);
+        const dstC = await cpu.readU32(tomaSelect(cpu, cpu.tensor(x, [B, L.n, C]), L));
+        const { p, m } = tomaWeightsRef(x, B, C, L, dstC, 5);
+        const wShape = [B, L.tiles, L.kMax, L.nMax];
+        const [mc, mg] = [cpu.tensor(m, wShape), gpu!.tensor(m, wShape)];
+        const [pc, pg] = [cpu.tensor(p, wShape), gpu!.tensor(p, wShape)];
+        const [hc, hg] = pair(gpu!, r.normals(B * (T + L.n) * C), [B, T + L.n, C], dtype);
+        const merged = tomaMergeJoint(gpu!, hg, mg, L, T);
+        assert.deepEqual(merged.shape, [B, T + L.tokens, C]);
+        assertClose(
+          await merged.read(),
+          await tomaMergeJoint(cpu, hc, mc, L, T).read(),
+          TOL[dtype],
+          'merge joint',
+        );
+        const [zc, zg] = pair(gpu!, r.normals(B * (T + L.tokens) * C), [B, T + L.tokens, C], dtype);
+        const [rc, rg] = pair(gpu!, r.normals(B * (T + L.n) * C), [B, T + L.n, C], dtype);
+        const out = tomaUnmergeJointAdd(gpu!, zg, pg, L, T, rg);
+        assert.deepEqual(out.shape, [B, T + L.n, C]);
+        const want = await tomaUnmergeJointAdd(cpu, zc, pc, L, T, rc).read();
+        assertClose(await out.read(), want, TOL[dtype], 'unmerge joint + residual');
+        // the CPU composition itself: text rows are z + residual, image rows residual + unmerge
+        const zs = cpu.data(zc);
+        const res = cpu.data(rc);
+        assert.ok(Math.abs(want[5 * C + 1]! - (zs[5 * C + 1]! + res[5 * C + 1]!)) < 1e-4, 'text row');
+        // textRows = 0 is the plain merge / unmerge
+        const plain = await tomaMerge(gpu!, gpu!.slice(hg, 1, T, L.n), mg, L).read();
+        assertClose(await tomaMergeJoint(gpu!, gpu!.slice(hg, 1, T, L.n), mg, L, 0).read(), plain, 0, 'T=0');
       });
     }
   }

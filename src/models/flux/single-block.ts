@@ -28,7 +28,12 @@ export function singleBlock(ctx: ForwardContext, w: SingleBlockWeights, index: n
   const plan = hImg ? ctx.reducer.block('single', index, hImg) : null;
   const merge = plan?.kind === 'merge' ? plan : null;
 
-  const input = merge ? be.concat([be.slice(h, 1, 0, Lt), merge.merge(hImg!)], 1) : h;
+  // [text | merged image]: one fused launch where the method has it (ToMA), else slice/merge/concat.
+  const input = !merge
+    ? h
+    : merge.mergeJoint
+      ? merge.mergeJoint(h, Lt)
+      : be.concat([be.slice(h, 1, 0, Lt), merge.merge(hImg!)], 1);
   const table = merge ? be.concat([ctx.tables.txt, merge.rope(ctx.tables.img)], 1) : ctx.tables.joint;
   const l1 = w.linear1;
   const heads = toHeads(ctx, be.matmul(input, l1.qkv.weight, { bias: l1.qkv.bias }), w.norm, table);
@@ -53,6 +58,7 @@ export function singleBlock(ctx: ForwardContext, w: SingleBlockWeights, index: n
     ...gate,
     residual: be.matmul(mlp, l2.mlp.weight, { bias: l2.bias, ...gate }),
   });
+  if (merge.unmergeJointAdd) return merge.unmergeJointAdd(gated, Lt, x);
   const update = be.concat(
     [be.slice(gated, 1, 0, Lt), merge.unmerge(be.slice(gated, 1, Lt, imageTokens))],
     1,
