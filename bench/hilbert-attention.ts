@@ -100,6 +100,8 @@ for (const side of grids) {
     const plan = pattern.plan('double', layer, info, N);
     const kr = pattern.keyRanges('double', layer, info, N)!;
     const sparse = await timeAttention(q, k, v, kr);
+    // The same ranges without the outer table: workgroups sized by the block (before 2026-12-06).
+    const fineOnly = kr.outer ? await timeAttention(q, k, v, { blockSize: kr.blockSize, ranges: kr.ranges }) : sparse;
     const row = {
       grid: side,
       L,
@@ -111,11 +113,15 @@ for (const side of grids) {
       denseMs: Number(dense.toFixed(3)),
       sparseMs: Number(sparse.toFixed(3)),
       speedup: Number((dense / sparse).toFixed(3)),
+      outer: !!kr.outer,
+      withoutOuterMs: Number(fineOnly.toFixed(3)),
+      speedupWithoutOuter: Number((dense / fineOnly).toFixed(3)),
     };
     results.push(row);
     console.log(
       `  layer phase ${layer}: sparse ${sparse.toFixed(3)} ms, speedup ${row.speedup}x (bound ${row.speedupBound}x,` +
-        ` ${(100 * row.keysVisited).toFixed(1)}% of keys, block ${row.blockSize}${row.exact ? ', exact' : ', superset'})`,
+        ` ${(100 * row.keysVisited).toFixed(1)}% of keys, block ${row.blockSize}${row.exact ? ', exact' : ', superset'})` +
+        (row.outer ? `; without the outer table ${fineOnly.toFixed(3)} ms (${row.speedupWithoutOuter}x)` : ''),
     );
   }
   pattern.dispose();
