@@ -31,7 +31,7 @@ interface Method {
   dispose(): void;
 }
 function makeMethod(be: GpuBackend, spec: string): Method {
-  const [kind, r] = spec.split(':');
+  const [kind, r, flag] = spec.split(':');
   const ratio = r === undefined ? 0.5 : Number(r);
   if (kind === 'dense') return { name: 'dense', reducer: dense, dispose() {} };
   if (kind === 'hilbert') {
@@ -39,9 +39,11 @@ function makeMethod(be: GpuBackend, spec: string): Method {
     return { name: 'hilbert', reducer: dense, pattern, dispose: () => pattern.dispose() };
   }
   if (kind === 'toma+hilbert') {
-    const c = createTomaHilbert(be, { ratio, mergeEvery: 1 });
+    // toma+hilbert:R:noouter measures the key ranges without the outer tables (attention.md, version 3)
+    const outerTables = flag !== 'noouter';
+    const c = createTomaHilbert(be, { ratio, mergeEvery: 1 }, {}, 19, { outerTables });
     return {
-      name: `toma+hilbert ${ratio}`,
+      name: `toma+hilbert ${ratio}${outerTables ? '' : ' (no outer ranges)'}`,
       reducer: c.reducer,
       pattern: c.pattern,
       dispose: () => c.dispose(),

@@ -29,9 +29,11 @@ function preferredSubgroups(D: number): number {
 }
 
 /**
- * Whether the outer table of a key-range set lets the tensor-core kernel run its preferred
- * workgroup size where the fine blocks alone would force smaller ones. Measured (docs/kernels/
- * attention.md, version 3): 2 or 4 subgroups per workgroup run at 30-70% of the speed of 8.
+ * Whether the outer table of a key-range set lets the tensor-core kernel run its preferred workgroup
+ * size where the fine blocks alone would force much smaller ones. Only for blocks of 16 or 32 rows
+ * (1 or 2 subgroups: 30% of the speed of 8 in version 2's measurements): with blocks of 64 the outer
+ * mode measured slower than 4-subgroup workgroups (H100, 2026-12-06: 1.00 vs 0.87 ms at 1024², 7.05 vs
+ * 6.43 ms at 2048²; the union of two blocks' ranges costs more keys than the larger workgroup saves).
  */
 function outerUsable(ranges: KeyRanges | undefined, D: number): boolean {
   if (!ranges?.outer) return false;
@@ -39,7 +41,7 @@ function outerUsable(ranges: KeyRanges | undefined, D: number): boolean {
   return (
     ranges.outer.blockSize === 16 * sg &&
     ranges.blockSize % 16 === 0 &&
-    sgmAttentionSubgroups(ranges.blockSize, D) < sg &&
+    sgmAttentionSubgroups(ranges.blockSize, D) <= 2 &&
     ranges.ranges.dim(1) <= 8
   );
 }

@@ -25,6 +25,11 @@ export interface HilbertConfig {
    * destinations(tokens of the tile) merged tokens per tile, tile-major in the same tile order.
    */
   merge?: { tileSize: number; destinations: (tileTokens: number) => number };
+  /**
+   * Also give blocks of 16 or 32 query rows a union table per 128 rows (KeyRanges.outer), so the
+   * tensor-core attention keeps full-size workgroups. Default true; false for measurements.
+   */
+  outerTables?: boolean;
 }
 
 /** Everything about one layer's pattern (host side), for the kernel, tests and reports. */
@@ -63,6 +68,7 @@ export function createHilbertPattern(
   const doubleBlocks = config.doubleBlocks ?? 19;
   const maxBlock = config.maxBlock ?? 64;
   const minBlock = config.minBlock ?? 16;
+  const outerTables = config.outerTables ?? true;
   for (const [name, v] of [
     ['maxBlock', maxBlock],
     ['minBlock', minBlock],
@@ -163,7 +169,7 @@ export function createHilbertPattern(
         kr = { blockSize: table.blockSize, ranges: upload(table) };
         // Blocks shorter than the tensor-core kernel's 128-row workgroup: also the union per 128 rows,
         // so the kernel keeps full-size workgroups and masks each subgroup by its own block.
-        if (table.blockSize < OUTER_BLOCK && OUTER_BLOCK % table.blockSize === 0)
+        if (outerTables && table.blockSize <= OUTER_BLOCK / 4 && OUTER_BLOCK % table.blockSize === 0)
           kr.outer = { blockSize: OUTER_BLOCK, ranges: upload(buildKeyRanges(classes, OUTER_BLOCK)) };
         tables.set(key, kr);
       }

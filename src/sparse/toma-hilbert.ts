@@ -15,7 +15,7 @@ import { resolveReducerOptions } from '../merge/options.js';
 import { createReducer } from '../merge/reducers.js';
 import { destinationsFor, TileLayout } from '../merge/tile-layout.js';
 import type { Tensor } from '../tensor.js';
-import { createHilbertPattern, type HilbertPattern } from './hilbert-pattern.js';
+import { createHilbertPattern, type HilbertConfig, type HilbertPattern } from './hilbert-pattern.js';
 import type { HilbertOptions } from './options.js';
 
 export interface TomaHilbert {
@@ -49,10 +49,12 @@ export function createTomaHilbert(
   reducerOptions: { ratio?: number; tile?: number } & Record<string, unknown>,
   hilbertOptions: Partial<HilbertOptions> = {},
   doubleBlocks = 19,
+  patternConfig: Pick<HilbertConfig, 'outerTables'> = {},
 ): TomaHilbert {
   const o = resolveReducerOptions({ ...reducerOptions, method: 'toma' });
   const inner = createReducer(be, { ...reducerOptions, method: 'toma' });
   const hilbert: HilbertPattern = createHilbertPattern(be, hilbertOptions, {
+    ...patternConfig,
     doubleBlocks,
     merge: { tileSize: o.tile, destinations: (n) => destinationsFor(n, o.ratio) },
   });

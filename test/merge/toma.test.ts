@@ -114,7 +114,8 @@ describe('ToMA kernels vs CPU reference', { skip: noGpu }, () => {
         // the CPU composition itself: text rows are z + residual, image rows residual + unmerge
         const zs = cpu.data(zc);
         const res = cpu.data(rc);
-        assert.ok(Math.abs(want[5 * C + 1]! - (zs[5 * C + 1]! + res[5 * C + 1]!)) < 1e-4, 'text row');
+        const sum = zs[5 * C + 1]! + res[5 * C + 1]!;
+        assert.ok(Math.abs(want[5 * C + 1]! - sum) <= 1e-3 * (1 + Math.abs(sum)), 'text row'); // f16 rounding
         // textRows = 0 is the plain merge / unmerge
         const plain = await tomaMerge(gpu!, gpu!.slice(hg, 1, T, L.n), mg, L).read();
         assertClose(await tomaMergeJoint(gpu!, gpu!.slice(hg, 1, T, L.n), mg, L, 0).read(), plain, 0, 'T=0');
