@@ -101,7 +101,9 @@ for (const side of grids) {
     const kr = pattern.keyRanges('double', layer, info, N)!;
     const sparse = await timeAttention(q, k, v, kr);
     // The same ranges without the outer table: workgroups sized by the block (before 2026-12-06).
-    const fineOnly = kr.outer ? await timeAttention(q, k, v, { blockSize: kr.blockSize, ranges: kr.ranges }) : sparse;
+    const fineOnly = kr.outer
+      ? await timeAttention(q, k, v, { blockSize: kr.blockSize, ranges: kr.ranges })
+      : sparse;
     const row = {
       grid: side,
       L,
@@ -121,7 +123,9 @@ for (const side of grids) {
     console.log(
       `  layer phase ${layer}: sparse ${sparse.toFixed(3)} ms, speedup ${row.speedup}x (bound ${row.speedupBound}x,` +
         ` ${(100 * row.keysVisited).toFixed(1)}% of keys, block ${row.blockSize}${row.exact ? ', exact' : ', superset'})` +
-        (row.outer ? `; without the outer table ${fineOnly.toFixed(3)} ms (${row.speedupWithoutOuter}x)` : ''),
+        (row.outer
+          ? `; without the outer table ${fineOnly.toFixed(3)} ms (${row.speedupWithoutOuter}x)`
+          : ''),
     );
   }
   pattern.dispose();
