@@ -43,6 +43,12 @@ const QUERY_CAPACITY = 4096;
  */
 const SUBMIT_EVERY = 96;
 const BIND_GROUP_CACHE = 16384;
+/**
+ * The largest tensor, whatever the adapter allows: kernels index elements with u32 arithmetic that
+ * assumes indices, and the flat grid index (up to n + 256 * 65535), stay below 2^31
+ * (docs/kernels/robustness.md).
+ */
+const MAX_TENSOR_BYTES = 2 ** 31 - 4;
 
 export class GpuRuntime {
   readonly device: GPUDevice;
@@ -131,7 +137,7 @@ export class GpuRuntime {
     const maxBytes = this.maxTensorBytes();
     if (size > maxBytes) {
       throw new RangeError(
-        `a tensor of ${size} bytes exceeds this adapter's maxStorageBufferBindingSize (${this.device.limits.maxStorageBufferBindingSize}${this.guard ? `, less ${this.guard.overhead} bytes of guard canaries` : ''})`,
+        `a tensor of ${size} bytes exceeds the largest tensor: ${maxBytes} bytes (this adapter's maxStorageBufferBindingSize ${this.device.limits.maxStorageBufferBindingSize}, at most 2^31 - 4${this.guard ? `, less ${this.guard.overhead} bytes of guard canaries` : ''})`,
       );
     }
     const list = this.free.get(size);
@@ -174,9 +180,12 @@ export class GpuRuntime {
     return { liveBytes: this.liveBytes, pooledBytes: this.pooledBytes, peakBytes: this.peakBytes };
   }
 
-  /** The largest tensor acquire() hands out: maxStorageBufferBindingSize, less the canaries in guard mode. */
+  /**
+   * The largest tensor acquire() hands out: maxStorageBufferBindingSize (at most 2^31 - 4), less the
+   * canaries in guard mode.
+   */
   maxTensorBytes(): number {
-    const max = this.device.limits.maxStorageBufferBindingSize;
+    const max = Math.min(this.device.limits.maxStorageBufferBindingSize, MAX_TENSOR_BYTES);
     // The check kernel binds a guarded buffer whole, canaries included.
     return this.guard ? Math.floor((max - this.guard.overhead) / 4) * 4 : max;
   }

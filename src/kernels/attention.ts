@@ -44,6 +44,8 @@ export function attention(
   ranges: KeyRanges | undefined,
 ): Tensor {
   const D = q.dim(3);
+  // Nothing to compute (D = 0 would also make the kernels' workgroup arrays empty, which WGSL rejects).
+  if (q.size === 0) return be.alloc([q.dim(0), q.dim(2), q.dim(1) * D], q.dtype);
   if (
     be.paths.attention === 'subgroup-matrix' &&
     q.dtype === 'f16' &&

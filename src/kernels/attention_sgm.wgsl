@@ -66,9 +66,11 @@ struct Params {
 var<workgroup> sm: array<vec4<u32>, SMEM_VEC>;
 var<workgroup> rescaleFlag: u32;
 
-// Key range r of this workgroup's query block, clamped to [0, Lk].
+// Key range r of this workgroup's query block, clamped to [0, Lk]. Past the table's R ranges (also
+// when R = 0: the first call asks for range 0 before anything is known) an empty range, not a read.
 fn keyRange(r: u32, q0: u32) -> vec2<u32> {
 #if RANGES
+  if (r >= p.maxRanges) { return vec2<u32>(p.Lk, p.Lk); }
   let base = (q0 / p.blockSize) * p.maxRanges * 2u + 2u * r;
   return vec2<u32>(min(ranges[base], p.Lk), min(ranges[base + 1u], p.Lk));
 #else

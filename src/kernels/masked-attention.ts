@@ -14,6 +14,7 @@ export function maskedAttention(
   const [B, H, Lq, D] = q.shape as [number, number, number, number];
   const Lk = k.dim(2);
   const out = be.alloc([B, Lq, H * D], q.dtype);
+  if (out.size === 0) return out; // nothing to compute (D = 0 would also give WGSL empty arrays)
   const BQ = 64;
   // K and V blocks in workgroup memory: 2 * BK * D * 4 bytes must fit
   const wgBytes = be.caps.limits.maxComputeWorkgroupStorageSize ?? 16384;
