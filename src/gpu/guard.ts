@@ -91,9 +91,14 @@ export class BufferGuard {
     return this.front + this.tail;
   }
 
-  /** Checks recorded since this guard was made (doctor reports it). */
+  /** Launches and copies whose buffers were checked since this guard was made (doctor reports it). */
   get checks(): number {
     return this.checked;
+  }
+
+  /** Counts one launch or copy as checked (after its check dispatches are recorded). */
+  countChecked(): void {
+    this.checked++;
   }
 
   /** Checks recorded in the submit being built. */
@@ -155,7 +160,6 @@ export class BufferGuard {
       launch,
       slots: slots.map((s) => ({ label: s.label, bytes: regions.get(s.buffer)!.size })),
     });
-    this.checked++;
   }
 
   /** Called with the encoder of a submit, after its last command: copies the state out and clears it. */

@@ -195,7 +195,7 @@ export class GpuRuntime {
     return this.guard !== null;
   }
 
-  /** Canary bytes per buffer in guard mode (0 otherwise), and the checks recorded so far. */
+  /** Canary bytes per buffer in guard mode (0 otherwise), and the launches and copies checked so far. */
   get guardStats(): { overheadBytes: number; checks: number } {
     return { overheadBytes: this.guard?.overhead ?? 0, checks: this.guard?.checks ?? 0 };
   }
@@ -464,6 +464,7 @@ export class GpuRuntime {
       this.pass.dispatchWorkgroups(1);
       guard.recorded(subject, this.launches, slots);
     }
+    guard.countChecked();
     if (guard.pendingChecks >= GUARD_CHECKS_PER_SUBMIT) this.flush();
   }
 

@@ -73,6 +73,10 @@ export function attentionSimt(
   const wgBytes = be.caps.limits.maxComputeWorkgroupStorageSize ?? 16384;
   let BK = 16;
   while (BK > 1 && 2 * BK * D * 4 > wgBytes) BK /= 2;
+  if (2 * BK * D * 4 > wgBytes)
+    throw new RangeError(
+      `attention: head dim ${D} needs ${8 * D} bytes of workgroup memory, the adapter allows ${wgBytes}`,
+    );
   be.rt.launch({
     shader: 'attention_simt',
     params: { T: q.dtype, F16: q.dtype === 'f16', D, BQ, BK, RANGES: !!ranges },

@@ -17,10 +17,13 @@ export function heads(be: GpuBackend, src: Tensor, a: HeadsLaunch): void {
   const [B, L, W] = src.shape as [number, number, number];
   const half = a.headDim / 2;
   const rows = B * L * a.heads;
-  const perGroup = Math.max(
-    1,
-    Math.floor(Math.min(256, be.caps.limits.maxComputeInvocationsPerWorkgroup ?? 256) / half),
-  );
+  const maxThreads = be.caps.limits.maxComputeInvocationsPerWorkgroup ?? 256;
+  // One thread per rotated pair: a head row must fit one workgroup.
+  if (half > maxThreads)
+    throw new RangeError(
+      `heads: head dim ${a.headDim} needs ${half} threads per workgroup, the adapter allows ${maxThreads}`,
+    );
+  const perGroup = Math.max(1, Math.floor(Math.min(256, maxThreads) / half));
   be.rt.launch({
     shader: 'heads',
     params: {

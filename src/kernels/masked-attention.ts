@@ -20,6 +20,10 @@ export function maskedAttention(
   const wgBytes = be.caps.limits.maxComputeWorkgroupStorageSize ?? 16384;
   let BK = 16;
   while (BK > 1 && 2 * BK * D * 4 + 4 * BK > wgBytes) BK /= 2;
+  if (2 * BK * D * 4 + 4 * BK > wgBytes)
+    throw new RangeError(
+      `maskedAttention: head dim ${D} needs ${8 * D + 4} bytes of workgroup memory, the adapter allows ${wgBytes}`,
+    );
   be.rt.launch({
     shader: 'masked_attention',
     params: {

@@ -2,7 +2,7 @@
 // number of sources ahead of it, counted over all sources (O(Nsrc²) comparisons, from workgroup-memory
 // tiles). From the rank: the order, which rows are merged (rank < r), the merged row each raster token
 // is restored from (rowOf) and the raster token whose RoPE each merged row takes (repIdx).
-// One thread per source; grid (ceil(Nsrc / WG), B). Raster indices from the partition are checked
+// One thread per source (and per destination); grid (ceil(max(Nsrc, Ndst) / WG), B). Raster indices from the partition are checked
 // before they index rowOf (the CPU cannot check tensor contents before a launch).
 const WG: u32 = 256u;
 

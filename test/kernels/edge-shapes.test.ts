@@ -81,3 +81,24 @@ describe('edge shapes: WebGPU vs CPU reference', { skip: noGpu }, () => {
     });
   }
 });
+
+describe('shapes past what a kernel can do on this adapter: clear errors, not launch failures', {
+  skip: noGpu,
+}, () => {
+  it('attention / maskedAttention head dims whose K/V block does not fit workgroup memory', () => {
+    const D = gpu!.caps.limits.maxComputeWorkgroupStorageSize! / 4; // 2 * D * 4 bytes > the limit
+    const t = () => gpu!.zeros([1, 1, 1, D]);
+    assert.throws(() => gpu!.attention(t(), t(), t()), new RegExp(`attention: head dim ${D} needs`));
+    assert.throws(
+      () => gpu!.maskedAttention(t(), t(), t()),
+      new RegExp(`maskedAttention: head dim ${D} needs`),
+    );
+  });
+  it('heads with more rotated pairs than threads per workgroup', () => {
+    const D = 2 * (gpu!.caps.limits.maxComputeInvocationsPerWorkgroup! + 1);
+    assert.throws(
+      () => gpu!.heads(gpu!.zeros([1, 1, D]), { heads: 1, headDim: D, column: 0 }),
+      new RegExp(`heads: head dim ${D} needs`),
+    );
+  });
+});

@@ -203,6 +203,24 @@ describe('ToMeSD kernels stay in bounds on bad index contents', { skip: noGpu },
     for (let i = ns; i < B * ns; i++) assert.ok(idx[i]! < nd, `batch 1 source ${i - ns}: ${idx[i]}`);
   });
 
+  it('a partition with more destinations than sources (past one workgroup): every row written', async () => {
+    const r = rng();
+    const n = 300;
+    const perm = Array.from({ length: n }, (_, i) => i).sort(() => r.uniform() - 0.5);
+    const custom = { n, src: Uint32Array.from(perm.slice(0, 20)), dst: Uint32Array.from(perm.slice(20)) };
+    const nodeMax = r.normals(B * 20);
+    const nodeIdx = Uint32Array.from({ length: B * 20 }, () => r.int(n - 20));
+    const ref = tomesdPlanRef(nodeMax, nodeIdx, B, custom, 7);
+    const plan = tomesdPlan(
+      gpu!,
+      { nodeMax: gpu!.tensor(nodeMax, [B, 20]), nodeIdx: gpu!.tensor(nodeIdx, [B, 20], 'u32') },
+      uploadPartition(gpu!, custom),
+      7,
+    );
+    for (const k of ['order', 'rowOf', 'repIdx', 'list', 'groupStart', 'groupCount'] as const)
+      assert.deepEqual(await gpu!.readU32(plan[k]), ref[k], k);
+  });
+
   it('out-of-range partition indices and destinations are skipped, not followed', async () => {
     const r = rng();
     const src = Uint32Array.from(part.src);

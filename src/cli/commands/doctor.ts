@@ -110,10 +110,11 @@ export const doctor: Command = {
       failed ? `\n${failed} of ${rows.length} checks FAILED` : `\nall ${rows.length} checks passed`,
     );
     if (be instanceof GpuBackend && be.rt.guarded) {
-      // The SIMT variant runs on a runtime of its own; its checks are in its own rows.
+      // A SIMT variant (tensor-core adapters) runs on a runtime of its own, also guarded.
+      const variant = be.paths.matmul !== 'simt' || be.paths.attention !== 'simt';
       const broken = rows.filter((r) => r.note?.startsWith('guard:')).length;
       console.log(
-        `guard: canaries verified by ${be.rt.guardStats.checks} checks on the main runtime; ${broken ? `${broken} kernel(s) wrote out of bounds (FAILED rows above)` : 'none changed'}`,
+        `guard: canaries verified after ${be.rt.guardStats.checks} launches and copies${variant ? ' (plus those of the SIMT variant)' : ''}; ${broken ? `${broken} check(s) found out-of-bounds writes (FAILED rows above)` : 'none changed'}`,
       );
     }
     be.destroy();
