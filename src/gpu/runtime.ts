@@ -175,7 +175,7 @@ export class GpuRuntime {
     this.pooledBytes = 0;
   }
 
-  /** Tensor bytes (as rounded by acquire()); guard canaries are not counted (guardOverhead says their size). */
+  /** Tensor bytes (as rounded by acquire()); guard canaries are not counted (guardStats gives their size). */
   memory() {
     return { liveBytes: this.liveBytes, pooledBytes: this.pooledBytes, peakBytes: this.peakBytes };
   }
