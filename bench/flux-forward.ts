@@ -5,7 +5,8 @@
 //
 //   node dist/bench/flux-forward.js [--res 1024,2048] [--runs 10] [--warmup 2] [--method dense,toma:0.5,...]
 //     [--dtype f16|f32] [--text 512] [--batch 1] [--config flux-dev] [--tiny] [--no-profile]
-//     [--json out.json] [--unsafe-disable-robustness] [--dawn-toggles a,b]
+//     [--json out.json] [--robust] [--dawn-toggles a,b]   (robustness is off by default in Node;
+//     --unsafe-disable-robustness is still accepted and means that default)
 //
 // --tiny runs the flux-tiny config at 128² with 16 text tokens (defaults; override as usual), small
 // enough for SwiftShader.
@@ -19,6 +20,7 @@ import { FLUX_PRESETS, FluxModel } from '../src/models/flux/index.js';
 import { createHilbertPattern } from '../src/sparse/hilbert-pattern.js';
 import { createTomaHilbert } from '../src/sparse/toma-hilbert.js';
 import type { Tensor } from '../src/tensor.js';
+import { DEVICE_FLAGS, deviceMode, deviceOptions } from './device-flags.js';
 
 /**
  * Methods by spec: dense, toma:R, tomesd:R, todo, hilbert. Reducers merge on every step here (one
@@ -73,9 +75,7 @@ const { values: a } = parseArgs({
     'no-profile': { type: 'boolean', default: false },
     json: { type: 'string' },
     seed: { type: 'string', default: '0' },
-    'unsafe-disable-robustness': { type: 'boolean', default: false },
-    // Extra Dawn toggles (e.g. disable_workgroup_init), to measure what they cost or save.
-    'dawn-toggles': { type: 'string' },
+    ...DEVICE_FLAGS,
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -106,15 +106,14 @@ const textTokens = int(a.text, a.tiny ? 16 : 512, 'text');
 const batch = int(a.batch, 1, 'batch');
 const methodSpecs = a.method!.split(',').filter(Boolean);
 
-const dawnToggles = (a['dawn-toggles'] ?? '').split(',').filter(Boolean);
-const be = await GpuBackend.create({ unsafeDisableRobustness: a['unsafe-disable-robustness'], dawnToggles });
+const be = await GpuBackend.create(deviceOptions(a));
 const dtype = (a.dtype ?? (be.caps.f16 ? 'f16' : 'f32')) as 'f16' | 'f32';
 if (dtype !== 'f16' && dtype !== 'f32') throw new Error(`--dtype must be f16 or f32, got "${a.dtype}"`);
 if (!be.supports(dtype))
   throw new Error(`this adapter (${be.info().description}) has no shader-f16: use --dtype f32`);
 const device = be.info().description;
 console.log(
-  `device: ${device}${be.caps.robustnessDisabled ? ' (robustness disabled)' : ''}${dawnToggles.length ? `; Dawn toggles: ${dawnToggles.join(', ')}` : ''}`,
+  `device: ${device} (${deviceMode(be)}${a['dawn-toggles'] ? `; Dawn toggles ${a['dawn-toggles']}` : ''})`,
 );
 console.log(`paths: matmul=${be.paths.matmul} attention=${be.paths.attention}`);
 
@@ -338,7 +337,7 @@ if (a.json) {
     date: new Date().toISOString(),
     device,
     robustnessDisabled: be.caps.robustnessDisabled,
-    dawnToggles,
+    dawnToggles: (a['dawn-toggles'] ?? '').split(',').filter(Boolean),
     paths: be.paths,
     config: configName,
     dtype,

@@ -6,7 +6,7 @@
 //   node dist/bench/flux-pipeline.js [--random schnell-full|dev-full|tiny|tiny-dev | --model-dir DIR]
 //     [--size 1024] [--steps 4] [--methods dense,toma:0.5] [--merge-every 1] [--dtype f16|f32]
 //     [--ae-dtype f32] [--max-length N] [--warmup 1] [--seed 0] [--prompt TEXT] [--backend webgpu|cpu]
-//     [--json out.json] [--tiny] [--unsafe-disable-robustness]
+//     [--json out.json] [--tiny] [--robust]   (--unsafe-disable-robustness: accepted, the default now)
 //
 // --random (the default, schnell-full) builds every component with random weights directly on the device
 // (no checkpoint, no disk); --model-dir loads a folder (e.g. one written by tools/make-random-flux-folder.mjs).
@@ -23,6 +23,7 @@ import { pipelinePreset } from '../src/pipeline/flux-presets.js';
 import { METHODS, type MethodName } from '../src/pipeline/methods.js';
 import { locateFlux } from '../src/pipeline/model-folder.js';
 import { randomFluxComponents } from '../src/pipeline/random-components.js';
+import { DEVICE_FLAGS, deviceMode, deviceOptions } from './device-flags.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -41,7 +42,7 @@ const { values: a } = parseArgs({
     backend: { type: 'string', default: 'webgpu' },
     json: { type: 'string' },
     tiny: { type: 'boolean', default: false },
-    'unsafe-disable-robustness': { type: 'boolean', default: false },
+    ...DEVICE_FLAGS,
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -75,8 +76,7 @@ const methods: PipelineMethod[] = a.methods!.split(',').map((spec) => {
 
 let be: Backend;
 if (a.backend === 'cpu') be = new CpuBackend();
-else if (a.backend === 'webgpu')
-  be = await GpuBackend.create({ unsafeDisableRobustness: a['unsafe-disable-robustness'] });
+else if (a.backend === 'webgpu') be = await GpuBackend.create(deviceOptions(a));
 else throw new Error(`--backend must be webgpu or cpu, got "${a.backend}"`);
 const dtype = (a.dtype ?? (be.supports('f16') && be.name !== 'cpu' ? 'f16' : 'f32')) as 'f16' | 'f32';
 const aeDtype = a['ae-dtype'] as 'f16' | 'f32';
@@ -89,7 +89,8 @@ for (const [flag, d] of [
     throw new Error(`this adapter (${be.info().description}) has no shader-f16: use --${flag} f32`);
 }
 const device = be.info().description;
-console.log(`device: ${device}`);
+const robustnessDisabled = be instanceof GpuBackend ? be.caps.robustnessDisabled : null;
+console.log(`device: ${device}${be instanceof GpuBackend ? ` (${deviceMode(be)})` : ''}`);
 
 const components: FluxComponents = a['model-dir']
   ? openFluxFolder(locateFlux({ modelDir: a['model-dir'] }))
@@ -176,6 +177,7 @@ if (a.json) {
       {
         bench: 'flux-pipeline',
         device,
+        robustnessDisabled,
         backend: be.name,
         components: components.description,
         preset: a['model-dir'] ? null : presetName,

@@ -12,9 +12,10 @@ import { GpuBackend } from '../src/gpu/backend.js';
 import type { ForwardInfo } from '../src/merge/hooks.js';
 import { createHilbertPattern } from '../src/sparse/hilbert-pattern.js';
 import type { DType, Tensor } from '../src/tensor.js';
+import { DEVICE_FLAGS, deviceMode, deviceOptions } from './device-flags.js';
 
 const usage = `usage: node dist/bench/hilbert-attention.js [--small] [--grids 64,128] [--dtype f16|f32]
-       [--heads 24] [--head-dim 128] [--text 512] [--reps 10] [--unsafe-disable-robustness]
+       [--heads 24] [--head-dim 128] [--text 512] [--reps 10] [--robust]
 
 --small: 2 heads x 64, 32 text tokens, grids 16 and 32, 3 reps (runs on SwiftShader in seconds).`;
 
@@ -27,7 +28,7 @@ const { values } = parseArgs({
     'head-dim': { type: 'string' },
     text: { type: 'string' },
     reps: { type: 'string' },
-    'unsafe-disable-robustness': { type: 'boolean' },
+    ...DEVICE_FLAGS,
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -49,11 +50,13 @@ const D = int(values['head-dim'], 'head-dim', small ? 64 : 128);
 const textTokens = int(values.text, 'text', small ? 32 : 512);
 const reps = int(values.reps, 'reps', small ? 3 : 10);
 
-const be = await GpuBackend.create({ unsafeDisableRobustness: !!values['unsafe-disable-robustness'] });
+const be = await GpuBackend.create(deviceOptions(values));
 const dtype = (values.dtype ?? (be.caps.f16 ? 'f16' : 'f32')) as DType;
 if (dtype !== 'f16' && dtype !== 'f32') throw new Error(`--dtype must be f16 or f32, got "${dtype}"`);
 const timing = be.rt.canTime ? 'GPU timestamps' : 'wall clock (no timestamp-query)';
-console.log(`${be.info().description}; attention path ${be.paths.attention}; ${dtype}; ${H} heads x ${D};`);
+console.log(
+  `${be.info().description} (${deviceMode(be)}); attention path ${be.paths.attention}; ${dtype}; ${H} heads x ${D};`,
+);
 console.log(`${textTokens} text tokens; median of ${reps} runs after 1 warm-up; ${timing}\n`);
 
 const median = (xs: number[]) => {

@@ -5,7 +5,11 @@
 // reference on sampled output rows.
 //
 //   node dist/bench/kernels.js [--torch bench/torch_kernels.py] [--reps 3] [--iters 10]
-//        [--sweep] [--only matmul|attention] [--quick] [--json results.json]
+//        [--sweep] [--only matmul|attention] [--quick] [--json results.json] [--robust]
+//
+// Both modes are timed by default (robustness off is Node's default; on is what browsers run);
+// --robust times only robustness on. --unsafe-disable-robustness is accepted (it was the opt-in for
+// the second device, which now always runs).
 //
 // --sweep times tile configurations of the matmul and attention variants instead of the default
 // kernels (robustness off). Timings are GPU timestamps around each launch; a shape's number is the
@@ -41,6 +45,7 @@ const TORCH = arg('torch');
 const JSON_OUT = arg('json');
 // Tiny shapes (f32 where the adapter has no f16): exercises this script on a software adapter.
 const SMOKE = flag('smoke');
+const ROBUST_ONLY = flag('robust');
 
 // ---- what is timed -------------------------------------------------------------------------------
 interface MatmulShape {
@@ -308,10 +313,10 @@ const median = (a: number[]) => {
 
 // ---- main ----------------------------------------------------------------------------------------
 async function main() {
-  const robust = await GpuBackend.create();
+  const robust = await GpuBackend.create({ robust: true });
   let unsafe: GpuBackend | undefined;
   try {
-    unsafe = await GpuBackend.create({ unsafeDisableRobustness: true });
+    if (!ROBUST_ONLY) unsafe = await GpuBackend.create({ robust: false });
   } catch (e) {
     console.log(`no second device without robustness: ${(e as Error).message}`);
   }

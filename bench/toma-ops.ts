@@ -5,7 +5,7 @@
 //   node dist/bench/toma-ops.js                 Flux scale: B=1, 64x64 and 128x128 grids, C=3072, f16
 //   node dist/bench/toma-ops.js --small         small shapes that run on SwiftShader (f32)
 //   options: --grids 64,128  --ratios 0.25,0.5,0.75  --channels 3072  --dtype f16|f32  --reps 20
-//            --methods toma,tomesd,todo  --json out.json
+//            --methods toma,tomesd,todo  --json out.json  --robust
 //
 // Each op runs once to compile, then `reps` times inside one timing window; an op's time is the sum of
 // its kernels' GPU times, median over the repetitions. GB/s counts the bytes an op must move at least.
@@ -27,6 +27,7 @@ import {
 import { tomesdMatch, tomesdMerge, tomesdPlan, tomesdUnmerge, uploadPartition } from '../src/merge/tomesd.js';
 import { tomesdMergeCount } from '../src/merge/tomesd-reducer.js';
 import type { DType, Tensor } from '../src/tensor.js';
+import { DEVICE_FLAGS, deviceMode, deviceOptions } from './device-flags.js';
 
 const { values: a } = parseArgs({
   options: {
@@ -38,6 +39,7 @@ const { values: a } = parseArgs({
     reps: { type: 'string' },
     methods: { type: 'string' },
     json: { type: 'string' },
+    ...DEVICE_FLAGS,
   },
 });
 const list = (s: string | undefined, d: string) => (s ?? d).split(',').map((v) => v.trim());
@@ -48,13 +50,13 @@ const reps = Number(a.reps ?? (a.small ? 3 : 20));
 const methods = new Set(list(a.methods, 'toma,tomesd,todo'));
 const HEAD_DIM = 128;
 
-const be = await GpuBackend.create();
+const be = await GpuBackend.create(deviceOptions(a));
 const dtype = (a.dtype ?? (be.caps.f16 && !a.small ? 'f16' : 'f32')) as DType;
 if (!be.supports(dtype))
   throw new Error(`this adapter cannot run ${dtype} (shader-f16 missing); use --dtype f32`);
 const bytes = dtype === 'f16' ? 2 : 4;
 console.log(
-  `${be.info().description}; ${dtype}, C=${C}, B=1, ${reps} reps, timing: ${be.rt.canTime ? 'GPU timestamps' : 'wall clock'}`,
+  `${be.info().description} (${deviceMode(be)}); ${dtype}, C=${C}, B=1, ${reps} reps, timing: ${be.rt.canTime ? 'GPU timestamps' : 'wall clock'}`,
 );
 
 interface Row {
@@ -201,7 +203,14 @@ console.log(
   )}`,
 );
 if (a.json) {
-  writeFileSync(a.json, JSON.stringify({ device: be.info().description, dtype, C, reps, rows }, null, 1));
+  writeFileSync(
+    a.json,
+    JSON.stringify(
+      { device: be.info().description, robustnessDisabled: be.caps.robustnessDisabled, dtype, C, reps, rows },
+      null,
+      1,
+    ),
+  );
   console.log(`wrote ${a.json}`);
 }
 be.destroy();

@@ -275,7 +275,7 @@ export abstract class Backend {
     const [N, Kw] = w.shape as [number, number];
     if (K !== Kw) throw new RangeError(`matmul(): x has K=${K} but weight ${shapeStr(w.shape)} has K=${Kw}`);
     const outShape = [...x.shape.slice(0, -1), N];
-    const M = x.size / K;
+    const M = numel(x.shape.slice(0, -1)); // not x.size / K: K may be 0
     if (opts.bias) {
       this.float(opts.bias, 'matmul', 'bias', x.dtype);
       this.expectShape(opts.bias, [N], 'matmul', 'bias');

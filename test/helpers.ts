@@ -3,9 +3,11 @@
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { after } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { CpuBackend } from '../src/cpu/backend.js';
 import { GpuBackend } from '../src/gpu/backend.js';
+import { envFlag } from '../src/gpu/device.js';
 import type { DType } from '../src/tensor.js';
 import { Rng } from '../src/util/random.js';
 
@@ -16,9 +18,12 @@ let gpuPromise: Promise<GpuBackend | null> | null = null;
 /**
  * The shared WebGPU backend, or null when there is no adapter. With TOMA_REQUIRE_GPU=1 (CI) a missing
  * adapter is an error instead of a skip. Outputs are poisoned with NaN before every kernel writes them.
+ * Guard mode is on unless TOMA_GUARD=0 (canaries around every buffer, checked after every launch; an
+ * out-of-bounds write fails the test at its next read or sync); robustness follows TOMA_ROBUST (Node's
+ * default: off). tools/run-tests.mjs runs the kernel tests both ways.
  */
 export function getGpu(): Promise<GpuBackend | null> {
-  gpuPromise ??= GpuBackend.create()
+  gpuPromise ??= GpuBackend.create({ guard: envFlag('TOMA_GUARD') ?? true })
     .then((be) => {
       be.rt.poison = true;
       return be;
@@ -32,6 +37,10 @@ export function getGpu(): Promise<GpuBackend | null> {
 }
 
 export const gpu = await getGpu();
+// The file's last launches are verified too, even if no test read their outputs.
+after(async () => {
+  await gpu?.sync();
+});
 export const noGpu = gpu ? false : 'no WebGPU adapter';
 export const noF16 = !gpu ? 'no WebGPU adapter' : gpu.caps.f16 ? false : 'adapter lacks shader-f16';
 /** The dtypes to test kernels in on this adapter. */

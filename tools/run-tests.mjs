@@ -1,6 +1,13 @@
 // Runs the compiled tests (dist/test/**/*.test.js) with node:test.
 // Where no Vulkan driver is configured and Debian's Chromium is installed, its SwiftShader ICD is
 // used, so WGSL kernels really execute (on the CPU) in CI and on development machines.
+//
+// Every GPU test runs in guard mode (TOMA_GUARD=1 unless set: canaries around every buffer, checked
+// after every launch) with Node's default robustness (off). Without arguments (npm test) the whole
+// suite runs that way, then the kernel tests (ROBUST_PASS below) run again with robustness on
+// (TOMA_ROBUST=1), the mode browsers always use. With arguments, only the test files whose path
+// contains one of them run, once, in the mode the environment asks for
+// (e.g. `TOMA_ROBUST=1 node tools/run-tests.mjs kernels/matmul`).
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -13,27 +20,43 @@ if (!env.VK_ICD_FILENAMES && !env.VK_DRIVER_FILES && existsSync(swiftshader)) {
   env.VK_ICD_FILENAMES = swiftshader;
 }
 env.XDG_RUNTIME_DIR ??= '/tmp';
+env.TOMA_GUARD ??= '1';
+
+/** The second pass, robustness on: every WGSL kernel against its CPU reference (quick, ~1 min). */
+const ROBUST_PASS = ['/test/kernels/', '/test/merge/', '/test/gpu/'];
+
+function testFiles(filter) {
+  const files = [];
+  (function walk(dir) {
+    for (const name of readdirSync(dir).sort()) {
+      const p = join(dir, name);
+      if (statSync(p).isDirectory()) walk(p);
+      else if (name.endsWith('.test.js') && (filter.length === 0 || filter.some((f) => p.includes(f))))
+        files.push(p);
+    }
+  })(join(root, 'dist/test'));
+  if (files.length === 0) {
+    console.error('no test files found under dist/test (did the build run?)');
+    process.exit(1);
+  }
+  return files;
+}
+
+function run(files, extraEnv) {
+  const r = spawnSync(
+    process.execPath,
+    ['--expose-gc', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
+    { stdio: 'inherit', env: { ...env, ...extraEnv } },
+  );
+  return r.status ?? 1;
+}
 
 const filter = process.argv.slice(2);
-const files = [];
-(function walk(dir) {
-  for (const name of readdirSync(dir).sort()) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) walk(p);
-    else if (name.endsWith('.test.js') && (filter.length === 0 || filter.some((f) => p.includes(f))))
-      files.push(p);
-  }
-})(join(root, 'dist/test'));
-if (files.length === 0) {
-  console.error('no test files found under dist/test (did the build run?)');
-  process.exit(1);
+let status = run(testFiles(filter), {});
+if (filter.length === 0) {
+  const robust = testFiles(ROBUST_PASS);
+  console.log(`\n== again with robustness on (TOMA_ROBUST=1): ${robust.length} kernel test files ==\n`);
+  const s2 = run(robust, { TOMA_ROBUST: '1' });
+  status ||= s2;
 }
-const r = spawnSync(
-  process.execPath,
-  ['--expose-gc', '--test', '--test-concurrency=1', '--test-reporter=spec', ...files],
-  {
-    stdio: 'inherit',
-    env,
-  },
-);
-process.exit(r.status ?? 1);
+process.exit(status);

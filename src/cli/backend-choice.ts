@@ -1,7 +1,7 @@
 // How the generating commands pick their backend and compute dtype.
 import type { Backend } from '../backend.js';
 import { createBackend } from '../backends.js';
-import { GpuBackend } from '../gpu/backend.js';
+import { GpuBackend, type GpuBackendOptions } from '../gpu/backend.js';
 import { NoAdapterError } from '../gpu/device.js';
 
 /**
@@ -14,10 +14,11 @@ export async function chooseBackend(
   name: 'auto' | 'webgpu' | 'cpu',
   note: string,
   avoidSoftware = true,
+  gpu: GpuBackendOptions = {},
 ): Promise<Backend> {
   let be: Backend;
   try {
-    be = await createBackend(name === 'auto' ? 'webgpu' : name);
+    be = await createBackend(name === 'auto' ? 'webgpu' : name, gpu);
   } catch (e) {
     if (!(name === 'auto' && e instanceof NoAdapterError)) throw e;
     console.error(`no WebGPU adapter: running on the CPU backend (${note}). See \`toma doctor\`.`);

@@ -128,7 +128,9 @@ export function tomesdPlanRef(
   for (let b = 0; b < B; b++) {
     const score = (i: number) => nodeMax[b * ns + i]!;
     const dstOf = (i: number) => nodeIdx[b * ns + i]!;
-    const order = Array.from({ length: ns }, (_, i) => i).sort((i, j) => score(j) - score(i) || i - j);
+    const order = Array.from({ length: ns }, (_, i) => i).sort(
+      (i, j) => descendingNaNLast(score(i), score(j)) || i - j,
+    );
     order.forEach((i, rank) => {
       plan.order[b * ns + rank] = i;
       if (rank >= r) {
@@ -151,6 +153,17 @@ export function tomesdPlanRef(
     });
   }
   return plan;
+}
+
+/**
+ * Sort comparator: larger first, NaN after every number (so NaN scores still give a total order, as
+ * in tomesd_rank.wgsl); 0 for ties, -0 included (then the caller breaks them by index).
+ */
+function descendingNaNLast(a: number, b: number): number {
+  const na = Number.isNaN(a);
+  const nb = Number.isNaN(b);
+  if (na || nb) return na === nb ? 0 : na ? 1 : -1;
+  return a === b ? 0 : b - a; // a === b first: Infinity - Infinity is NaN
 }
 
 /** Merged tokens [B, tokens, C]: unmerged sources, then destinations averaged with their merged sources. */

@@ -235,6 +235,6 @@ export class GpuBackend extends Backend {
     return upsampleNearest2x(this, x);
   }
   override maxTensorBytes(): number {
-    return this.caps.limits.maxStorageBufferBindingSize ?? 134217728;
+    return this.rt.maxTensorBytes();
   }
 }

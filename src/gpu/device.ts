@@ -22,14 +22,34 @@ export interface Capabilities {
   subgroupMatrix: boolean;
   subgroupMatrixConfigs: SubgroupMatrixConfig[];
   timestampQuery: boolean;
+  /**
+   * True when Tint's bounds clamps are off (Node's default, Dawn toggle `disable_robustness`); always
+   * false in browsers, which keep robustness on whatever is asked.
+   */
   robustnessDisabled: boolean;
   limits: Record<string, number>;
   features: string[];
 }
 
 export interface DeviceOptions {
-  /** Removes the bounds clamps Tint inserts (faster, not memory safe). Node only. Default false. */
+  /**
+   * Keep the bounds clamps Tint inserts into every kernel ("robustness"). Node default: false (Dawn
+   * toggle `disable_robustness`; only this project's kernels run there and every shape is checked on
+   * the CPU before a launch: docs/kernels/robustness.md). Browsers always keep robustness on, whatever
+   * is asked. Environment: TOMA_ROBUST=1 (or 0) when the option is not given.
+   */
+  robust?: boolean;
+  /**
+   * @deprecated Robustness is off by default in Node now: leave this out (or use `robust`). Kept for one
+   * release as an alias: `true` is `robust: false` (the default), `false` is `robust: true`.
+   */
   unsafeDisableRobustness?: boolean;
+  /**
+   * Guard mode (tests and diagnosis): canaries around every storage buffer, checked after every launch
+   * and copy; sync() and readback throw naming the first launch that wrote outside its buffer
+   * (src/gpu/guard.ts). Default: environment TOMA_GUARD=1, else off.
+   */
+  guard?: boolean;
   /** Pretend these features are absent, to exercise fallbacks. */
   disable?: { f16?: boolean; subgroups?: boolean; subgroupMatrix?: boolean; timestampQuery?: boolean };
   powerPreference?: GPUPowerPreference;
@@ -40,6 +60,8 @@ export interface DeviceOptions {
 export interface GpuDevice {
   device: GPUDevice;
   caps: Capabilities;
+  /** Guard mode for the runtimes made on this device (DeviceOptions.guard, resolved). */
+  guard: boolean;
   /** Resolves with a reason if the device is lost; never rejects. */
   lost: Promise<string>;
   /** Set once the device is lost. */
@@ -100,6 +122,35 @@ async function fileExists(path: string): Promise<boolean> {
   return fs.existsSync(path);
 }
 
+/** A boolean environment variable (Node only): '1'/'true' or '0'/'false'; undefined when unset or elsewhere. */
+export function envFlag(name: string): boolean | undefined {
+  const g = globalThis as { process?: { env?: Record<string, string | undefined> } };
+  const v = g.process?.env?.[name]?.trim().toLowerCase();
+  if (v === undefined || v === '') return undefined;
+  if (v === '1' || v === 'true' || v === 'yes' || v === 'on') return true;
+  if (v === '0' || v === 'false' || v === 'no' || v === 'off') return false;
+  throw new TypeError(`${name}=${v}: expected 1 or 0`);
+}
+
+/**
+ * Whether kernels keep Tint's bounds clamps, from the options (the deprecated alias included) and
+ * TOMA_ROBUST. Browsers ignore the answer: they are always robust.
+ */
+export function wantsRobust(opts: DeviceOptions): boolean {
+  const alias = opts.unsafeDisableRobustness === undefined ? undefined : !opts.unsafeDisableRobustness;
+  if (opts.robust !== undefined && alias !== undefined && opts.robust !== alias) {
+    throw new TypeError(
+      `robust: ${opts.robust} contradicts the deprecated unsafeDisableRobustness: ${opts.unsafeDisableRobustness}; give only robust`,
+    );
+  }
+  return opts.robust ?? alias ?? envFlag('TOMA_ROBUST') ?? false;
+}
+
+/** Guard mode from the option, else TOMA_GUARD. */
+export function wantsGuard(opts: DeviceOptions): boolean {
+  return opts.guard ?? envFlag('TOMA_GUARD') ?? false;
+}
+
 function isNode(): boolean {
   const g = globalThis as { process?: { versions?: { node?: string } }; window?: unknown };
   return !!g.process?.versions?.node && g.window === undefined;
@@ -108,9 +159,10 @@ function isNode(): boolean {
 export async function requestGpu(opts: DeviceOptions = {}): Promise<GpuDevice> {
   const runtime: 'node' | 'browser' = isNode() ? 'node' : 'browser';
   let gpu: GPU;
+  const robust = runtime === 'browser' || wantsRobust(opts);
   if (runtime === 'node') {
     const toggles = ['allow_unsafe_apis', 'vulkan_enable_f16_on_nvidia'];
-    if (opts.unsafeDisableRobustness) toggles.push('disable_robustness');
+    if (!robust) toggles.push('disable_robustness');
     toggles.push(...(opts.dawnToggles ?? []));
     try {
       gpu = await nodeGpu(toggles);
@@ -182,12 +234,18 @@ export async function requestGpu(opts: DeviceOptions = {}): Promise<GpuDevice> {
     subgroupMatrix: wantSgm && configs.some((c) => c.componentType === 'f16'),
     subgroupMatrixConfigs: configs,
     timestampQuery: wantTimestamps,
-    robustnessDisabled: runtime === 'node' && !!opts.unsafeDisableRobustness,
+    robustnessDisabled: !robust,
     limits,
     features: [...adapter.features].sort(),
   };
 
-  const handle: GpuDevice = { device, caps, lostReason: null, lost: Promise.resolve('') };
+  const handle: GpuDevice = {
+    device,
+    caps,
+    guard: wantsGuard(opts),
+    lostReason: null,
+    lost: Promise.resolve(''),
+  };
   handle.lost = device.lost.then((i) => {
     handle.lostReason = `${i.reason ?? 'unknown'}: ${i.message || 'device lost'}`;
     return handle.lostReason;

@@ -5,6 +5,7 @@
 // which happens only on readback, on sync(), or when the uniform ring or query set fills. A whole
 // forward pass is thus a handful of submits with no CPU round-trips inside.
 import type { GpuDevice } from './device.js';
+import { BufferGuard, GUARD_CHECKS_PER_SUBMIT, type GuardSubject, guardRegion } from './guard.js';
 import { cacheKey, type ShaderParams, specialize } from './shader.js';
 
 export type KernelCategory = 'linear' | 'attention' | 'merge' | 'other';
@@ -42,6 +43,12 @@ const QUERY_CAPACITY = 4096;
  */
 const SUBMIT_EVERY = 96;
 const BIND_GROUP_CACHE = 16384;
+/**
+ * The largest tensor, whatever the adapter allows: kernels index elements with u32 arithmetic that
+ * assumes indices, and the flat grid index (up to n + 256 * 65535), stay below 2^31
+ * (docs/kernels/robustness.md).
+ */
+const MAX_TENSOR_BYTES = 2 ** 31 - 4;
 
 export class GpuRuntime {
   readonly device: GPUDevice;
@@ -78,6 +85,8 @@ export class GpuRuntime {
   private errors: string[] = [];
   /** When set, every buffer handed out by acquire() is first filled with NaN (tests use this). */
   poison = false;
+  /** Guard mode (GpuDevice.guard): canaries around every buffer, checked after every launch and copy. */
+  private readonly guard: BufferGuard | null;
 
   // GPU timing (only while profiling)
   private querySet: GPUQuerySet | null = null;
@@ -98,6 +107,7 @@ export class GpuRuntime {
     this.ringU32 = new Uint32Array(this.ringCpu);
     this.ringF32 = new Float32Array(this.ringCpu);
     this.ringI32 = new Int32Array(this.ringCpu);
+    this.guard = gpu.guard ? new BufferGuard(this.device) : null;
     this.device.addEventListener('uncapturederror', (ev) => {
       const e = (ev as GPUUncapturedErrorEvent).error;
       this.errors.push(e.message);
@@ -115,19 +125,28 @@ export class GpuRuntime {
   }
 
   // ---- buffers ------------------------------------------------------------------------------------
-  /** A storage buffer of at least `bytes` bytes from the pool. Sizes are rounded up to 16 bytes. */
+  /**
+   * A storage buffer of at least `bytes` bytes from the pool. Sizes are rounded up to 16 bytes; in
+   * guard mode to 4 (so an overrun of one word reaches the canary) and the data sits at an offset
+   * (dataOffset(); write, read, copy and launch bindings apply it).
+   */
   acquire(bytes: number): GPUBuffer {
-    const size = Math.max(16, Math.ceil(bytes / 16) * 16);
-    const maxBinding = this.device.limits.maxStorageBufferBindingSize;
-    if (size > maxBinding) {
+    const size = this.guard
+      ? Math.max(4, Math.ceil(bytes / 4) * 4)
+      : Math.max(16, Math.ceil(bytes / 16) * 16);
+    const maxBytes = this.maxTensorBytes();
+    if (size > maxBytes) {
       throw new RangeError(
-        `a tensor of ${size} bytes exceeds this adapter's maxStorageBufferBindingSize (${maxBinding})`,
+        `a tensor of ${size} bytes exceeds the largest tensor: ${maxBytes} bytes (this adapter's maxStorageBufferBindingSize ${this.device.limits.maxStorageBufferBindingSize}, at most 2^31 - 4${this.guard ? `, less ${this.guard.overhead} bytes of guard canaries` : ''})`,
       );
     }
     const list = this.free.get(size);
     let buf = list?.pop();
     if (buf) this.pooledBytes -= size;
-    else buf = this.device.createBuffer({ size, usage: STORAGE_USAGE });
+    else
+      buf = this.guard
+        ? this.guard.create(size, STORAGE_USAGE)
+        : this.device.createBuffer({ size, usage: STORAGE_USAGE });
     this.liveBytes += size;
     this.peakBytes = Math.max(this.peakBytes, this.liveBytes + this.pooledBytes);
     if (this.poison) this.fill(buf, 0xffffffff);
@@ -136,7 +155,7 @@ export class GpuRuntime {
 
   /** Returns a buffer to the pool. Safe while recorded work still uses it: later work is ordered after. */
   releaseBuffer(buf: GPUBuffer): void {
-    const size = buf.size;
+    const size = this.byteSize(buf);
     this.liveBytes -= size;
     const list = this.free.get(size);
     if (list) list.push(buf);
@@ -147,20 +166,60 @@ export class GpuRuntime {
   trim(): void {
     this.flush();
     this.bindGroups.clear(); // they may reference the buffers destroyed below
-    for (const list of this.free.values()) for (const b of list) b.destroy();
+    for (const list of this.free.values())
+      for (const b of list) {
+        this.guard?.forget(b);
+        b.destroy();
+      }
     this.free.clear();
     this.pooledBytes = 0;
   }
 
+  /** Tensor bytes (as rounded by acquire()); guard canaries are not counted (guardStats gives their size). */
   memory() {
     return { liveBytes: this.liveBytes, pooledBytes: this.pooledBytes, peakBytes: this.peakBytes };
+  }
+
+  /**
+   * The largest tensor acquire() hands out: maxStorageBufferBindingSize (at most 2^31 - 4), less the
+   * canaries in guard mode.
+   */
+  maxTensorBytes(): number {
+    const max = Math.min(this.device.limits.maxStorageBufferBindingSize, MAX_TENSOR_BYTES);
+    // The check kernel binds a guarded buffer whole, canaries included.
+    return this.guard ? Math.floor((max - this.guard.overhead) / 4) * 4 : max;
+  }
+
+  /** Whether this runtime is in guard mode. */
+  get guarded(): boolean {
+    return this.guard !== null;
+  }
+
+  /** Canary bytes per buffer in guard mode (0 otherwise), and the launches and copies checked so far. */
+  get guardStats(): { overheadBytes: number; checks: number } {
+    return { overheadBytes: this.guard?.overhead ?? 0, checks: this.guard?.checks ?? 0 };
+  }
+
+  /** Bytes of a buffer's data: what kernels see bound, and what write() / read() / copy() may touch. */
+  byteSize(buf: GPUBuffer): number {
+    return guardRegion(buf)?.size ?? buf.size;
+  }
+
+  /** Where a buffer's data starts (non-zero only for guarded buffers). */
+  dataOffset(buf: GPUBuffer): number {
+    return guardRegion(buf)?.offset ?? 0;
+  }
+
+  private bindingOf(buffer: GPUBuffer): GPUBufferBinding {
+    const r = guardRegion(buffer);
+    return r ? { buffer, offset: r.offset, size: r.size } : { buffer };
   }
 
   resetPeak(): void {
     this.peakBytes = this.liveBytes + this.pooledBytes;
   }
 
-  /** Writes data at the start of buf, ordered after all work recorded so far. */
+  /** Writes data at the start of buf's data, ordered after all work recorded so far. */
   write(buf: GPUBuffer, data: ArrayBufferView): void {
     if (this.encoder) this.flush(); // recorded commands may still read this (pooled) buffer's old contents
     let bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
@@ -169,23 +228,28 @@ export class GpuRuntime {
       padded.set(bytes);
       bytes = padded;
     }
+    const base = this.dataOffset(buf);
+    if (bytes.byteLength > this.byteSize(buf))
+      throw new RangeError(`write(): ${bytes.byteLength} bytes into a ${this.byteSize(buf)}-byte buffer`);
     // Large uploads go in slices so Dawn's staging memory stays bounded.
     const CHUNK = 64 << 20;
     for (let o = 0; o < bytes.byteLength; o += CHUNK) {
       const n = Math.min(CHUNK, bytes.byteLength - o);
-      this.device.queue.writeBuffer(buf, o, bytes.buffer, bytes.byteOffset + o, n);
+      this.device.queue.writeBuffer(buf, base + o, bytes.buffer, bytes.byteOffset + o, n);
     }
   }
 
   async read(buf: GPUBuffer, bytes: number): Promise<ArrayBuffer> {
     const size = Math.ceil(bytes / 4) * 4;
+    if (size > this.byteSize(buf))
+      throw new RangeError(`read(): ${bytes} bytes from a ${this.byteSize(buf)}-byte buffer`);
     const staging = this.device.createBuffer({
       size,
       usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
     });
     this.ensureEncoder();
     this.endPass();
-    this.encoder!.copyBufferToBuffer(buf, 0, staging, 0, size);
+    this.encoder!.copyBufferToBuffer(buf, this.dataOffset(buf), staging, 0, size);
     this.flush();
     try {
       await Promise.race([
@@ -195,7 +259,9 @@ export class GpuRuntime {
         }),
       ]);
       this.checkErrors();
-      return staging.getMappedRange().slice(0, bytes);
+      const data = staging.getMappedRange().slice(0, bytes);
+      await this.guard?.verify(); // all work up to this read is done
+      return data;
     } finally {
       staging.destroy();
     }
@@ -304,7 +370,7 @@ export class GpuRuntime {
           resource: { buffer: this.ringGpu, offset: uniformOffset, size: uniformSize },
         });
       for (const [i, buffer] of l.buffers.entries())
-        if (buffer) entries.push({ binding: i + 1, resource: { buffer } });
+        if (buffer) entries.push({ binding: i + 1, resource: this.bindingOf(buffer) });
       bindGroup = this.device.createBindGroup({ layout, entries });
       if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.clear();
       this.bindGroups.set(key, bindGroup);
@@ -333,12 +399,13 @@ export class GpuRuntime {
       this.pass.dispatchWorkgroups(gx, gy, gz);
     }
     this.launches++;
+    if (this.guard) this.guardCheck(l, l.buffers);
     if (++this.sinceSubmit >= SUBMIT_EVERY) this.flush();
   }
 
-  /** Fills a whole buffer with a 32-bit pattern, in order with the launches. */
+  /** Fills a buffer's data with a 32-bit pattern, in order with the launches. */
   fill(buf: GPUBuffer, value: number): void {
-    const n = buf.size / 4;
+    const n = this.byteSize(buf) / 4;
     this.launch({
       shader: 'fill_u32',
       uniforms: [n, value],
@@ -347,11 +414,80 @@ export class GpuRuntime {
     });
   }
 
-  /** Records a buffer-to-buffer copy in order with the launches. */
+  /** Records a buffer-to-buffer copy in order with the launches (offsets into the buffers' data). */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
+    if (this.guard && (srcOffset + bytes > this.byteSize(src) || dstOffset + bytes > this.byteSize(dst))) {
+      throw new RangeError(
+        `copy(): ${bytes} bytes from offset ${srcOffset} of ${this.byteSize(src)} to offset ${dstOffset} of ${this.byteSize(dst)}`,
+      );
+    }
     this.ensureEncoder();
     this.endPass();
-    this.encoder!.copyBufferToBuffer(src, srcOffset, dst, dstOffset, bytes);
+    this.encoder!.copyBufferToBuffer(
+      src,
+      this.dataOffset(src) + srcOffset,
+      dst,
+      this.dataOffset(dst) + dstOffset,
+      bytes,
+    );
+    if (this.guard) this.guardCheck('copy', [src, dst]);
+  }
+
+  /**
+   * Guard mode: checks the canaries of the buffers a launch or copy just bound, in the same pass (the
+   * check kernel binds them whole). Not a launch: not counted, not timed.
+   */
+  private guardCheck(subject: GuardSubject, buffers: readonly (GPUBuffer | undefined)[]): void {
+    const guard = this.guard!;
+    const label =
+      subject === 'copy'
+        ? (i: number) => (i ? "the copy's destination" : "the copy's source")
+        : (i: number) => `binding ${i + 1}`;
+    for (const slots of guard.groups(buffers, label)) {
+      const { pipeline, layout, id } = this.pipelineEntry('guard_check', guard.params(slots.length), 'main');
+      let key = `${id}`;
+      for (const s of slots) key += `:${this.idOf(s.buffer)}`;
+      let bindGroup = this.bindGroups.get(key);
+      if (!bindGroup) {
+        const entries: GPUBindGroupEntry[] = [
+          { binding: 0, resource: { buffer: guard.state } },
+          ...slots.map((s, i) => ({ binding: i + 1, resource: { buffer: s.buffer } })),
+        ];
+        bindGroup = this.device.createBindGroup({ layout, entries });
+        if (this.bindGroups.size >= BIND_GROUP_CACHE) this.bindGroups.clear();
+        this.bindGroups.set(key, bindGroup);
+      }
+      this.ensureEncoder();
+      if (!this.pass) this.pass = this.encoder!.beginComputePass();
+      this.pass.setPipeline(pipeline);
+      this.pass.setBindGroup(0, bindGroup);
+      this.pass.dispatchWorkgroups(1);
+      guard.recorded(subject, this.launches, slots);
+    }
+    guard.countChecked();
+    if (guard.pendingChecks >= GUARD_CHECKS_PER_SUBMIT) this.flush();
+  }
+
+  /**
+   * The whole allocation behind a buffer, guard canaries included, without verifying them (guard
+   * diagnostics and tests). Waits for the work recorded so far.
+   */
+  async readRaw(buf: GPUBuffer): Promise<Uint32Array> {
+    const staging = this.device.createBuffer({
+      size: buf.size,
+      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+    });
+    this.ensureEncoder();
+    this.endPass();
+    this.encoder!.copyBufferToBuffer(buf, 0, staging, 0, buf.size);
+    this.flush();
+    try {
+      await staging.mapAsync(GPUMapMode.READ);
+      this.checkErrors();
+      return new Uint32Array(staging.getMappedRange().slice(0));
+    } finally {
+      staging.destroy();
+    }
   }
 
   /** Submits everything recorded so far. */
@@ -382,6 +518,7 @@ export class GpuRuntime {
       timing = { buf, resolve, entries: this.pendingQueries };
       this.pendingQueries = [];
     }
+    this.guard?.beforeSubmit(this.encoder);
     this.device.queue.submit([this.encoder.finish()]);
     this.encoder = null;
     this.sinceSubmit = 0;
@@ -412,6 +549,7 @@ export class GpuRuntime {
       }),
     ]);
     this.checkErrors();
+    await this.guard?.verify();
   }
 
   get launchCount(): number {
@@ -444,6 +582,7 @@ export class GpuRuntime {
 
   destroy(): void {
     this.trim();
+    this.guard?.destroy();
     this.ringGpu.destroy();
     this.querySet?.destroy();
   }

@@ -72,6 +72,8 @@ export function attention(
   ranges: KeyRanges | undefined,
 ): Tensor {
   const D = q.dim(3);
+  // Nothing to compute (D = 0 would also make the kernels' workgroup arrays empty, which WGSL rejects).
+  if (q.size === 0) return be.alloc([q.dim(0), q.dim(2), q.dim(1) * D], q.dtype);
   if (be.paths.attention === 'subgroup-matrix' && q.dtype === 'f16' && (D === 64 || D === 128)) {
     // Short query blocks with an outer table: full-size workgroups that mask per subgroup.
     if (outerUsable(ranges, D)) return attentionSubgroupMatrix(be, q, k, v, scale, ranges, { outer: true });
@@ -97,6 +99,10 @@ export function attentionSimt(
   const wgBytes = be.caps.limits.maxComputeWorkgroupStorageSize ?? 16384;
   let BK = 16;
   while (BK > 1 && 2 * BK * D * 4 > wgBytes) BK /= 2;
+  if (2 * BK * D * 4 > wgBytes)
+    throw new RangeError(
+      `attention: head dim ${D} needs ${8 * D} bytes of workgroup memory, the adapter allows ${wgBytes}`,
+    );
   be.rt.launch({
     shader: 'attention_simt',
     params: { T: q.dtype, F16: q.dtype === 'f16', D, BQ, BK, RANGES: !!ranges },

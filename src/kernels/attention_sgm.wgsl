@@ -76,13 +76,16 @@ var<workgroup> sm: array<vec4<u32>, SMEM_VEC>;
 var<workgroup> rescaleFlag: u32;
 
 // Key range r that this workgroup streams (its query block's, or with OUTER its outer block's),
-// clamped to [0, Lk].
+// clamped to [0, Lk]. Past the table's R ranges (also when R = 0: the first call asks for range 0
+// before anything is known) an empty range, not a read.
 fn keyRange(r: u32, q0: u32) -> vec2<u32> {
 #if OUTER
+  if (r >= p.outerMaxRanges) { return vec2<u32>(p.Lk, p.Lk); }
   let base = (q0 / p.outerBlock) * p.outerMaxRanges * 2u + 2u * r;
   return vec2<u32>(min(outerRanges[base], p.Lk), min(outerRanges[base + 1u], p.Lk));
 #else
 #if RANGES
+  if (r >= p.maxRanges) { return vec2<u32>(p.Lk, p.Lk); }
   let base = (q0 / p.blockSize) * p.maxRanges * 2u + 2u * r;
   return vec2<u32>(min(ranges[base], p.Lk), min(ranges[base + 1u], p.Lk));
 #else

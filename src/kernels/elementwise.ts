@@ -34,7 +34,7 @@ export function binary(be: GpuBackend, op: 'add' | 'mul', a: Tensor, b: Tensor):
 export function cast(be: GpuBackend, x: Tensor, dtype: DType): Tensor {
   const y = be.alloc(x.shape, dtype);
   if (x.dtype === dtype) {
-    be.rt.copy(be.buf(x), 0, be.buf(y), 0, be.buf(x).size);
+    be.rt.copy(be.buf(x), 0, be.buf(y), 0, be.rt.byteSize(be.buf(x)));
     return y;
   }
   be.rt.launch({

@@ -16,7 +16,7 @@ export function groupNormStats(be: GpuBackend, xs: Tensor[], groups: number, eps
   const B = xs[0]!.dim(0);
   const C = xs[0]!.dim(-1);
   const parts = xs.map((x) => {
-    const S = x.size / (B * C);
+    const S = B * C === 0 ? 0 : x.size / (B * C); // positions; 0 (not NaN) for an empty tensor
     const cs = chunkSize(S, groups);
     return { x, S, cs, chunks: Math.ceil(S / cs) };
   });

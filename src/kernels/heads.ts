@@ -4,10 +4,13 @@ import { grid1d } from '../gpu/runtime.js';
 import type { Tensor } from '../tensor.js';
 
 function rowsPerGroup(be: GpuBackend, half: number): number {
-  return Math.max(
-    1,
-    Math.floor(Math.min(256, be.caps.limits.maxComputeInvocationsPerWorkgroup ?? 256) / half),
-  );
+  const maxThreads = be.caps.limits.maxComputeInvocationsPerWorkgroup ?? 256;
+  // One thread per rotated pair: a head row must fit one workgroup.
+  if (half > maxThreads)
+    throw new RangeError(
+      `heads: head dim ${2 * half} needs ${half} threads per workgroup, the adapter allows ${maxThreads}`,
+    );
+  return Math.max(1, Math.floor(Math.min(256, maxThreads) / half));
 }
 
 export function heads(be: GpuBackend, src: Tensor, a: HeadsLaunchOptions): void {

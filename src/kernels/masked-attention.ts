@@ -14,11 +14,16 @@ export function maskedAttention(
   const [B, H, Lq, D] = q.shape as [number, number, number, number];
   const Lk = k.dim(2);
   const out = be.alloc([B, Lq, H * D], q.dtype);
+  if (out.size === 0) return out; // nothing to compute (D = 0 would also give WGSL empty arrays)
   const BQ = 64;
   // K and V blocks in workgroup memory: 2 * BK * D * 4 bytes must fit
   const wgBytes = be.caps.limits.maxComputeWorkgroupStorageSize ?? 16384;
   let BK = 16;
   while (BK > 1 && 2 * BK * D * 4 + 4 * BK > wgBytes) BK /= 2;
+  if (2 * BK * D * 4 + 4 * BK > wgBytes)
+    throw new RangeError(
+      `maskedAttention: head dim ${D} needs ${8 * D + 4} bytes of workgroup memory, the adapter allows ${wgBytes}`,
+    );
   be.rt.launch({
     shader: 'masked_attention',
     params: {

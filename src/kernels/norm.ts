@@ -15,8 +15,9 @@ interface NormSpec {
 
 function norm(be: GpuBackend, x: Tensor, s: NormSpec): Tensor {
   const C = x.dim(-1);
-  const rows = x.size / C;
   const y = be.alloc(x.shape, x.dtype);
+  if (y.size === 0) return y; // rows of no values, or no rows (and x.size / C would be NaN)
+  const rows = x.size / C;
   const rowsPerBatch = s.shift ? rows / s.shift.dim(0) : 1;
   be.rt.launch({
     shader: 'norm',
@@ -77,8 +78,9 @@ export function modulate(
 
 export function softmax(be: GpuBackend, x: Tensor): Tensor {
   const C = x.dim(-1);
-  const rows = x.size / C;
   const y = be.alloc(x.shape, x.dtype);
+  if (y.size === 0) return y;
+  const rows = x.size / C;
   be.rt.launch({
     shader: 'softmax',
     params: { T: x.dtype, F16: x.dtype === 'f16' },

@@ -101,7 +101,9 @@ export function tomesdPlanGpu(
         be.buf(rowOf),
         be.buf(repIdx),
       ],
-      grid,
+      // Thread i also writes destination i's rows: enough threads for both (a caller's partition may
+      // have more destinations than sources).
+      grid: [Math.ceil(Math.max(ns, nd) / WG), B],
       category: 'merge',
     });
     be.rt.launch({

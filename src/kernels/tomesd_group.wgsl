@@ -2,7 +2,8 @@
 // in the list ordered by (destination, source index) is the number of merged sources before it in that
 // order (O(Nsrc²) comparisons, from workgroup-memory tiles); the first of each group also records the
 // group's start and size. groupStart / groupCount must be zero-filled before (empty groups stay 0, 0).
-// One thread per source; grid (ceil(Nsrc / WG), B).
+// One thread per source; grid (ceil(Nsrc / WG), B). A destination index >= Nd (a caller's match, not
+// checkable before the launch) leaves its source out of every group instead of indexing past them.
 const WG: u32 = 256u;
 
 struct Params { ns: u32, nd: u32, r: u32, listStride: u32 }
@@ -21,14 +22,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let b = wid.y;
   let i = wid.x * WG + li;
   var d = NONE;
-  if (i < p.ns && rank[b * p.ns + i] < p.r) { d = nodeIdx[b * p.ns + i]; }
+  if (i < p.ns && rank[b * p.ns + i] < p.r) { d = select(NONE, nodeIdx[b * p.ns + i], nodeIdx[b * p.ns + i] < p.nd); }
   var pos = 0u;
   var same = 0u;
   var sameBefore = 0u;
   for (var j0 = 0u; j0 < p.ns; j0 += WG) {
     let j = j0 + li;
     var dj = NONE;
-    if (j < p.ns && rank[b * p.ns + j] < p.r) { dj = nodeIdx[b * p.ns + j]; }
+    if (j < p.ns && rank[b * p.ns + j] < p.r) { dj = select(NONE, nodeIdx[b * p.ns + j], nodeIdx[b * p.ns + j] < p.nd); }
     tileDst[li] = dj;
     workgroupBarrier();
     let m = min(WG, p.ns - j0);
@@ -45,7 +46,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     }
     workgroupBarrier();
   }
-  if (d != NONE) {
+  // pos < r <= listStride when rank is a permutation (tomesd_rank's); checked for any other rank.
+  if (d != NONE && pos < p.listStride) {
     list[b * p.listStride + pos] = i;
     if (sameBefore == 0u) {
       groupStart[b * p.nd + d] = pos;

@@ -1,6 +1,8 @@
 // ToMeSD merge: rows [0, unm) copy the unmerged sources (by descending similarity); row unm + j is
 // destination j averaged with the sources merged into it: (x_dst + Σ x_src) / (1 + count).
 // One workgroup per (channel chunk, merged row, batch element); f32 accumulation.
+// The plan's and partition's indices are tensor contents the CPU cannot check before the launch: an
+// index out of range contributes nothing (a zero row, or a skipped source) instead of being followed.
 #if F16
 enable f16;
 #endif
@@ -28,17 +30,20 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   let unm = p.ns - p.r;
   let out = (b * p.tokens + row) * p.CV + cv;
   if (row < unm) {
-    let s = srcIdx[order[b * p.ns + p.r + row]];
-    y[out] = x[(b * p.N + s) * p.CV + cv];
+    var v = VT();
+    let o = order[b * p.ns + p.r + row];
+    if (o < p.ns && srcIdx[o] < p.N) { v = x[(b * p.N + srcIdx[o]) * p.CV + cv]; }
+    y[out] = v;
     return;
   }
   let j = row - unm;
-  var acc = VF(x[(b * p.N + dstIdx[j]) * p.CV + cv]);
-  let start = groupStart[b * p.nd + j];
-  let count = groupCount[b * p.nd + j];
+  var acc = VF();
+  if (dstIdx[j] < p.N) { acc = VF(x[(b * p.N + dstIdx[j]) * p.CV + cv]); }
+  let start = min(groupStart[b * p.nd + j], p.listStride);
+  let count = min(groupCount[b * p.nd + j], p.listStride - start); // the group stays inside the list
   for (var q = 0u; q < count; q++) {
-    let s = srcIdx[list[b * p.listStride + start + q]];
-    acc += VF(x[(b * p.N + s) * p.CV + cv]);
+    let l = list[b * p.listStride + start + q];
+    if (l < p.ns && srcIdx[l] < p.N) { acc += VF(x[(b * p.N + srcIdx[l]) * p.CV + cv]); }
   }
   y[out] = VT(acc / f32(1u + count));
 }

@@ -1,5 +1,6 @@
 // ToMeSD: gather rows and scale them to unit L2 norm (norm clamped at 1e-12), for the cosine matmul.
 // out[b, m, :] = x[b, idx[m], :] / |x[b, idx[m], :]|, one workgroup per (row m, batch element b).
+// An index >= N (a partition tensor's contents, not checkable before the launch) gives a zero row.
 #if F16
 enable f16;
 #endif
@@ -18,9 +19,10 @@ var<workgroup> red: array<f32, WG>;
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) li: u32) {
   let m = wid.x;
   let b = wid.y;
-  let src = (b * p.N + idx[m]) * p.C;
+  let valid = idx[m] < p.N;
+  let src = (b * p.N + select(0u, idx[m], valid)) * p.C;
   var ss = 0.0;
-  for (var c = li; c < p.C; c += WG) { let v = f32(x[src + c]); ss += v * v; }
+  for (var c = li; c < p.C; c += WG) { let v = select(0.0, f32(x[src + c]), valid); ss += v * v; }
   red[li] = ss;
   workgroupBarrier();
   for (var s = WG / 2u; s > 0u; s >>= 1u) {
@@ -29,5 +31,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   let inv = 1.0 / max(sqrt(red[0]), 1e-12);
   let dst = (b * p.M + m) * p.C;
-  for (var c = li; c < p.C; c += WG) { y[dst + c] = T(f32(x[src + c]) * inv); }
+  for (var c = li; c < p.C; c += WG) { y[dst + c] = T(select(0.0, f32(x[src + c]), valid) * inv); }
 }

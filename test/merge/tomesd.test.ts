@@ -134,6 +134,137 @@ describe('ToMeSD kernels vs CPU reference', { skip: noGpu }, () => {
   });
 });
 
+// Index contents the CPU cannot check before a launch (they live on the GPU): the kernels must stay in
+// bounds whatever they hold. Under guard mode (the test default) an out-of-bounds write fails the test;
+// before these kernels were hardened, each case below wrote past a buffer (docs/kernels/robustness.md).
+describe('ToMeSD kernels stay in bounds on bad index contents', { skip: noGpu }, () => {
+  const part = tomesdPartition(6, 6, 5);
+  const ns = part.src.length;
+  const nd = part.dst.length;
+  const N = 36;
+  const C = 8;
+
+  it('NaN similarities (caller-supplied) rank last, as on the CPU: the plan is a permutation', async () => {
+    const r = rng();
+    const nodeMax = r.normals(B * ns);
+    for (let k = 0; k < 7; k++) nodeMax[r.int(B * ns)] = Number.NaN;
+    nodeMax[3] = -0; // ties with +0 on both backends
+    nodeMax[4] = 0;
+    const nodeIdx = Uint32Array.from({ length: B * ns }, () => r.int(nd));
+    for (const rr of [ns - 9, ns - 1, ns]) {
+      const ref = tomesdPlanRef(nodeMax, nodeIdx, B, part, rr);
+      const pg = uploadPartition(gpu!, part);
+      const planG = tomesdPlan(
+        gpu!,
+        { nodeMax: gpu!.tensor(nodeMax, [B, ns]), nodeIdx: gpu!.tensor(nodeIdx, [B, ns], 'u32') },
+        pg,
+        rr,
+      );
+      const order = await gpu!.readU32(planG.order);
+      for (let b = 0; b < B; b++)
+        assert.deepEqual(
+          Array.from(order.subarray(b * ns, (b + 1) * ns)).sort((a, c) => a - c),
+          Array.from({ length: ns }, (_, i) => i),
+          'order is a permutation',
+        );
+      for (const k of ['order', 'rowOf', 'repIdx', 'list', 'groupStart', 'groupCount'] as const)
+        assert.deepEqual(await gpu!.readU32(planG[k]), ref[k], `${k} r=${rr}`);
+      const x = r.normals(B * N * C);
+      const y = tomesdMerge(gpu!, gpu!.tensor(x, [B, N, C]), pg, planG);
+      const pc = uploadPartition(cpu, part);
+      const planC = tomesdPlan(
+        cpu,
+        { nodeMax: cpu.tensor(nodeMax, [B, ns]), nodeIdx: cpu.tensor(nodeIdx, [B, ns], 'u32') },
+        pc,
+        rr,
+      );
+      assertClose(
+        await y.read(),
+        await tomesdMerge(cpu, cpu.tensor(x, [B, N, C]), pc, planC).read(),
+        1e-6,
+        'merge',
+      );
+    }
+  });
+
+  it('NaN tokens: matching picks destination 0 with score -inf on both backends', async () => {
+    const r = rng();
+    const x = r.normals(B * N * C);
+    x.fill(Number.NaN, 0, N * C); // batch 0 all NaN
+    for (let k = 0; k < 3; k++) x[N * C + r.int(N * C)] = Number.NaN; // batch 1: a few NaN tokens
+    const want = tomesdMatchRef(x, B, C, part);
+    const m = tomesdMatch(gpu!, gpu!.tensor(x, [B, N, C]), uploadPartition(gpu!, part));
+    const idx = await gpu!.readU32(m.nodeIdx);
+    const max = await m.nodeMax.read();
+    for (let i = 0; i < ns; i++) {
+      assert.equal(idx[i], want.nodeIdx[i], `batch 0 source ${i}`);
+      assert.equal(max[i], Number.NEGATIVE_INFINITY);
+    }
+    for (let i = ns; i < B * ns; i++) assert.ok(idx[i]! < nd, `batch 1 source ${i - ns}: ${idx[i]}`);
+  });
+
+  it('a partition with more destinations than sources (past one workgroup): every row written', async () => {
+    const r = rng();
+    const n = 300;
+    const perm = Array.from({ length: n }, (_, i) => i).sort(() => r.uniform() - 0.5);
+    const custom = { n, src: Uint32Array.from(perm.slice(0, 20)), dst: Uint32Array.from(perm.slice(20)) };
+    const nodeMax = r.normals(B * 20);
+    const nodeIdx = Uint32Array.from({ length: B * 20 }, () => r.int(n - 20));
+    const ref = tomesdPlanRef(nodeMax, nodeIdx, B, custom, 7);
+    const plan = tomesdPlan(
+      gpu!,
+      { nodeMax: gpu!.tensor(nodeMax, [B, 20]), nodeIdx: gpu!.tensor(nodeIdx, [B, 20], 'u32') },
+      uploadPartition(gpu!, custom),
+      7,
+    );
+    for (const k of ['order', 'rowOf', 'repIdx', 'list', 'groupStart', 'groupCount'] as const)
+      assert.deepEqual(await gpu!.readU32(plan[k]), ref[k], k);
+  });
+
+  it('out-of-range partition indices and destinations are skipped, not followed', async () => {
+    const r = rng();
+    const src = Uint32Array.from(part.src);
+    src[ns - 1] = N + 3; // past the tokens of the last batch element
+    src[2] = 0xfffffff0;
+    const dst = Uint32Array.from(part.dst);
+    dst[nd - 1] = N + 1;
+    const pg = { src: gpu!.tensor(src, [ns], 'u32'), dst: gpu!.tensor(dst, [nd], 'u32') };
+    const x = gpu!.tensor(r.normals(B * N * C), [B, N, C]);
+    const match = tomesdMatch(gpu!, x, pg);
+    const nodeIdx = await gpu!.readU32(match.nodeIdx);
+    nodeIdx[1] = nd + 2; // and a destination index past the groups
+    nodeIdx[B * ns - 1] = nd;
+    const plan = tomesdPlan(
+      gpu!,
+      { nodeMax: match.nodeMax, nodeIdx: gpu!.tensor(nodeIdx, [B, ns], 'u32') },
+      pg,
+      ns,
+    );
+    const y = tomesdMerge(gpu!, x, pg, plan);
+    const out = await y.read(); // guard: nothing was written out of bounds
+    assert.ok(out.every(Number.isFinite), 'skipped indices contribute nothing, not garbage');
+    const counts = await gpu!.readU32(plan.groupCount);
+    for (let b = 0; b < B; b++) {
+      let total = 0;
+      for (let j = 0; j < nd; j++) total += counts[b * nd + j]!;
+      assert.ok(total <= ns, `batch ${b}: ${total} grouped sources`);
+    }
+    await tomesdUnmerge(gpu!, y, plan).read();
+    // A plan whose lists point anywhere: the merge reads only inside its inputs.
+    const junk = (n: number) =>
+      gpu!.tensor(
+        Uint32Array.from({ length: B * n }, () => r.nextU32()),
+        [B, n],
+        'u32',
+      );
+    const bad = { ...plan, order: junk(ns), list: junk(ns), groupStart: junk(nd), groupCount: junk(nd) };
+    // (Guard mode sees writes only; before the kernels clamped these, the merge read far out of bounds.)
+    const merged = await tomesdMerge(gpu!, x, pg, bad).read();
+    assert.ok(merged.every(Number.isFinite), 'only x values (or nothing) are averaged');
+    await gpu!.sync();
+  });
+});
+
 describe('ToMeSD semantics (CPU reference)', () => {
   it('merged destinations are means; unmerge copies them back; RoPE rows follow the representatives', async () => {
     const H = 4;

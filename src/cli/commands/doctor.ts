@@ -4,13 +4,18 @@ import { createBackend } from '../../backends.js';
 import { GpuBackend } from '../../gpu/backend.js';
 import { NoAdapterError } from '../../gpu/device.js';
 import { selfCheck } from '../../selfcheck.js';
-import { type Command, choice, parse, table } from '../args.js';
+import { type Command, choice, parse, table, UsageError } from '../args.js';
+import { DOCTOR_GPU_USAGE, GPU_OPTIONS, gpuOptions } from '../gpu-options.js';
 
-const usage = `usage: toma doctor [--backend auto|webgpu|cpu] [--lite] [--unsafe-disable-robustness]
+const usage = `usage: toma doctor [--backend auto|webgpu|cpu] [--lite] [--robust] [--no-guard]
 
-Reports the WebGPU adapter (features, limits, kernel paths) and checks every kernel against the CPU
-reference on fresh random inputs. With --backend auto (the default) a machine without a WebGPU
-adapter is told what to install and the CPU backend is checked instead. Exit status 1 if any check fails.`;
+Reports the WebGPU adapter (features, limits, kernel paths) and the robustness mode, and checks every
+kernel against the CPU reference on fresh random inputs, in guard mode: canaries around every buffer,
+verified after every launch, so a kernel that writes out of bounds fails its check by name. With
+--backend auto (the default) a machine without a WebGPU adapter is told what to install and the CPU
+backend is checked instead. Exit status 1 if any check fails.
+  --lite         smaller shapes (the default on software adapters)
+${DOCTOR_GPU_USAGE}`;
 
 const LIMITS = [
   'maxStorageBufferBindingSize',
@@ -31,7 +36,8 @@ export const doctor: Command = {
       {
         backend: { type: 'string' },
         lite: { type: 'boolean' },
-        'unsafe-disable-robustness': { type: 'boolean' },
+        'no-guard': { type: 'boolean' },
+        ...GPU_OPTIONS,
       },
       usage,
     );
@@ -40,7 +46,9 @@ export const doctor: Command = {
       return 0;
     }
     const name = choice(values.backend, ['auto', 'webgpu', 'cpu'] as const, 'backend', 'auto');
-    const gpuOpts = { unsafeDisableRobustness: !!values['unsafe-disable-robustness'] };
+    if (values.guard && values['no-guard'])
+      throw new UsageError('--guard and --no-guard contradict each other');
+    const gpuOpts = { ...gpuOptions(values), guard: !values['no-guard'] };
     let be: Backend;
     try {
       be = await createBackend(name === 'auto' ? 'webgpu' : name, gpuOpts);
@@ -65,7 +73,12 @@ export const doctor: Command = {
       for (const m of c.subgroupMatrixConfigs)
         console.log(`  config ${m.componentType} -> ${m.resultComponentType} ${m.M}x${m.N}x${m.K}`);
       console.log(`timestamp-query: ${c.timestampQuery ? 'yes' : 'no'}`);
-      console.log(`robustness: ${c.robustnessDisabled ? 'DISABLED (unsafe opt-in)' : 'on'}`);
+      console.log(
+        `robustness: ${c.robustnessDisabled ? "off (Node's default: no bounds clamps in this project's kernels; --robust turns them on)" : `on (${c.runtime === 'browser' ? 'browsers always' : '--robust or TOMA_ROBUST=1'}: Tint's bounds clamps in every kernel)`}`,
+      );
+      console.log(
+        `guard: ${be.rt.guarded ? `on (${be.rt.guardStats.overheadBytes} canary bytes around every buffer, checked after every launch and copy)` : 'off (--no-guard)'}`,
+      );
       console.log(`kernel paths: matmul=${be.paths.matmul} attention=${be.paths.attention}`);
       for (const l of LIMITS) console.log(`  ${l}: ${c.limits[l]}`);
       console.log(`features: ${c.features.join(' ')}`);
@@ -96,6 +109,14 @@ export const doctor: Command = {
     console.log(
       failed ? `\n${failed} of ${rows.length} checks FAILED` : `\nall ${rows.length} checks passed`,
     );
+    if (be instanceof GpuBackend && be.rt.guarded) {
+      // A SIMT variant (tensor-core adapters) runs on a runtime of its own, also guarded.
+      const variant = be.paths.matmul !== 'simt' || be.paths.attention !== 'simt';
+      const broken = rows.filter((r) => r.note?.startsWith('guard:')).length;
+      console.log(
+        `guard: canaries verified after ${be.rt.guardStats.checks} launches and copies${variant ? ' (plus those of the SIMT variant)' : ''}; ${broken ? `${broken} check(s) found out-of-bounds writes (FAILED rows above)` : 'none changed'}`,
+      );
+    }
     be.destroy();
     return failed ? 1 : 0;
   },

@@ -24,12 +24,13 @@ import { embeddedDir, loadConditioning, resolveClass } from '../../pipeline/embe
 import { METHODS, type MethodName, type MethodOptions, smallModelDefaults } from '../../pipeline/methods.js';
 import { type Command, choice, num, parse, UsageError } from '../args.js';
 import { chooseBackend, defaultDtype } from '../backend-choice.js';
+import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from '../gpu-options.js';
 
 const usage = `usage: toma eval [--seeds N] [--size PX] [--steps N] [--cfg G] [--batch N] [--classes LIST]
                  [--methods LIST] [--ratios LIST] [--tile S] [--merge-every N] [--reuse-steps N]
                  [--exempt D,S] [--real DIR[,DIR...]] [--features inception|mobilenet|none]
                  [--feature-workers N] [--grid-rows N] [--out DIR] [--backend auto|webgpu|cpu]
-                 [--dtype f16|f32] [--checkpoint FILE --conditioning FILE]
+                 [--dtype f16|f32] [--checkpoint FILE --conditioning FILE] [--robust] [--guard]
        toma eval --from DIR [--real DIR[,DIR...]] [--features ...] [--out DIR]
 
 Generates N seeds with dense and with each method (ToMA and ToMeSD at every ratio, ToDo, HilbertA) and
@@ -56,6 +57,7 @@ from them, e.g. where the deep-feature network is installed).
                 dev dependencies nsfwjs and @tensorflow/tfjs-*; without them those metrics are unavailable
   --from DIR    recompute the metrics from an earlier run's results.json and samples-K.png (timings and
                 images are kept; writes to --out as usual)
+${GPU_USAGE}
 
 Caveat: the nsfwjs networks are fine-tuned on another task and quantised to 8 bits, so the deep-feature
 distances and KID are comparable within this project only, not with published FID/KID values.`;
@@ -117,6 +119,7 @@ export const evalCommand: Command = {
         dtype: { type: 'string' },
         checkpoint: { type: 'string' },
         conditioning: { type: 'string' },
+        ...GPU_OPTIONS,
       },
       usage,
     );
@@ -149,6 +152,8 @@ export const evalCommand: Command = {
         'dtype',
         'checkpoint',
         'conditioning',
+        'robust',
+        'guard',
       ];
       const clash = generationOnly.filter((k) => values[k] !== undefined);
       if (clash.length)
@@ -181,6 +186,7 @@ export const evalCommand: Command = {
           choice(values.backend, ['auto', 'webgpu', 'cpu'] as const, 'backend', 'auto'),
           'smaller size, fewer seeds',
           false,
+          gpuOptions(values),
         );
         const onCpu = be.name === 'cpu';
         const dtype = choice(values.dtype, ['f16', 'f32'] as const, 'dtype', defaultDtype(be));

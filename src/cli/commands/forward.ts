@@ -4,9 +4,10 @@ import { createBackend } from '../../backends.js';
 import { Checkpoint, writeSafetensors } from '../../io/safetensors.js';
 import { type Command, choice, parse, required, UsageError } from '../args.js';
 import { components } from '../components/registry.js';
+import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from '../gpu-options.js';
 
 const usage = `usage: toma forward --checkpoint FILE --inputs FILE --out FILE [--component NAME]
-                    [--backend webgpu|cpu] [--dtype f32|f16] [--config PRESET-or-JSON]
+                    [--backend webgpu|cpu] [--dtype f32|f16] [--config PRESET-or-JSON] [--robust] [--guard]
 
 Runs one forward pass of a model component and writes its outputs (f32) to --out.
   --checkpoint  weights: .safetensors, *.safetensors.index.json (sharded) or a folder with one of them
@@ -15,6 +16,7 @@ Runs one forward pass of a model component and writes its outputs (f32) to --out
   --config      a preset name or a JSON config; default: the checkpoint's __metadata__.config, else
                 inferred from the tensor shapes
   --dtype       compute dtype (default f32; f16 needs an adapter with shader-f16)
+${GPU_USAGE}
 
 components:
 ${components
@@ -39,6 +41,7 @@ export const forward: Command = {
         backend: { type: 'string' },
         dtype: { type: 'string' },
         config: { type: 'string' },
+        ...GPU_OPTIONS,
       },
       usage,
     );
@@ -58,7 +61,7 @@ export const forward: Command = {
     const backend = choice(values.backend, ['webgpu', 'cpu'] as const, 'backend', 'webgpu');
     const dtype = choice(values.dtype, ['f32', 'f16'] as const, 'dtype', 'f32');
     const inputs = Checkpoint.open(inputsPath);
-    const be = await createBackend(backend);
+    const be = await createBackend(backend, gpuOptions(values));
     try {
       console.log(`backend: ${be.info().description}`);
       const outputs = await component.run({

@@ -6,6 +6,7 @@
 
 import { type Command, choice, parse, UsageError } from '../args.js';
 import { chooseBackend } from '../backend-choice.js';
+import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from '../gpu-options.js';
 import { generateEmbedded } from './generate-embedded.js';
 import { generateFlux } from './generate-flux.js';
 
@@ -39,7 +40,8 @@ per class; unless --no-compare, the same seeds run dense too and the speedup of 
 
 Both:
   --backend      auto (WebGPU if there is an adapter, else CPU), webgpu or cpu
-  --dtype        f16 or f32 (default f16 where the adapter has it, f32 on the CPU)`;
+  --dtype        f16 or f32 (default f16 where the adapter has it, f32 on the CPU)
+${GPU_USAGE}`;
 
 const OPTIONS = {
   // both paths
@@ -72,6 +74,7 @@ const OPTIONS = {
   t5: { type: 'string' },
   'clip-tokenizer': { type: 'string' },
   't5-tokenizer': { type: 'string' },
+  ...GPU_OPTIONS,
 } as const;
 
 const EMBEDDED_ONLY = ['class', 'cfg', 'no-compare', 'conditioning'];
@@ -116,8 +119,9 @@ export const generateCommand: Command = {
           : `${wrong.map((k) => `--${k}`).join(', ')}: options of a FLUX.1 model; give --model-dir DIR (or --checkpoint FILE)`,
       );
     const backend = choice(v.backend, ['auto', 'webgpu', 'cpu'] as const, 'backend', 'auto');
+    const gpu = gpuOptions(values);
     return flux
-      ? generateFlux(v, () => chooseBackend(backend, 'only practical for tiny test models'))
-      : generateEmbedded(v, () => chooseBackend(backend, 'smaller size, fewer steps'));
+      ? generateFlux(v, () => chooseBackend(backend, 'only practical for tiny test models', true, gpu))
+      : generateEmbedded(v, () => chooseBackend(backend, 'smaller size, fewer steps', true, gpu));
   },
 };

@@ -7,11 +7,12 @@ import { Checkpoint, type TensorToWrite, writeSafetensors } from '../../io/safet
 import { TileLayout } from '../../merge/tile-layout.js';
 import { tomaMerge, tomaSelectAndWeigh, tomaUnmerge } from '../../merge/toma.js';
 import { type Command, choice, num, parse, required, UsageError } from '../args.js';
+import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from '../gpu-options.js';
 
 const DENSE_LIMIT = 4096;
 
 const usage = `usage: toma merge --input IN.safetensors --out OUT.safetensors --grid HxW [--ratio R] [--tile S]
-                  [--temperature T] [--backend webgpu|cpu] [--key x]
+                  [--temperature T] [--backend webgpu|cpu] [--key x] [--robust] [--guard]
 
 Reads x [B, N, C] (raster order, N = H*W; any float dtype, computed in f32) and writes to OUT:
   dst            I64 [B, N_merged]     raster index of each merged token's destination, in merged order
@@ -23,7 +24,8 @@ Reads x [B, N, C] (raster order, N = H*W; any float dtype, computed in f32) and 
   --ratio        fraction of tokens removed, in [0, 1) (default 0.5)
   --tile         tile side in tokens, 1..8 (default 4); edge tiles of grids it does not divide are smaller
   --temperature  softmax temperature of the merge weights (default 1000)
-  --key          name of the input tensor (default x)`;
+  --key          name of the input tensor (default x)
+${GPU_USAGE}`;
 
 function parseGrid(s: string): [number, number] {
   const m = /^(\d+)x(\d+)$/.exec(s);
@@ -49,6 +51,7 @@ export const merge: Command = {
         temperature: { type: 'string' },
         backend: { type: 'string' },
         key: { type: 'string' },
+        ...GPU_OPTIONS,
       },
       usage,
     );
@@ -91,7 +94,7 @@ export const merge: Command = {
     if (N !== H * W) throw new UsageError(`"${key}" has ${N} tokens but --grid ${H}x${W} has ${H * W}`);
     const layout = new TileLayout(H, W, tile, ratio);
 
-    const be: Backend = await createBackend(backend);
+    const be: Backend = await createBackend(backend, gpuOptions(values));
     try {
       const t0 = performance.now();
       const res = be.tidy(() => {
