@@ -165,7 +165,7 @@ export abstract class BaseStepCache implements StepCache {
     }
     this.runKey = key;
     this.lastStep = s.step;
-    this.imageOrder = s.imageOrder && s.imageOrder.slice();
+    this.imageOrder = s.imageOrder ? s.imageOrder.slice() : null;
     this.cur = s;
     this.be = s.be;
     this.decided = null;
@@ -215,7 +215,7 @@ export abstract class BaseStepCache implements StepCache {
 
   update(base: Tensor, hidden: Tensor): void {
     const s = this.step('update');
-    if (!this.decided || !this.decided.some(Boolean))
+    if (!this.decided?.some(Boolean))
       throw new Error(`${this.label}: update() at step ${s.step}, where no group computed`);
     this.store(base, hidden, this.decided, s);
     this.invalid = false;
