@@ -61,7 +61,10 @@ describe('a skipped step on the same inputs as a full step gives its output (CPU
         const m = createMethod(cpu, method, options, model.config.depth);
         if (method === 'hilbert') {
           const order = m.pattern!.imageOrder({ step: 0, steps: 1, batch: 1, grid: [8, 8], textTokens: 1 });
-          assert.ok(order && order.some((r, d) => r !== d), 'the pattern reorders the image');
+          assert.ok(
+            order?.some((r, d) => r !== d),
+            'the pattern reorders the image',
+          );
         }
         for (const spec of caches) {
           const cache = createCache(spec)!;

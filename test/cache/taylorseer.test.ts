@@ -60,7 +60,8 @@ describe('TaylorSeer forecasts', () => {
     const t1 = await forecasts(createCache('taylorseer:3:1:1')!, 6, linear);
     for (const s of [4, 5]) {
       const got = t1.get(s)!;
-      linear(s).forEach((v, i) => assert.ok(Math.abs(got[i]! - v) < 1e-5, `step ${s}: ${got[i]} vs ${v}`));
+      for (const [i, v] of linear(s).entries())
+        assert.ok(Math.abs(got[i]! - v) < 1e-5, `step ${s}: ${got[i]} vs ${v}`);
     }
   });
 
@@ -77,7 +78,8 @@ describe('TaylorSeer forecasts', () => {
         return v + (d1 * x) / d + (d2 * x * x) / (2 * d * d);
       });
       const got = used.get(s)!;
-      want.forEach((v, i) => assert.ok(Math.abs(got[i]! - v) < 1e-5, `step ${s}[${i}]: ${got[i]} vs ${v}`));
+      for (const [i, v] of want.entries())
+        assert.ok(Math.abs(got[i]! - v) < 1e-5, `step ${s}[${i}]: ${got[i]} vs ${v}`);
       // and not the order-1 forecast
       const order1 = r6.map((v, i) => v + ((v - r3[i]!) * x) / d);
       assert.ok(order1.some((v, i) => Math.abs(got[i]! - v) > 1e-3));
