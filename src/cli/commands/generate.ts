@@ -6,6 +6,7 @@
 
 import { type Command, choice, parse, UsageError } from '../args.js';
 import { chooseBackend } from '../backend-choice.js';
+import { CACHE_USAGE } from '../cache-options.js';
 import { generateEmbedded } from './generate-embedded.js';
 import { generateFlux } from './generate-flux.js';
 
@@ -39,7 +40,10 @@ per class; unless --no-compare, the same seeds run dense too and the speedup of 
 
 Both:
   --backend      auto (WebGPU if there is an adapter, else CPU), webgpu or cpu
-  --dtype        f16 or f32 (default f16 where the adapter has it, f32 on the CPU)`;
+  --dtype        f16 or f32 (default f16 where the adapter has it, f32 on the CPU)
+${CACHE_USAGE}
+                 With a cache, the method runs with it (e.g. --method toma --cache fbcache:0.12) and the
+                 steps each image computed are printed.`;
 
 const OPTIONS = {
   // both paths
@@ -47,6 +51,9 @@ const OPTIONS = {
   size: { type: 'string' },
   steps: { type: 'string' },
   method: { type: 'string' },
+  cache: { type: 'string' },
+  'teacache-poly': { type: 'string' },
+  'cache-schedule': { type: 'string' },
   ratio: { type: 'string' },
   tile: { type: 'string' },
   out: { type: 'string' },
