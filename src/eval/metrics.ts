@@ -31,8 +31,11 @@ export interface ConfigMetrics {
     batched: { msPerImage: Summary; speedup: number };
     singleCalls?: CallTiming[];
   };
-  /** With a step cache: the steps each seed computed in full, and how many (summary over seeds). */
-  cache?: { spec: string; fullSteps: number[][]; computedSteps: Summary };
+  /**
+   * With a step cache: the steps each seed computed in full, how many (summary over seeds), and the
+   * pattern of a seed with the median count ("full=0,1,2,5,...", for bench/flux-sampling --schedule).
+   */
+  cache?: { spec: string; fullSteps: number[][]; computedSteps: Summary; typical: string };
   /** Null for dense itself (the reference). */
   psnr: Summary | null;
   ssim: Summary | null;
@@ -72,6 +75,13 @@ export interface MetricsInput {
   real?: { name: string; features: Float32Array[] }[];
   kidSubsets?: number;
   kidSubsetSize?: number;
+}
+
+/** "full=..." of a seed whose number of full steps is the median (the first such seed). */
+export function typicalPattern(full: number[][]): string {
+  const counts = full.map((f) => f.length).sort((a, b) => a - b);
+  const mid = counts[(counts.length - 1) >> 1];
+  return `full=${(full.find((f) => f.length === mid) ?? []).join(',')}`;
 }
 
 export function computeMetrics(m: MetricsInput): ConfigMetrics[] {
@@ -127,6 +137,7 @@ export function computeMetrics(m: MetricsInput): ConfigMetrics[] {
               spec: config.cache,
               fullSteps: full,
               computedSteps: summarize(full.map((f) => f.length)),
+              typical: typicalPattern(full),
             },
           }
         : {}),

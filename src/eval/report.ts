@@ -185,6 +185,20 @@ export function reportMarkdown(r: EvalReport): string {
     ...rows.map((row) => `| ${row.map(esc).join(' | ')} |`),
     '',
     ...notes(r),
+    ...(r.results.some((m) => m.cache)
+      ? [
+          '',
+          'Skip patterns (a seed with the median number of computed steps; every seed in results.json), for `bench/flux-sampling --schedule`:',
+          '',
+          ...r.results.flatMap((m) =>
+            m.cache
+              ? [
+                  `- ${m.config.label}: ${m.cache.computedSteps.median}/${r.settings.steps}, \`${m.cache.typical}\``,
+                ]
+              : [],
+          ),
+        ]
+      : []),
     '',
     `**Caveat:** ${FEATURE_CAVEAT}.`,
     '',
@@ -202,6 +216,20 @@ export function reportText(r: EvalReport): string {
     table(header, rows),
     '',
     ...notes(r),
+    ...(r.results.some((m) => m.cache)
+      ? [
+          '',
+          'Skip patterns (a seed with the median number of computed steps; every seed in results.json), for `bench/flux-sampling --schedule`:',
+          '',
+          ...r.results.flatMap((m) =>
+            m.cache
+              ? [
+                  `- ${m.config.label}: ${m.cache.computedSteps.median}/${r.settings.steps}, \`${m.cache.typical}\``,
+                ]
+              : [],
+          ),
+        ]
+      : []),
     `Caveat: ${FEATURE_CAVEAT}.`,
   ].join('\n');
 }

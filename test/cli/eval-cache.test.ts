@@ -99,6 +99,7 @@ describe('toma eval with step caches (CPU)', () => {
     const md = readFileSync(join(out, 'results.md'), 'utf8');
     assert.match(md, /\| steps computed \|/);
     assert.match(md, /Steps computed: mean over seeds/);
+    assert.match(md, /^- fora 2: 2\/3, `full=0,2`$/m);
   });
 
   it('--from keeps the caches, their full steps and the batch-1 speed', () => {
