@@ -236,6 +236,29 @@ function cases(dtype: DType, rng: Rng, lite: boolean): { c: Case; inputs: Map<st
       run: (be, up) => be.scatter(up(a.subarray(0, 30), [2, 3, 5]), up(idx, [2, 3], 'u32'), { rows: 7 }),
     });
   }
+  {
+    const x = n(3 * 1501);
+    const r = n(3 * 1501);
+    list.push({
+      kernel: 'absDiffSums',
+      shape: '3x1501',
+      run: (be, up) => be.absDiffSums(up(x, [3, 1501]), up(r, [3, 1501])),
+      property: (out, [xs, rs]) => {
+        // the sums recomputed here in f64
+        let e = 0;
+        for (let row = 0; row < 3; row++) {
+          let d = 0;
+          let s = 0;
+          for (let i = row * 1501; i < (row + 1) * 1501; i++) {
+            d += Math.abs(xs![i]! - rs![i]!);
+            s += Math.abs(rs![i]!);
+          }
+          e = Math.max(e, Math.abs(out[2 * row]! - d) / d, Math.abs(out[2 * row + 1]! - s) / s);
+        }
+        return e;
+      },
+    });
+  }
   if (dtype === 'f16') {
     const a = n(999, 50);
     list.push({

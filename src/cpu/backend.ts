@@ -26,6 +26,7 @@ import { maskedAttentionRef } from './masked-attention.js';
 import { matmulBlocked } from './matmul.js';
 import { layerNormRef, modulateRef, rmsNormRef } from './norm.js';
 import { randomRef } from './random.js';
+import { absDiffSumsRef } from './reduce.js';
 import { ropeRef } from './rope.js';
 
 interface CpuStorage {
@@ -216,6 +217,11 @@ export class CpuBackend extends Backend {
 
   protected castImpl(x: Tensor, dtype: DType): Tensor {
     return this.wrap(this.data(x).slice(), x.shape, dtype);
+  }
+
+  protected absDiffSumsImpl(x: Tensor, ref: Tensor): Tensor {
+    const rows = x.dim(0);
+    return this.wrap(absDiffSumsRef(this.data(x), this.data(ref), rows, x.size / rows), [rows, 2], 'f32');
   }
 
   protected copyAxisImpl(

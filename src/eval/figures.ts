@@ -1,6 +1,7 @@
 // The two figures of an evaluation: the comparison grid (a few seeds; dense and each method at one merge
-// ratio, ToMA also with its destination map) and the speedup-vs-fidelity (Pareto) plot.
-import type { EvalConfig } from './configs.js';
+// ratio, ToMA also with its destination map, then step caches alone and with ToMA) and the
+// speedup-vs-fidelity (Pareto) plot, one curve per method family (method, cache, method + cache).
+import { configCache, type EvalConfig } from './configs.js';
 import { FEATURE_CAVEAT } from './feature-net.js';
 import type { RecordedDestinations } from './generation.js';
 import type { GridCell, GridSpec } from './grid.js';
@@ -24,10 +25,21 @@ export function gridColumns(
   const r = gridRatio(configs);
   const cols: { label: string; config: EvalConfig; overlay: boolean }[] = [];
   for (const m of ['dense', 'toma', 'tomesd', 'todo', 'hilbert'] as const) {
-    const c = configs.find((k) => k.method === m && (k.ratio === null || k.ratio === r));
+    const c = configs.find((k) => !k.cache && k.method === m && (k.ratio === null || k.ratio === r));
     if (!c) continue;
     cols.push({ label: c.label, config: c, overlay: false });
     if (m === 'toma') cols.push({ label: `${c.label} dst`, config: c, overlay: true });
+  }
+  // the first setting of each cache method, alone and with ToMA at the grid's ratio (four columns at most)
+  const families = new Set<string>();
+  for (const k of configs) {
+    const cache = configCache(k);
+    const onToma = k.method === 'toma' && (k.ratio === null || k.ratio === r);
+    if (!cache || (k.method !== 'dense' && !onToma) || families.size >= 4) continue;
+    const family = `${k.method}+${cache.method}`;
+    if (families.has(family)) continue;
+    families.add(family);
+    cols.push({ label: k.label, config: k, overlay: false });
   }
   return cols;
 }
@@ -61,26 +73,38 @@ export function buildGrid(
   };
 }
 
+/** The curve a configuration belongs to: its method, its cache method, or both ("toma+fbcache"). */
+export function paretoFamily(k: EvalConfig): string {
+  const cache = configCache(k);
+  if (!cache) return k.method;
+  return k.method === 'dense' ? cache.method : `${k.method}+${cache.method}`;
+}
+
+/** A point's label: the merge ratio and/or the cache's setting ("0.5", "0.12", "0.5/0.12"). */
+function pointLabel(k: EvalConfig): string | undefined {
+  const setting = k.cache ? k.cache.split(':').slice(1).join(':') : null;
+  const parts = [k.ratio === null ? null : `${k.ratio}`, setting].filter((p) => p !== null);
+  return parts.length ? parts.join('/') : undefined;
+}
+
 export function buildPareto(results: ConfigMetrics[], title: string): ParetoPlot {
-  const byMethod = new Map<string, ConfigMetrics[]>();
+  const byFamily = new Map<string, ConfigMetrics[]>();
   for (const m of results) {
-    if (m.config.method === 'dense') continue;
-    byMethod.set(m.config.method, [...(byMethod.get(m.config.method) ?? []), m]);
+    if (m.config.label === 'dense') continue;
+    const f = paretoFamily(m.config);
+    byFamily.set(f, [...(byFamily.get(f) ?? []), m]);
   }
   const series = (x: (m: ConfigMetrics) => number | undefined): ParetoSeries[] =>
-    [...byMethod].map(([name, ms]) => ({
+    [...byFamily].map(([name, ms]) => ({
       name,
       points: ms
-        .map((m) => ({
-          x: x(m) ?? Number.NaN,
-          y: m.speed.speedup,
-          label: m.config.ratio === null ? undefined : `${m.config.ratio}`,
-        }))
+        .map((m) => ({ x: x(m) ?? Number.NaN, y: m.speed.speedup, label: pointLabel(m.config) }))
         .filter((p) => Number.isFinite(p.x)),
     }));
+  const batch1 = results[0]?.speed.basis === 'batch 1';
   return {
     title,
-    yLabel: 'speedup vs dense (median ms/image)',
+    yLabel: batch1 ? 'speedup vs dense (median ms/image, batch 1)' : 'speedup vs dense (median ms/image)',
     panels: [
       {
         title: 'PSNR vs dense (median over seeds)',
@@ -96,7 +120,12 @@ export function buildPareto(results: ConfigMetrics[], title: string): ParetoPlot
       },
     ],
     notes: [
-      'Points are labelled with the merge ratio; ToDo and HilbertA have none. Up and towards "closer to dense" is better.',
+      'Points are labelled with the merge ratio and/or the cache setting (ratio/threshold); ToDo and HilbertA have no ratio. Up and towards "closer to dense" is better.',
+      ...(batch1
+        ? [
+            "Speed at one image per generate() call: step caches decide per image, so a batch would understate one user's speedup.",
+          ]
+        : []),
       `Caveat: ${FEATURE_CAVEAT}.`,
     ],
   };

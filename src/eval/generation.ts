@@ -1,7 +1,12 @@
 // The generation phase of an evaluation: every configuration on every seed, batched, interleaved across
 // configurations (the order rotates per batch, so clock and thermal drift hit every method alike), with
-// each call's wall time. Optionally records ToMA's destination tokens for some seeds (for the grid).
+// each call's wall time; then, for the speed figures, the first seeds again one image per call (with
+// per-image cache decisions a batch runs a step in full when any of its images needs it, so batched
+// wall time understates what one user gets). Records each image's full steps under a step cache and,
+// optionally, ToMA's destination tokens for some seeds (for the grid).
 import type { Backend } from '../backend.js';
+import type { CreateCacheOptions } from '../cache/create.js';
+import { fullSteps } from '../cache/step-cache.js';
 import { toUint8 } from '../io/png.js';
 import type { BlockKind } from '../merge/scheduled-reducer.js';
 import { type DestinationEvent, TomaReducer } from '../merge/toma-reducer.js';
@@ -9,7 +14,7 @@ import type { FluxModel } from '../models/flux/model.js';
 import { type ClassConditioning, generate } from '../pipeline/generate.js';
 import { createMethod, type MethodOptions, type MethodSetup } from '../pipeline/methods.js';
 import type { Tensor } from '../tensor.js';
-import type { EvalConfig } from './configs.js';
+import { configCache, type EvalConfig } from './configs.js';
 import type { RgbImage } from './image-metrics.js';
 
 export interface CallTiming {
@@ -46,6 +51,10 @@ export interface GenerationOptions {
   /** Images per generate() call. */
   batch: number;
   methodOptions: MethodOptions;
+  /** Options of the step caches (TeaCache's polynomial goes to TeaCache configurations only). */
+  cacheOptions?: CreateCacheOptions;
+  /** Time the first this many seeds again at one image per call (0: speed from the batched calls). */
+  speedSeeds?: number;
   /** Compile every pipeline once (one step per configuration) before timing. */
   warmup: boolean;
   /** Record ToMA's destinations for this configuration label on these seed indices. */
@@ -58,6 +67,10 @@ export interface GenerationResult {
   /** Per configuration label: one image per seed index. */
   images: Map<string, RgbImage[]>;
   calls: Map<string, CallTiming[]>;
+  /** Per configuration label: the one-image calls of the speed pass (empty without one). */
+  singleCalls: Map<string, CallTiming[]>;
+  /** Per configuration label with a step cache: the steps each seed computed in full. */
+  fullSteps: Map<string, number[][]>;
   destinations: Map<number, RecordedDestinations>;
 }
 
@@ -72,6 +85,11 @@ export async function runGenerations(o: GenerationOptions): Promise<GenerationRe
     batches.push(Array.from({ length: Math.min(o.batch, n - s) }, (_, i) => s + i));
   const images = new Map(configs.map((k) => [k.label, new Array<RgbImage>(n)]));
   const calls = new Map(configs.map((k) => [k.label, [] as CallTiming[]]));
+  const singleCalls = new Map(configs.map((k) => [k.label, [] as CallTiming[]]));
+  const full = new Map(configs.filter((k) => k.cache).map((k) => [k.label, new Array<number[]>(n)]));
+  const speedSeeds = Math.min(n, o.speedSeeds ?? 0);
+  if (!Number.isInteger(speedSeeds) || speedSeeds < 0)
+    throw new RangeError(`runGenerations: speedSeeds must be a non-negative integer, got ${o.speedSeeds}`);
   const destinations = new Map<number, RecordedDestinations>();
   const optsFor = (k: EvalConfig): MethodOptions =>
     k.ratio === null ? o.methodOptions : { ...o.methodOptions, ratio: k.ratio };
@@ -81,21 +99,28 @@ export async function runGenerations(o: GenerationOptions): Promise<GenerationRe
   // run; HilbertA keeps its range tables), so every timed call sees the steady state.
   const setups = new Map<string, MethodSetup>();
   try {
-    for (const k of configs) setups.set(k.label, createMethod(be, k.method, optsFor(k), c.depth));
+    for (const k of configs) {
+      const cache = configCache(k);
+      const cacheOptions =
+        cache?.method === 'teacache' ? o.cacheOptions : { ...o.cacheOptions, coefficients: undefined };
+      setups.set(k.label, createMethod(be, k.method, optsFor(k), c.depth, { cache, cacheOptions }));
+    }
     if (o.warmup) {
       for (const k of configs) {
         const setup = setups.get(k.label)!;
-        const idx = batches[0]!;
-        await generate({
-          ...common,
-          classes: idx.map((i) => o.classes[i]!),
-          seeds: idx.map((i) => o.seeds[i]!),
-          seed: 0,
-          steps: 1,
-          reducer: setup.reducer,
-          pattern: setup.pattern,
-          signal: o.signal,
-        });
+        for (const idx of speedSeeds ? [batches[0]!, [0]] : [batches[0]!]) {
+          await generate({
+            ...common,
+            classes: idx.map((i) => o.classes[i]!),
+            seeds: idx.map((i) => o.seeds[i]!),
+            seed: 0,
+            steps: 1,
+            reducer: setup.reducer,
+            pattern: setup.pattern,
+            cache: setup.cache,
+            signal: o.signal,
+          });
+        }
         o.log?.(`warm-up: ${k.label}`);
       }
     }
@@ -126,10 +151,13 @@ export async function runGenerations(o: GenerationOptions): Promise<GenerationRe
             steps: o.steps,
             reducer: setup.reducer,
             pattern: setup.pattern,
+            cache: setup.cache,
             signal: o.signal,
           });
           const timing = { seeds: idx, ms: r.totalMs, msPerImage: r.totalMs / idx.length };
           calls.get(k.label)!.push(timing);
+          const d = setup.cache?.decisions();
+          if (d) for (const [g, i] of idx.entries()) full.get(k.label)![i] = fullSteps(d, g);
           r.images.forEach((img, i) => {
             images.get(k.label)![idx[i]!] = { width: r.width, height: r.height, data: toUint8(img) };
           });
@@ -161,8 +189,31 @@ export async function runGenerations(o: GenerationOptions): Promise<GenerationRe
         }
       }
     }
+
+    // speed at one image per call, interleaved the same way
+    for (let i = 0; i < speedSeeds; i++) {
+      for (let j = 0; j < configs.length; j++) {
+        const k = configs[(j + i) % configs.length]!;
+        const setup = setups.get(k.label)!;
+        const r = await generate({
+          ...common,
+          classes: [o.classes[i]!],
+          seeds: [o.seeds[i]!],
+          seed: 0,
+          steps: o.steps,
+          reducer: setup.reducer,
+          pattern: setup.pattern,
+          cache: setup.cache,
+          signal: o.signal,
+        });
+        singleCalls.get(k.label)!.push({ seeds: [i], ms: r.totalMs, msPerImage: r.totalMs });
+        o.log?.(
+          `speed [${i * configs.length + j + 1}/${speedSeeds * configs.length}] ${k.label.padEnd(11)} seed ${i}: ${r.totalMs.toFixed(0)} ms`,
+        );
+      }
+    }
   } finally {
     for (const s of setups.values()) s.dispose();
   }
-  return { images, calls, destinations };
+  return { images, calls, singleCalls, fullSteps: full, destinations };
 }

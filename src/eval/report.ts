@@ -21,6 +21,10 @@ export interface EvalSettings {
   classNames: string[];
   configs: EvalConfig[];
   methodOptions: MethodOptions;
+  /** Seeds timed again at one image per call for the speed figures (0 or absent: batched timings). */
+  speedSeeds?: number;
+  /** TeaCache's polynomial when given (--teacache-poly); else each model's default. */
+  teacachePoly?: number[] | null;
   featureNet: string | null;
   kid: { subsets: number; subsetSize: number };
 }
@@ -100,10 +104,13 @@ function withIqr(s: Summary | null, digits: number): string {
 /** Header and rows of the results table (shared by the markdown and text renderings). */
 export function resultRows(r: EvalReport): { header: string[]; rows: string[][] } {
   const realNames = r.real.map((s) => s.name);
+  const cached = r.results.some((m) => m.cache);
+  const batch1 = r.results[0]?.speed.basis === 'batch 1';
   const header = [
     'method',
-    'ms/image [IQR]',
+    batch1 ? 'ms/image b1 [IQR]' : 'ms/image [IQR]',
     'speedup',
+    ...(cached ? ['steps computed'] : []),
     'PSNR dB [IQR]',
     'SSIM [IQR]',
     'feat dist',
@@ -113,6 +120,9 @@ export function resultRows(r: EvalReport): { header: string[]; rows: string[][] 
     m.config.label,
     withIqr(m.speed.msPerImage, 1),
     `${num(m.speed.speedup, 2)}x`,
+    ...(cached
+      ? [m.cache ? `${num(m.cache.computedSteps.mean, 1)}/${r.settings.steps}` : `${r.settings.steps}`]
+      : []),
     withIqr(m.psnr, 2),
     withIqr(m.ssim, 4),
     m.featDist ? num(m.featDist.median, 4) : m.config.label === 'dense' && r.features.available ? '0' : DASH,
@@ -130,6 +140,11 @@ function describeSettings(r: EvalReport): string[] {
   return [
     `${s.model}, ${s.size}x${s.size} px, ${s.steps} steps, cfg ${s.cfg}, ${s.seeds.length} seeds (batch ${s.batch}), classes cycled over ${new Set(s.classes).size}`,
     `merging: tile ${mo.tile ?? 4}, merge every ${mo.mergeEvery ?? 1} step(s), exempt ${mo.exemptDouble ?? 0} double + ${mo.exemptSingle ?? 0} single block(s), destinations reused for ${mo.reuseSteps ?? 1} step(s)`,
+    ...(s.configs.some((k) => k.cache)
+      ? [
+          `step caches: decisions per image; TeaCache polynomial ${s.teacachePoly ? `[${s.teacachePoly.join(', ')}]` : "the model's default (FLUX.1's fit for FLUX.1, else the identity)"}`,
+        ]
+      : []),
     `device: ${r.device.backend} (${r.device.dtype}); CPU ${r.device.cpu} x${r.device.cores}; node ${r.device.node}`,
     r.features.available
       ? `deep features: ${r.features.description}`
@@ -140,11 +155,19 @@ function describeSettings(r: EvalReport): string[] {
   ];
 }
 
-const NOTES = [
-  'Fidelity (PSNR, SSIM, feat dist = 1 - cosine of deep features) is against the dense image of the same seed and class.',
-  'Speed: wall time per generate() call (all steps, CFG pair, read-back) divided by the images in it; median and IQR over calls; speedup = dense median / method median, same run.',
-  'KID: unbiased MMD^2 with the cubic polynomial kernel on the deep features, mean +- std over random subsets, against real crops.',
-];
+function notes(r: EvalReport): string[] {
+  const batch1 = r.results[0]?.speed.basis === 'batch 1';
+  return [
+    'Fidelity (PSNR, SSIM, feat dist = 1 - cosine of deep features) is against the dense image of the same seed and class.',
+    batch1
+      ? `Speed: wall time of generate() calls of one image each (all steps, CFG pair, read-back) on the first ${r.settings.speedSeeds} seeds; median and IQR over calls; speedup = dense median / method median, same run. Batch 1 because step caches decide per image and a batch computes a step when any of its images needs it, so batched wall time understates one user's speedup (batched timings are in results.json).`
+      : 'Speed: wall time per generate() call (all steps, CFG pair, read-back) divided by the images in it; median and IQR over calls; speedup = dense median / method median, same run.',
+    ...(r.results.some((m) => m.cache)
+      ? ['Steps computed: mean over seeds of the steps the cache ran in full (per seed in results.json).']
+      : []),
+    'KID: unbiased MMD^2 with the cubic polynomial kernel on the deep features, mean +- std over random subsets, against real crops.',
+  ];
+}
 
 export function reportMarkdown(r: EvalReport): string {
   const { header, rows } = resultRows(r);
@@ -161,7 +184,21 @@ export function reportMarkdown(r: EvalReport): string {
     `| ${header.map(() => '---').join(' | ')} |`,
     ...rows.map((row) => `| ${row.map(esc).join(' | ')} |`),
     '',
-    ...NOTES.map((n) => `${n}`),
+    ...notes(r),
+    ...(r.results.some((m) => m.cache)
+      ? [
+          '',
+          'Skip patterns (a seed with the median number of computed steps; every seed in results.json), for `bench/flux-sampling --schedule`:',
+          '',
+          ...r.results.flatMap((m) =>
+            m.cache
+              ? [
+                  `- ${m.config.label}: ${m.cache.computedSteps.median}/${r.settings.steps}, \`${m.cache.typical}\``,
+                ]
+              : [],
+          ),
+        ]
+      : []),
     '',
     `**Caveat:** ${FEATURE_CAVEAT}.`,
     '',
@@ -173,7 +210,26 @@ export function reportMarkdown(r: EvalReport): string {
 
 export function reportText(r: EvalReport): string {
   const { header, rows } = resultRows(r);
-  return [...describeSettings(r), '', table(header, rows), '', ...NOTES, `Caveat: ${FEATURE_CAVEAT}.`].join(
-    '\n',
-  );
+  return [
+    ...describeSettings(r),
+    '',
+    table(header, rows),
+    '',
+    ...notes(r),
+    ...(r.results.some((m) => m.cache)
+      ? [
+          '',
+          'Skip patterns (a seed with the median number of computed steps; every seed in results.json), for `bench/flux-sampling --schedule`:',
+          '',
+          ...r.results.flatMap((m) =>
+            m.cache
+              ? [
+                  `- ${m.config.label}: ${m.cache.computedSteps.median}/${r.settings.steps}, \`${m.cache.typical}\``,
+                ]
+              : [],
+          ),
+        ]
+      : []),
+    `Caveat: ${FEATURE_CAVEAT}.`,
+  ].join('\n');
 }

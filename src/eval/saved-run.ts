@@ -17,6 +17,10 @@ export interface EvalRun {
   /** Per configuration label: one image per seed index. */
   images: Map<string, RgbImage[]>;
   calls: Map<string, CallTiming[]>;
+  /** One-image calls of the speed pass (empty where the run had none). */
+  singleCalls: Map<string, CallTiming[]>;
+  /** Full steps per seed of the configurations with a step cache. */
+  fullSteps: Map<string, number[][]>;
   destinations: Map<number, RecordedDestinations>;
 }
 
@@ -53,6 +57,17 @@ export function loadSavedRun(dir: string): EvalRun {
     if (imgs.length !== r.settings.seeds.length || imgs.some((x) => !x))
       throw new Error(`the atlases in ${dir} lack images of ${label}`);
   const calls = new Map(r.results.map((m) => [m.config.label, m.speed.calls]));
+  const singleCalls = new Map(r.results.map((m) => [m.config.label, m.speed.singleCalls ?? []]));
+  const fullSteps = new Map(r.results.flatMap((m) => (m.cache ? [[m.config.label, m.cache.fullSteps]] : [])));
   const destinations = new Map(Object.entries(r.grid?.destinations ?? {}).map(([k, v]) => [Number(k), v]));
-  return { settings: r.settings, device: r.device, date: r.date, images, calls, destinations };
+  return {
+    settings: r.settings,
+    device: r.device,
+    date: r.date,
+    images,
+    calls,
+    singleCalls,
+    fullSteps,
+    destinations,
+  };
 }

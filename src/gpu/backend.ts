@@ -20,6 +20,7 @@ import { maskedAttention } from '../kernels/masked-attention.js';
 import { matmul } from '../kernels/matmul.js';
 import { layerNorm, modulate, rmsNorm, softmax } from '../kernels/norm.js';
 import { choosePaths, type KernelPaths, type PathOverrides } from '../kernels/paths.js';
+import { absDiffSums } from '../kernels/reduce.js';
 import { rope } from '../kernels/rope.js';
 import { upsampleNearest2x } from '../kernels/upsample.js';
 import { DTYPE_BYTES, type DType, Tensor } from '../tensor.js';
@@ -194,6 +195,9 @@ export class GpuBackend extends Backend {
   }
   protected castImpl(x: Tensor, dtype: DType): Tensor {
     return cast(this, x, dtype);
+  }
+  protected absDiffSumsImpl(x: Tensor, ref: Tensor): Tensor {
+    return absDiffSums(this, x, ref);
   }
   protected copyAxisImpl(
     src: Tensor,

@@ -6,6 +6,9 @@
 // Freed models' buffers are returned to the device (trim), so the peak is the largest component plus its
 // activations, not the sum. Each stage is timed to completion on the device and its peak memory recorded.
 import type { Backend } from '../backend.js';
+import type { CreateCacheOptions } from '../cache/create.js';
+import { type CacheSpec, cacheSpecString, parseCacheSpec } from '../cache/spec.js';
+import { fullSteps } from '../cache/step-cache.js';
 import { REDUCER_DEFAULTS } from '../merge/options.js';
 import { FLUX_CLIP_MAX_LENGTH } from '../models/clip/config.js';
 import type { FluxConfig } from '../models/flux/config.js';
@@ -57,6 +60,15 @@ export interface PipelineMethod {
   method: MethodName;
   /** Reducer options over methodDefaults(config). */
   options?: MethodOptions;
+  /** A step cache ("fbcache:0.12", src/cache); each prompt decides for itself. */
+  cache?: string | CacheSpec;
+  cacheOptions?: CreateCacheOptions;
+}
+
+/** The name of a method's outputs and events: "toma", or "toma+fbcache:0.12" with a cache. */
+export function pipelineMethodLabel(m: PipelineMethod): string {
+  const spec = m.cache === undefined ? null : typeof m.cache === 'string' ? parseCacheSpec(m.cache) : m.cache;
+  return spec ? `${m.method}+${cacheSpecString(spec)}` : m.method;
 }
 
 export interface FluxPipelineOptions {
@@ -89,10 +101,13 @@ export interface FluxPipelineOptions {
 }
 
 export interface MethodOutput {
+  /** pipelineMethodLabel() of the method. */
   method: string;
   /** Per prompt: interleaved RGB [H, W, 3] in [-1, 1]. */
   images: Float32Array[];
   stepMs: number[];
+  /** With a step cache: per prompt, the steps computed in full. */
+  fullSteps?: number[][];
 }
 
 export interface FluxPipelineResult {
@@ -255,7 +270,7 @@ export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipel
   }
 
   // transformer: Euler steps per method from the same noise
-  const latents: { method: string; z: Float32Array; stepMs: number[] }[] = [];
+  const latents: { method: string; z: Float32Array; stepMs: number[]; fullSteps?: number[][] }[] = [];
   try {
     const model = await stage('load transformer', (p) => comps.loadTransformer(be, dtype, p), {
       paramBytes: (m) => m.params.bytes,
@@ -265,8 +280,12 @@ export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipel
       const ts = fluxSchedule(steps, N, defaults.schedule);
       const noise = latentNoise(o.seed ?? 0, B, zc, h, w);
       const tokenChannels = 4 * zc;
+      const cacheGroups = Array.from({ length: B }, (_, b) => b); // one cache group per prompt
       const run = async (m: PipelineMethod, count: number, onStep?: (i: number, ms: number) => void) => {
-        const setup = createMethod(be, m.method, { ...methodDefaults(c), ...m.options }, c.depth);
+        const setup = createMethod(be, m.method, { ...methodDefaults(c), ...m.options }, c.depth, {
+          cache: m.cache,
+          cacheOptions: m.cacheOptions,
+        });
         let x = be.keep(be.tensor(noise, [B, N, tokenChannels], dtype));
         try {
           for (let i = 0; i < count; i++) {
@@ -274,44 +293,49 @@ export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipel
             const s0 = performance.now();
             const tCur = ts[i]!;
             const dt = ts[i + 1]! - tCur;
-            const next = be.tidy(() => {
-              const v = model.forward(
-                {
-                  img: x,
-                  txt,
-                  y,
-                  timesteps: new Array(B).fill(tCur),
-                  guidance: guidance === null ? undefined : new Array(B).fill(guidance),
-                  positions,
-                },
-                { reducer: setup.reducer, pattern: setup.pattern, step: i, steps },
-              );
-              return be.add(x, be.scale(v, dt));
-            });
+            const inputs = {
+              img: x,
+              txt,
+              y,
+              timesteps: new Array(B).fill(tCur),
+              guidance: guidance === null ? undefined : new Array(B).fill(guidance),
+              positions,
+            };
+            const hooks = { reducer: setup.reducer, pattern: setup.pattern, step: i, steps };
+            let next: Tensor;
+            if (setup.cache) {
+              const v = await model.forwardAsync(inputs, { ...hooks, cache: setup.cache, cacheGroups });
+              next = be.tidy(() => be.add(x, be.scale(v, dt)));
+              v.dispose();
+            } else {
+              next = be.tidy(() => be.add(x, be.scale(model.forward(inputs, hooks), dt)));
+            }
             x.dispose();
             x = be.keep(next);
             await be.sync();
             onStep?.(i, performance.now() - s0);
           }
-          return await x.read();
+          const d = setup.cache?.decisions();
+          return { z: await x.read(), fullSteps: d && cacheGroups.map((g) => fullSteps(d, g)) };
         } finally {
           x.dispose();
           setup.dispose();
         }
       };
       for (const m of methods) {
+        const label = pipelineMethodLabel(m);
         if (o.warmup) await run(m, 1);
         const stepMs: number[] = [];
-        const z = await stage(
+        const r = await stage(
           'denoise',
           () =>
             run(m, steps, (i, ms) => {
               stepMs.push(ms);
-              emit({ stage: 'denoise', phase: 'progress', method: m.method, done: i + 1, total: steps, ms });
+              emit({ stage: 'denoise', phase: 'progress', method: label, done: i + 1, total: steps, ms });
             }),
-          { method: m.method },
+          { method: label },
         );
-        latents.push({ method: m.method, z: unpackPatches(z, B, zc, h, w), stepMs });
+        latents.push({ method: label, z: unpackPatches(r.z, B, zc, h, w), stepMs, fullSteps: r.fullSteps });
       }
     } finally {
       positions.dispose();
@@ -336,7 +360,12 @@ export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipel
       const images = Array.from({ length: B }, (_, b) =>
         img.data.subarray(b * per, (b + 1) * per).map((v) => Math.max(-1, Math.min(1, v))),
       );
-      outputs.push({ method: l.method, images, stepMs: l.stepMs });
+      outputs.push({
+        method: l.method,
+        images,
+        stepMs: l.stepMs,
+        ...(l.fullSteps ? { fullSteps: l.fullSteps } : {}),
+      });
     }
   } finally {
     free(ae);

@@ -1,8 +1,9 @@
 // Class-conditional sampling with a pixel-space Flux model (the embedded model): rectified-flow Euler
 // steps over Flux's shifted schedule with classifier-free guidance, the token reducer / attention
-// pattern applied at every step, progress and cancellation. Noise comes from our own seeded PRNG, so
-// the CPU and WebGPU backends start from identical numbers.
+// pattern / step cache applied at every step, progress and cancellation. Noise comes from our own seeded
+// PRNG, so the CPU and WebGPU backends start from identical numbers.
 import type { Backend } from '../backend.js';
+import type { StepCache } from '../cache/step-cache.js';
 import type { AttentionPattern, TokenReducer } from '../merge/hooks.js';
 import type { FluxModel } from '../models/flux/model.js';
 import type { Tensor } from '../tensor.js';
@@ -49,7 +50,18 @@ export interface GenerateOptions {
   schedule?: ScheduleKind;
   reducer?: TokenReducer;
   pattern?: AttentionPattern;
+  /**
+   * Step cache (src/cache). Each image decides for itself (its conditional and unconditional rows are
+   * one group), so with `seeds` an image is the same whatever else is in the batch; the decisions are
+   * in cache.decisions() afterwards, one group per image.
+   */
+  cache?: StepCache;
   onProgress?: (p: GenerateProgress) => void;
+  /**
+   * The transformer's output [batch, N, 12] of every step, before guidance (conditional rows first);
+   * valid during the call only (e.g. tools/fit-teacache.mjs reads it).
+   */
+  onModelOutput?: (step: number, output: Tensor) => void | Promise<void>;
   signal?: AbortSignal;
 }
 
@@ -130,6 +142,8 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
   const stepMs: number[] = [];
   const t0 = performance.now();
   const positions = model.positions({ batch, rows, cols, textTokens: T });
+  // image b owns rows b (conditional) and B + b (unconditional): one cache group
+  const cacheGroups = order.map((_, r) => r % B);
   const txtT = be.keep(be.tensor(txt, [batch, T, ctxDim], dtype));
   const yT = be.keep(be.tensor(y, [batch, vecDim], dtype));
   let x: Tensor = be.keep(be.tensor(batchNoise(o.seed, o.seeds, B, H, W), [B, N, 12], dtype));
@@ -139,12 +153,16 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
       const s0 = performance.now();
       const tCur = ts[i]!;
       const dt = ts[i + 1]! - tCur;
-      const next = be.tidy(() => {
-        const img = guided ? be.concat([x, x], 0) : x;
-        const v = model.forward(
-          { img, txt: txtT, y: yT, timesteps: new Array(batch).fill(tCur), positions },
-          { reducer: o.reducer, pattern: o.pattern, step: i, steps: o.steps },
-        );
+      const inputs = (img: Tensor) => ({
+        img,
+        txt: txtT,
+        y: yT,
+        timesteps: new Array(batch).fill(tCur),
+        positions,
+      });
+      const hooks = { reducer: o.reducer, pattern: o.pattern, step: i, steps: o.steps };
+      /** The Euler step from the model output v. */
+      const euler = (v: Tensor) => {
         let vel = v;
         if (guided) {
           // v_u + cfg·(v_c − v_u) = cfg·v_c + (1 − cfg)·v_u
@@ -152,7 +170,25 @@ export async function generate(o: GenerateOptions): Promise<GenerateResult> {
           vel = be.add(be.scale(vc, cfg), be.scale(vu, 1 - cfg));
         }
         return be.add(x, be.scale(vel, dt));
-      });
+      };
+      let next: Tensor;
+      if (!o.cache && !o.onModelOutput) {
+        next = be.tidy(() => euler(model.forward(inputs(guided ? be.concat([x, x], 0) : x), hooks)));
+      } else {
+        const img = guided ? be.keep(be.concat([x, x], 0)) : x;
+        let v: Tensor;
+        try {
+          v = await model.forwardAsync(inputs(img), { ...hooks, cache: o.cache, cacheGroups });
+        } finally {
+          if (guided) img.dispose();
+        }
+        try {
+          await o.onModelOutput?.(i, v);
+          next = be.tidy(() => euler(v));
+        } finally {
+          v.dispose();
+        }
+      }
       x.dispose();
       x = be.keep(next);
       await be.sync();

@@ -1,8 +1,15 @@
 // Methods by name for the pipeline and the CLI: a token reducer and/or an attention pattern per
-// generation. Defaults for the embedded model (2 double + 4 single blocks) differ from Flux-dev's: the
-// spec's 5 + 5 exempt blocks would leave nothing to merge, so only the first block of each kind is kept
-// dense, and every step merges (the schedule is an option).
+// generation, and optionally a step cache (src/cache: reuse across sampling steps, which multiplies with
+// the reduction within each forward). Defaults for the embedded model (2 double + 4 single blocks)
+// differ from Flux-dev's: the spec's 5 + 5 exempt blocks would leave nothing to merge, so only the first
+// block of each kind is kept dense, and every step merges (the schedule is an option).
+//
+// Configurations as text (eval, benchmarks): METHOD[:RATIO][+CACHE], e.g. "toma:0.5+fbcache:0.12",
+// "toma+hilbert:0.5+teacache:0.3", "fbcache:0.1" (dense with a cache), "hilbert".
 import type { Backend } from '../backend.js';
+import { type CreateCacheOptions, createCache } from '../cache/create.js';
+import { CACHE_METHODS, type CacheSpec, cacheLabel, cacheSpecString, parseCacheSpec } from '../cache/spec.js';
+import type { StepCache } from '../cache/step-cache.js';
 import type { AttentionPattern, TokenReducer } from '../merge/hooks.js';
 import { dense } from '../merge/hooks.js';
 import type { ReducerOptions } from '../merge/options.js';
@@ -17,7 +24,74 @@ export interface MethodSetup {
   name: string;
   reducer: TokenReducer;
   pattern?: AttentionPattern;
+  /** The step cache, when one was asked for (forwardAsync / generate({ cache }) use it). */
+  cache?: StepCache;
   dispose(): void;
+}
+
+export { CACHE_METHODS, type CacheSpec, cacheLabel, cacheSpecString, createCache, parseCacheSpec };
+
+/** Methods that take a merge ratio. */
+export const RATIO_METHODS: readonly MethodName[] = ['toma', 'tomesd', 'toma+hilbert'];
+
+/** A method, its ratio and a cache, as one configuration of an evaluation or a benchmark. */
+export interface MethodConfig {
+  method: MethodName;
+  /** Merge ratio for RATIO_METHODS (null: the method's default, or a method without one). */
+  ratio: number | null;
+  cache: CacheSpec | null;
+}
+
+/** "toma 0.5", "hilbert", "toma 0.5 + fbcache 0.12", "fbcache 0.12" (dense with a cache). */
+export function configLabel(k: MethodConfig): string {
+  const m = k.ratio === null ? k.method : `${k.method} ${k.ratio}`;
+  if (!k.cache) return m;
+  return k.method === 'dense' ? cacheLabel(k.cache) : `${m} + ${cacheLabel(k.cache)}`;
+}
+
+/** The configuration as text that parseConfig() reads back ("toma:0.5+fbcache:0.12"). */
+export function configString(k: MethodConfig): string {
+  const m = k.ratio === null ? k.method : `${k.method}:${k.ratio}`;
+  if (!k.cache) return m;
+  return k.method === 'dense' ? cacheSpecString(k.cache) : `${m}+${cacheSpecString(k.cache)}`;
+}
+
+/** Parses METHOD[:RATIO][+CACHE] (see the file comment); errors name the part that is wrong. */
+export function parseConfig(text: string): MethodConfig {
+  const entry = text.trim();
+  const parts = entry.split('+').map((p) => p.trim());
+  const isCache = (p: string) => {
+    const head = p.split(':')[0]!;
+    return head === 'none' || (CACHE_METHODS as readonly string[]).includes(head);
+  };
+  const at = parts.findIndex(isCache);
+  const methodText = (at < 0 ? parts : parts.slice(0, at)).join('+');
+  const cacheParts = at < 0 ? [] : parts.slice(at);
+  if (cacheParts.length > 1)
+    throw new RangeError(
+      `configuration "${entry}": one cache at most, after the method (got ${cacheParts.join(', ')})`,
+    );
+  const cache = cacheParts.length ? parseCacheSpec(cacheParts[0]!) : null;
+  if (methodText === '') return { method: 'dense', ratio: null, cache };
+  const [name, ratioText, ...rest] = methodText.split(':');
+  if (!(METHODS as readonly string[]).includes(name!) || rest.length)
+    throw new RangeError(
+      `configuration "${entry}": unknown method "${methodText}" (${METHODS.join(', ')}, with :RATIO for ${RATIO_METHODS.join(', ')}; caches: ${CACHE_METHODS.join(', ')})`,
+    );
+  const method = name as MethodName;
+  if (ratioText === undefined) return { method, ratio: null, cache };
+  if (!RATIO_METHODS.includes(method))
+    throw new RangeError(`configuration "${entry}": ${method} takes no merge ratio`);
+  const ratio = Number(ratioText);
+  if (ratioText.trim() === '' || !(ratio > 0 && ratio < 1))
+    throw new RangeError(`configuration "${entry}": the merge ratio must be in (0, 1), got "${ratioText}"`);
+  return { method, ratio, cache };
+}
+
+/** createMethod's last argument: a step cache to create with the method. */
+export interface MethodCacheOptions {
+  cache?: string | CacheSpec | null;
+  cacheOptions?: CreateCacheOptions;
 }
 
 export type MethodOptions = Omit<ReducerOptions, 'method'>;
@@ -33,6 +107,27 @@ export function createMethod(
   method: MethodName,
   o: MethodOptions = {},
   doubleBlocks = 19,
+  c: MethodCacheOptions = {},
+): MethodSetup {
+  const setup = createReduction(be, method, o, doubleBlocks);
+  const cache = c.cache ? createCache(c.cache, c.cacheOptions) : null;
+  if (!cache) return setup;
+  return {
+    ...setup,
+    name: method === 'dense' ? cache.label : `${setup.name} + ${cache.label}`,
+    cache,
+    dispose() {
+      cache.dispose();
+      setup.dispose();
+    },
+  };
+}
+
+function createReduction(
+  be: Backend,
+  method: MethodName,
+  o: MethodOptions,
+  doubleBlocks: number,
 ): MethodSetup {
   switch (method) {
     case 'dense':

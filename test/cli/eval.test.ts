@@ -64,7 +64,11 @@ describe('toma eval (CLI, end to end on the CPU)', () => {
     assert.equal(first.err.match(/^\[\d+\/9\] /gm)?.length, 9, first.err);
     for (const label of ['dense', 'toma 0.25', 'toma 0.5', 'toma 0.75', 'tomesd 0.5', 'todo', 'hilbert'])
       assert.match(first.out, new RegExp(`^${label.replace('.', '\\.')} `, 'm'));
-    assert.match(first.out, /ms\/image \[IQR\]\s+speedup\s+PSNR dB/);
+    assert.match(first.out, /ms\/image b1 \[IQR\]\s+speedup\s+PSNR dB/);
+    assert.match(
+      first.out,
+      /Speed: wall time of generate\(\) calls of one image each .* on the first 2 seeds/,
+    );
     assert.match(first.out, /Caveat: deep-feature numbers use networks from npm nsfwjs/);
   });
 
@@ -100,7 +104,13 @@ describe('toma eval (CLI, end to end on the CPU)', () => {
         assert.ok(p.ssim > -1 && p.ssim < 1);
       }
       assert.equal(m.speed.calls.length, 1);
+      assert.equal(m.speed.basis, 'batch 1');
+      assert.deepEqual(
+        m.speed.singleCalls!.map((c) => c.seeds),
+        [[0], [1]],
+      );
       assert.ok(m.speed.msPerImage.median > 0 && m.speed.speedup > 0);
+      assert.ok(m.speed.batched.msPerImage.median > 0);
     }
     if (features === 'mobilenet') {
       assert.equal(j.features.available, true);
@@ -135,7 +145,7 @@ describe('toma eval (CLI, end to end on the CPU)', () => {
 
   it('the markdown table, the grid PNG, the SVG and the sample atlas are valid', () => {
     const md = readFileSync(join(out, 'results.md'), 'utf8');
-    assert.match(md, /^\| method \| ms\/image \[IQR\] \| speedup \|/m);
+    assert.match(md, /^\| method \| ms\/image b1 \[IQR\] \| speedup \|/m);
     assert.equal(md.match(/^\| (dense|toma|tomesd|todo|hilbert)/gm)?.length, 9);
     assert.match(md, /\*\*Caveat:\*\*/);
     const grid = decodePng(readFileSync(join(out, 'grid.png')), (z) => inflateSync(z));

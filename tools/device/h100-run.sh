@@ -28,6 +28,13 @@ for s in "$@"; do
     tomaops) step tomaops node dist/bench/toma-ops.js --json "$out/toma-ops.json" ;;
     hilbert) step hilbert node dist/bench/hilbert-attention.js ;;
     generate) step generate node dist/src/cli/main.js generate --out /tmp/gen ;;
+    # step caches (docs/caching.md): TeaCache's polynomial for the embedded model, the caches alone and with
+    # ToMA / HilbertA on the embedded model, and whole 28-step sampling at 1024² replaying a skip pattern
+    # ($SCHEDULE: paste a measured pattern, e.g. from evalcache's results.md "Skip patterns"; the default
+    # is only an illustration, 12 of 28 steps, dense early and sparse late)
+    fitteacache) step fitteacache node tools/fit-teacache.mjs --backend webgpu --seeds 32 --json "$out/fit-teacache.json" ;;
+    evalcache) step evalcache node dist/src/cli/main.js eval --backend webgpu --seeds 64 --methods toma,toma+hilbert --ratios 0.5 --caches fbcache:0.08,fbcache:0.12,fbcache:0.2,teacache:0.3,taylorseer:4,fora:3 --speed-seeds 8 --out "$out/eval-cache" ;;
+    sampling1024) step sampling1024 node dist/bench/flux-sampling.js --res 1024 --steps 28 --runs 3 --warmup 1 --configs dense,toma:0.5,fbcache:0.12,toma:0.5+fbcache:0.12,toma+hilbert:0.5+fbcache:0.12 --schedule "${SCHEDULE:-full=0,1,2,3,5,7,10,13,17,21,25,27}" --json "$out/flux-sampling-1024.json" ;;
     *) step "$s" bash -c "$s" ;;
   esac
 done

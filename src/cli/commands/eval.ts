@@ -21,13 +21,22 @@ import { type EvalDevice, type EvalReport, type EvalSettings, reportText } from 
 import { type EvalRun, loadSavedRun } from '../../eval/saved-run.js';
 import { FluxModel } from '../../models/flux/model.js';
 import { embeddedDir, loadConditioning, resolveClass } from '../../pipeline/embedded.js';
-import { METHODS, type MethodName, type MethodOptions, smallModelDefaults } from '../../pipeline/methods.js';
+import {
+  METHODS,
+  type MethodConfig,
+  type MethodName,
+  type MethodOptions,
+  parseConfig,
+  smallModelDefaults,
+} from '../../pipeline/methods.js';
 import { type Command, choice, num, parse, UsageError } from '../args.js';
 import { chooseBackend, defaultDtype } from '../backend-choice.js';
+import { cacheSpecOption, polynomialOption } from '../cache-options.js';
 import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from '../gpu-options.js';
 
 const usage = `usage: toma eval [--seeds N] [--size PX] [--steps N] [--cfg G] [--batch N] [--classes LIST]
-                 [--methods LIST] [--ratios LIST] [--tile S] [--merge-every N] [--reuse-steps N]
+                 [--methods LIST] [--ratios LIST] [--caches LIST] [--configs LIST] [--speed-seeds N]
+                 [--teacache-poly C4,...,C0] [--tile S] [--merge-every N] [--reuse-steps N]
                  [--exempt D,S] [--real DIR[,DIR...]] [--features inception|mobilenet|none]
                  [--feature-workers N] [--grid-rows N] [--out DIR] [--backend auto|webgpu|cpu]
                  [--dtype f16|f32] [--checkpoint FILE --conditioning FILE] [--robust] [--guard]
@@ -47,7 +56,17 @@ from them, e.g. where the deep-feature network is installed).
   --classes     class names or indices to cycle through over the seeds (default: every class but null)
   --methods     comma-separated, of ${METHODS.filter((m) => m !== 'dense').join(',')} (default
                 ${DEFAULT_EVAL_METHODS.join(',')}; dense always runs)
-  --ratios      merge ratios for toma and tomesd (default 0.25,0.5,0.75)
+  --ratios      merge ratios for toma, tomesd and toma+hilbert (default 0.25,0.5,0.75)
+  --caches      step caches, each run alone and with every method configuration above, e.g.
+                fbcache:0.1,teacache:0.3,taylorseer:4 (see toma generate --help)
+  --configs     explicit configurations METHOD[:RATIO][+CACHE], comma-separated, e.g.
+                "fbcache:0.1,toma:0.5+fbcache:0.1,toma+hilbert:0.5+teacache:0.3"; with --configs or
+                --caches and no --methods, only dense and what they name run
+  --speed-seeds the first N seeds are generated again one image per call, for the speed figures of every
+                configuration (default 8, at most --seeds; 0: batched timings). Step caches decide per
+                image, and a batch computes a step when any image needs it, so batched wall time
+                understates one user's speedup
+  --teacache-poly  TeaCache's rescaling polynomial (default: FLUX.1's fit for FLUX.1, else the identity)
   --tile, --merge-every, --reuse-steps, --exempt   the merge schedule (defaults for the embedded model:
                 tile 4, merge every step, destinations chosen afresh each step, first double and first
                 single block exempt)
@@ -89,7 +108,8 @@ function deviceInfo(be: Backend | null, dtype: string): EvalDevice {
 
 export const evalCommand: Command = {
   name: 'eval',
-  summary: 'speed and fidelity of every merging method vs dense over many seeds (tables, grid, Pareto plot)',
+  summary:
+    'speed and fidelity of merging methods and step caches vs dense over many seeds (tables, grid, Pareto plot)',
   usage,
   async run(argv) {
     const { values } = parse(
@@ -103,6 +123,10 @@ export const evalCommand: Command = {
         classes: { type: 'string' },
         methods: { type: 'string' },
         ratios: { type: 'string' },
+        caches: { type: 'string' },
+        configs: { type: 'string' },
+        'speed-seeds': { type: 'string' },
+        'teacache-poly': { type: 'string' },
         tile: { type: 'string' },
         'merge-every': { type: 'string' },
         'reuse-steps': { type: 'string' },
@@ -144,6 +168,10 @@ export const evalCommand: Command = {
         'classes',
         'methods',
         'ratios',
+        'caches',
+        'configs',
+        'speed-seeds',
+        'teacache-poly',
         'tile',
         'merge-every',
         'reuse-steps',
@@ -201,13 +229,29 @@ export const evalCommand: Command = {
         const steps = intOpt(values.steps, 'steps', onCpu ? 4 : 28);
         const cfg = num(values.cfg, 'cfg', 4, (v) => v >= 0, 'a number >= 0');
         const batch = intOpt(values.batch, 'batch', onCpu ? 4 : 8);
-        const methods = (list(values.methods) ?? DEFAULT_EVAL_METHODS).map(
-          (m) => choice(m, METHODS, 'methods', 'dense') as MethodName,
-        );
+        const caches = (list(values.caches) ?? [])
+          .map((c) => cacheSpecOption(c, 'caches'))
+          .filter((c) => c !== null);
+        const explicit: MethodConfig[] = (list(values.configs) ?? []).map((k) => {
+          try {
+            return parseConfig(k);
+          } catch (e) {
+            throw new UsageError(`--configs: ${(e as Error).message}`);
+          }
+        });
+        const methodsGiven = list(values.methods);
+        const methods = (
+          methodsGiven ??
+          (values.caches !== undefined || values.configs !== undefined ? [] : DEFAULT_EVAL_METHODS)
+        ).map((m) => choice(m, METHODS, 'methods', 'dense') as MethodName);
         const ratios = (list(values.ratios) ?? ['0.25', '0.5', '0.75']).map((r) =>
           num(r, 'ratios', 0.5, (v) => v > 0 && v < 1, 'numbers in (0, 1)'),
         );
-        const configs: EvalConfig[] = buildConfigs(methods, ratios);
+        const configs: EvalConfig[] = buildConfigs(methods, ratios, { caches, explicit });
+        const speedSeeds = Math.min(seedsN, intOpt(values['speed-seeds'], 'speed-seeds', 8, 0));
+        const teacachePoly = polynomialOption(values['teacache-poly']);
+        if (teacachePoly && !configs.some((k) => k.cache?.startsWith('teacache')))
+          throw new UsageError('--teacache-poly goes with a teacache:T cache (in --caches or --configs)');
 
         const dir = values.checkpoint ? null : embeddedDir();
         model = FluxModel.load(be, values.checkpoint ?? `${dir}flux-embedded.safetensors`, { dtype });
@@ -249,6 +293,8 @@ export const evalCommand: Command = {
           classNames: cond.names,
           configs,
           methodOptions,
+          speedSeeds,
+          teacachePoly: teacachePoly ?? null,
           featureNet: null,
           kid: { subsets: kidSubsets, subsetSize: kidSubsetSize },
         };
@@ -271,6 +317,8 @@ export const evalCommand: Command = {
           cfg,
           batch,
           methodOptions,
+          cacheOptions: teacachePoly ? { coefficients: teacachePoly } : {},
+          speedSeeds,
           warmup: !onCpu,
           recordDestinations: gridCfg
             ? { label: gridCfg.label, seedIndices: seeds.slice(0, gridRows).map((_, i) => i) }
@@ -321,6 +369,8 @@ export const evalCommand: Command = {
         classes: settings.classes,
         images: run.images,
         calls: run.calls,
+        singleCalls: run.singleCalls,
+        fullSteps: run.fullSteps,
         features: deep.generated,
         real: deep.real,
         kidSubsets,

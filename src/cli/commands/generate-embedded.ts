@@ -5,16 +5,36 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import type { Backend } from '../../backend.js';
+import { scheduleString } from '../../cache/spec.js';
+import { fullSteps } from '../../cache/step-cache.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { encodePng, toUint8 } from '../../io/png.js';
 import { FluxModel } from '../../models/flux/model.js';
 import { embeddedDir, loadConditioning, resolveClass } from '../../pipeline/embedded.js';
 import { type GenerateResult, generate } from '../../pipeline/generate.js';
-import { createMethod, METHODS, type MethodName, smallModelDefaults } from '../../pipeline/methods.js';
+import {
+  type CacheSpec,
+  cacheSpecString,
+  createMethod,
+  METHODS,
+  type MethodName,
+  smallModelDefaults,
+} from '../../pipeline/methods.js';
 import { choice, num, UsageError } from '../args.js';
 import { defaultDtype } from '../backend-choice.js';
+import { cacheCreateOptions, cacheSpecOption } from '../cache-options.js';
 import { ProgressBar } from '../progress.js';
 import type { GenerateValues } from './generate.js';
+
+interface Run {
+  method: MethodName;
+  cache: CacheSpec | null;
+}
+
+/** The file-name tag of a run: the method, with the cache ("toma+fbcache-0.12"). */
+function fileTag(r: Run): string {
+  return r.cache ? `${r.method}+${cacheSpecString(r.cache).replace(/:/g, '-')}` : r.method;
+}
 
 /** `toma generate` without a FLUX.1 model: the embedded class-conditional model (parsed options in). */
 export async function generateEmbedded(
@@ -32,6 +52,7 @@ export async function generateEmbedded(
   );
   const seed = num(values.seed, 'seed', 0, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer');
   const cfg = num(values.cfg, 'cfg', 4, (v) => v >= 0, 'a number >= 0');
+  const cache = cacheSpecOption(values.cache);
   if (values.conditioning !== undefined && values.checkpoint === undefined) {
     throw new UsageError(
       '--conditioning goes with --checkpoint (a pixel-space Flux model and its class conditioning)',
@@ -56,6 +77,7 @@ export async function generateEmbedded(
     'a positive integer',
   );
   const outDir = values.out ?? 'out';
+  const cacheOptions = cacheCreateOptions(values, [cache], steps);
 
   const dir = values.checkpoint ? null : embeddedDir();
   const model = FluxModel.load(be, values.checkpoint ?? `${dir}flux-embedded.safetensors`, { dtype });
@@ -73,13 +95,23 @@ export async function generateEmbedded(
   const controller = new AbortController();
   const onSigint = () => controller.abort();
   process.once('SIGINT', onSigint);
-  const runs: MethodName[] = values['no-compare'] || method === 'dense' ? [method] : ['dense', method];
-  const results = new Map<MethodName, GenerateResult>();
+  // dense (unless --no-compare) and the method with its cache
+  const target: Run = { method, cache };
+  const runs: Run[] =
+    values['no-compare'] || (method === 'dense' && !cache)
+      ? [target]
+      : [{ method: 'dense', cache: null }, target];
+  const results = new Map<string, { run: Run; result: GenerateResult; full?: number[][] }>();
+  const setupFor = (r: Run) =>
+    createMethod(be, r.method, mopts, c.depth, {
+      cache: r.cache,
+      cacheOptions: r.cache ? cacheOptions : undefined,
+    });
   try {
     if (!onCpu) {
       // compile every pipeline once (one step at this size) so the timed runs compare like with like
-      for (const m of runs) {
-        const setup = createMethod(be, m, mopts, c.depth);
+      for (const r of runs) {
+        const setup = setupFor(r);
         await generate({
           model,
           conditioning: cond,
@@ -91,15 +123,16 @@ export async function generateEmbedded(
           cfg,
           reducer: setup.reducer,
           pattern: setup.pattern,
+          cache: setup.cache,
         });
         setup.dispose();
       }
     }
-    for (const m of runs) {
-      const setup = createMethod(be, m, mopts, c.depth);
+    for (const r of runs) {
+      const setup = setupFor(r);
       const bar = new ProgressBar(setup.name.padEnd(10));
       try {
-        const r = await generate({
+        const result = await generate({
           model,
           conditioning: cond,
           classes,
@@ -110,11 +143,13 @@ export async function generateEmbedded(
           cfg,
           reducer: setup.reducer,
           pattern: setup.pattern,
+          cache: setup.cache,
           signal: controller.signal,
           onProgress: (p) => bar.update(p.step, p.steps, `${(p.stepMs / 1000).toFixed(2)} s/step`),
         });
         bar.done();
-        results.set(m, r);
+        const d = setup.cache?.decisions();
+        results.set(setup.name, { run: r, result, full: d && classes.map((_, i) => fullSteps(d, i)) });
       } finally {
         setup.dispose();
       }
@@ -130,9 +165,9 @@ export async function generateEmbedded(
   }
 
   mkdirSync(outDir, { recursive: true });
-  for (const [m, r] of results) {
+  for (const { run, result: r } of results.values()) {
     r.images.forEach((img, i) => {
-      const name = `${cond.names[classes[i]!]}-seed${seed}-${m}.png`;
+      const name = `${cond.names[classes[i]!]}-seed${seed}-${fileTag(run)}.png`;
       writeFileAtomic(
         join(outDir, name),
         encodePng(toUint8(img), r.width, r.height, 3, (raw) => deflateSync(raw)),
@@ -140,13 +175,21 @@ export async function generateEmbedded(
       console.log(`wrote ${join(outDir, name)}`);
     });
   }
-  for (const [m, r] of results)
+  for (const [name, { result: r, full }] of results) {
     console.log(
-      `${m.padEnd(8)} ${(r.totalMs / 1000).toFixed(2)} s (${(r.totalMs / steps).toFixed(0)} ms/step)`,
+      `${name.padEnd(8)} ${(r.totalMs / 1000).toFixed(2)} s (${(r.totalMs / steps).toFixed(0)} ms/step)`,
     );
-  const d = results.get('dense');
-  const x = results.get(method);
-  if (d && x && method !== 'dense') console.log(`${method} vs dense: ${(d.totalMs / x.totalMs).toFixed(2)}x`);
+    full?.forEach((f, i) => {
+      const flags = Array.from({ length: steps }, (_, s) => f.includes(s));
+      console.log(
+        `  ${cond.names[classes[i]!]}: ${f.length} of ${steps} steps computed (${scheduleString(flags)})`,
+      );
+    });
+  }
+  const dense = [...results.values()].find((x) => x.run.method === 'dense' && !x.run.cache);
+  const other = [...results].find(([, x]) => x !== dense);
+  if (dense && other)
+    console.log(`${other[0]} vs dense: ${(dense.result.totalMs / other[1].result.totalMs).toFixed(2)}x`);
   model.dispose();
   be.destroy();
   return 0;

@@ -5,6 +5,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import type { Backend } from '../../backend.js';
+import { scheduleString } from '../../cache/spec.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { encodePng, toUint8 } from '../../io/png.js';
 import { type FluxComponents, fluxVariant, openFluxFolder } from '../../pipeline/flux-components.js';
@@ -12,6 +13,7 @@ import {
   FLUX_VARIANT_DEFAULTS,
   type FluxPipelineResult,
   type PipelineMethod,
+  pipelineMethodLabel,
   runFluxPipeline,
   type StageEvent,
 } from '../../pipeline/flux-pipeline.js';
@@ -19,6 +21,7 @@ import { METHODS, type MethodName, type MethodOptions } from '../../pipeline/met
 import { locateFlux } from '../../pipeline/model-folder.js';
 import { choice, num, UsageError } from '../args.js';
 import { defaultDtype } from '../backend-choice.js';
+import { cacheCreateOptions, cacheSpecOption } from '../cache-options.js';
 import { ProgressBar } from '../progress.js';
 import type { GenerateValues } from './generate.js';
 
@@ -128,6 +131,7 @@ export async function generateFlux(
       ? undefined
       : num(values['max-length'], 'max-length', 512, (x) => Number.isInteger(x) && x >= 2, 'an integer >= 2');
   const options = methodOptions(values);
+  const cache = cacheSpecOption(values.cache);
   const outDir = values.out ?? 'out';
 
   // everything that can be checked without loading weights, before a device is opened
@@ -154,16 +158,17 @@ export async function generateFlux(
     const aeDtype = choice(values['ae-dtype'], ['f16', 'f32'] as const, 'ae-dtype', 'f32');
     const [width, height] = parseSize(values.size, onCpu ? [256, 256] : [1024, 1024]);
     const steps = stepsGiven ?? FLUX_VARIANT_DEFAULTS[variant].steps;
-    const methods: PipelineMethod[] = (
-      values.compare && method !== 'dense' ? ['dense', method] : [method]
-    ).map((m) => ({ method: m as MethodName, options }));
+    const cacheOptions = cacheCreateOptions(values, [cache], steps);
+    const target: PipelineMethod = { method, options, ...(cache ? { cache, cacheOptions } : {}) };
+    const methods: PipelineMethod[] =
+      values.compare && (method !== 'dense' || cache) ? [{ method: 'dense', options }, target] : [target];
     const t5 = components.t5Config;
     console.log(`backend: ${be.info().description}, ${dtype} (autoencoder ${aeDtype})`);
     console.log(
       `model: FLUX.1-${variant} from ${components.description}: transformer ${c.depth} + ${c.depth_single_blocks} blocks of ${c.hidden_size}, T5 ${t5.num_layers} x ${t5.d_model}, CLIP ${components.clipConfig.num_hidden_layers} x ${components.clipConfig.hidden_size}`,
     );
     console.log(
-      `image: ${width}x${height}, ${steps} steps${variant === 'dev' ? `, guidance ${guidanceGiven ?? FLUX_VARIANT_DEFAULTS.dev.guidance}` : ''}, seed ${seed}, method ${methods.map((m) => m.method).join(' and ')}`,
+      `image: ${width}x${height}, ${steps} steps${variant === 'dev' ? `, guidance ${guidanceGiven ?? FLUX_VARIANT_DEFAULTS.dev.guidance}` : ''}, seed ${seed}, method ${methods.map(pipelineMethodLabel).join(' and ')}`,
     );
 
     const controller = new AbortController();
@@ -201,21 +206,27 @@ export async function generateFlux(
 
     mkdirSync(outDir, { recursive: true });
     for (const out of r.outputs) {
-      const path = join(outDir, `${promptSlug(prompt)}-seed${seed}-${out.method}.png`);
+      const path = join(outDir, `${promptSlug(prompt)}-seed${seed}-${out.method.replace(/:/g, '-')}.png`);
       writeFileAtomic(
         path,
         encodePng(toUint8(out.images[0]!), r.width, r.height, 3, (raw) => deflateSync(raw)),
       );
       console.log(`wrote ${path}`);
+      const full = out.fullSteps?.[0];
+      if (full) {
+        const flags = Array.from({ length: steps }, (_, i) => full.includes(i));
+        console.log(`  ${out.method}: ${full.length} of ${steps} steps computed (${scheduleString(flags)})`);
+      }
     }
     const top = r.stages.reduce((a, s) => (s.peakBytes > a.peakBytes ? s : a));
     console.log(
       `peak device memory ${size(r.peakBytes)} (${top.stage}${top.method ? ` ${top.method}` : ''}); total ${secs(r.totalMs)} s`,
     );
     const denoise = (m: string) => r.stages.find((s) => s.stage === 'denoise' && s.method === m)?.ms;
+    const label = pipelineMethodLabel(target);
     const d = denoise('dense');
-    const x = denoise(method);
-    if (d && x && method !== 'dense') console.log(`${method} vs dense (denoising): ${(d / x).toFixed(2)}x`);
+    const x = denoise(label);
+    if (d && x && label !== 'dense') console.log(`${label} vs dense (denoising): ${(d / x).toFixed(2)}x`);
     return 0;
   } finally {
     be.destroy();

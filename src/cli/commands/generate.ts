@@ -6,6 +6,7 @@
 
 import { type Command, choice, parse, UsageError } from '../args.js';
 import { chooseBackend } from '../backend-choice.js';
+import { CACHE_USAGE } from '../cache-options.js';
 import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from '../gpu-options.js';
 import { generateEmbedded } from './generate-embedded.js';
 import { generateFlux } from './generate-flux.js';
@@ -41,6 +42,9 @@ per class; unless --no-compare, the same seeds run dense too and the speedup of 
 Both:
   --backend      auto (WebGPU if there is an adapter, else CPU), webgpu or cpu
   --dtype        f16 or f32 (default f16 where the adapter has it, f32 on the CPU)
+${CACHE_USAGE}
+                 With a cache, the method runs with it (e.g. --method toma --cache fbcache:0.12) and the
+                 steps each image computed are printed.
 ${GPU_USAGE}`;
 
 const OPTIONS = {
@@ -49,6 +53,9 @@ const OPTIONS = {
   size: { type: 'string' },
   steps: { type: 'string' },
   method: { type: 'string' },
+  cache: { type: 'string' },
+  'teacache-poly': { type: 'string' },
+  'cache-schedule': { type: 'string' },
   ratio: { type: 'string' },
   tile: { type: 'string' },
   out: { type: 'string' },

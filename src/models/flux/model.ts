@@ -5,6 +5,8 @@
 // first) and never reads back, so a whole pass is submitted in a few command buffers. Each block runs
 // inside be.tidy(), so intermediates go back to the pool as soon as the block is recorded.
 import type { Backend } from '../../backend.js';
+import { cachedForward } from '../../cache/cached-forward.js';
+import type { StepCache } from '../../cache/step-cache.js';
 import { Checkpoint, type TensorReader } from '../../io/safetensors.js';
 import { type AttentionPattern, dense, type ForwardInfo, type TokenReducer } from '../../merge/hooks.js';
 import type { Tensor } from '../../tensor.js';
@@ -48,6 +50,55 @@ export interface ForwardOptions {
   /** Sampling step (0-based) and total steps, passed to the hooks (default 0 of 1). */
   step?: number;
   steps?: number;
+  /**
+   * Step cache (src/cache): reuses the block stack's work across sampling steps. Needs forwardAsync(),
+   * since the cache reads its metric back during the pass.
+   */
+  cache?: StepCache;
+  /**
+   * Batch row -> image, for per-image cache decisions (with classifier-free guidance image i owns rows
+   * i and i + B). Default: the whole batch decides together.
+   */
+  cacheGroups?: readonly number[];
+}
+
+/** A forward in progress: its hook info, the hooks (see FluxModel.beginForward). */
+export interface ForwardRun {
+  info: ForwardInfo;
+  reducer: TokenReducer;
+  pattern: AttentionPattern | null;
+}
+
+/** The pattern's image order: the permutation and its gather indices. */
+export interface ImageOrder {
+  /** raster[d] = raster index of the token at position d (the pattern's array). */
+  raster: Uint32Array;
+  /** u32 [B, N]: raster -> pattern order. */
+  forward: Tensor;
+  /** u32 [B, N]: pattern order -> raster, as rows of the joint [text | image] output. */
+  restore: Tensor;
+  /** u32 [B, N]: pattern order -> raster, as rows of the image-only output. */
+  restoreImage: Tensor;
+}
+
+/** What the blocks start from (FluxModel.embed). */
+export interface EmbeddedInputs {
+  ctx: ForwardContext;
+  /** [B, N, hidden] in the pattern's order, and [B, Lt, hidden]. */
+  img: Tensor;
+  txt: Tensor;
+  order: ImageOrder | null;
+}
+
+/**
+ * The tensors embed() returns that outlive the blocks (silu(vec), reordered RoPE tables, order indices),
+ * for callers outside a tidy(): img and txt are not among them (the blocks free them).
+ */
+export function embeddedState(e: EmbeddedInputs): Tensor[] {
+  const t = [e.ctx.vecAct];
+  if (e.order)
+    t.push(e.order.forward, e.order.restore, e.order.restoreImage, e.ctx.tables.img, e.ctx.tables.joint);
+  return t;
 }
 
 export class FluxModel {
@@ -96,7 +147,36 @@ export class FluxModel {
 
   /** One transformer forward: the velocity prediction [B, N, out_channels] for the image tokens. */
   forward(inputs: FluxInputs, options: ForwardOptions = {}): Tensor {
-    const { be, config: c } = this;
+    if (options.cache)
+      throw new TypeError(
+        'forward(): a step cache decides from values read back during the pass; call forwardAsync()',
+      );
+    const run = this.beginForward(inputs, options);
+    try {
+      return this.be.tidy(() => {
+        const e = this.embed(inputs, run);
+        const { img, txt } = this.doubleBlocks(e, e.img, e.txt);
+        return this.finalLayer(e, this.singleBlocks(e, img, txt));
+      });
+    } finally {
+      run.reducer.endForward();
+    }
+  }
+
+  /**
+   * forward() with a step cache (options.cache, src/cache): the cache's metric is read back after the
+   * embeddings (and the first block, for First-Block-Cache) and decides whether the remaining blocks run.
+   * Without a cache this is forward().
+   */
+  async forwardAsync(inputs: FluxInputs, options: ForwardOptions = {}): Promise<Tensor> {
+    if (!options.cache) return this.forward(inputs, options);
+    return cachedForward(this, inputs, options);
+  }
+
+  // ---- the stages of a forward (forward() runs them in one tidy; src/cache runs them around a readback) --
+
+  /** Checks the inputs and starts the hooks' forward; the caller must call run.reducer.endForward(). */
+  beginForward(inputs: FluxInputs, options: ForwardOptions): ForwardRun {
     const { B, N, Lt } = this.checkInputs(inputs);
     const pos = inputs.positions;
     const reducer = options.reducer ?? dense;
@@ -112,75 +192,106 @@ export class FluxModel {
       grid: pos.grid ?? [1, N],
       textTokens: Lt,
     };
-    const w = this.params.tree;
     reducer.beginForward(info);
-    try {
-      return be.tidy(() => {
-        // Uploads first: a write after recorded launches would submit them early.
-        const temb = be.tensor(timestepEmbedding(inputs.timesteps), [B, TIMESTEP_DIM], this.dtype);
-        const gemb =
-          w.guidance_in && be.tensor(timestepEmbedding(inputs.guidance!), [B, TIMESTEP_DIM], this.dtype);
-        const order = pattern ? this.imageOrder(pattern, info, N) : null;
+    return { info, reducer, pattern };
+  }
 
-        let tables = { txt: pos.txt, img: pos.img, joint: pos.joint };
-        let img = inputs.img;
-        if (order) {
-          // The pattern's order: applied before the per-token embedding (the same result as after it, on
-          // in_channels instead of hidden_size values) and undone by the output gather after final_layer.
-          img = be.gather(img, order.forward);
-          const P = headDim(c) / 2;
-          const imgTable = be.reshape(be.gather(be.reshape(pos.img, [B, N, P * 2]), order.forward), [
-            B,
-            N,
-            P,
-            2,
-          ]);
-          tables = { txt: pos.txt, img: imgTable, joint: be.concat([pos.txt, imgTable], 1) };
-        }
+  /** The embeddings: img_in (in the pattern's image order), txt_in, vec, silu(vec) and the RoPE tables. */
+  embed(inputs: FluxInputs, run: ForwardRun): EmbeddedInputs {
+    const { be, config: c } = this;
+    const { info, reducer, pattern } = run;
+    const w = this.params.tree;
+    const pos = inputs.positions;
+    const B = info.batch;
+    const N = pos.imageTokens;
+    // Uploads first: a write after recorded launches would submit them early.
+    const temb = be.tensor(timestepEmbedding(inputs.timesteps), [B, TIMESTEP_DIM], this.dtype);
+    const gemb =
+      w.guidance_in && be.tensor(timestepEmbedding(inputs.guidance!), [B, TIMESTEP_DIM], this.dtype);
+    const order = pattern ? this.imageOrder(pattern, info, N) : null;
 
-        img = be.matmul(img, w.img_in.weight, { bias: w.img_in.bias });
-        let vec = mlpEmbedder(be, w.time_in, temb);
-        if (w.guidance_in) vec = mlpEmbedder(be, w.guidance_in, gemb!, vec);
-        vec = mlpEmbedder(be, w.vector_in, inputs.y, vec);
-        let txt = be.matmul(inputs.txt, w.txt_in.weight, { bias: w.txt_in.bias });
-        const ctx: ForwardContext = {
-          be,
-          config: c,
-          info,
-          reducer,
-          pattern,
-          vecAct: be.activation(vec, 'silu'),
-          tables,
-        };
-
-        w.double_blocks.forEach((bw, i) => {
-          const next = be.tidy(() => doubleBlock(ctx, bw, i, img, txt));
-          img.dispose();
-          txt.dispose();
-          ({ img, txt } = next);
-        });
-        let x = be.concat([txt, img], 1);
-        img.dispose();
-        txt.dispose();
-        w.single_blocks.forEach((bw, i) => {
-          const next = be.tidy(() => singleBlock(ctx, bw, i, x));
-          x.dispose();
-          x = next;
-        });
-
-        // final_layer on the joint sequence (per token, so the text rows are a little wasted work, less
-        // than copying out the image hidden states first); then the image rows, in raster order.
-        const f = w.final_layer;
-        const ada = f.adaLN_modulation[1];
-        // adaLN_modulation chunks (shift, scale), read in place
-        const table = be.matmul(ctx.vecAct, ada.weight, { bias: ada.bias });
-        const h = be.modulate(x, table, table, LN_EPS, { shift: 0, scale: c.hidden_size });
-        const out = be.matmul(h, f.linear.weight, { bias: f.linear.bias });
-        return order ? be.gather(out, order.restore) : be.slice(out, 1, Lt, N);
-      });
-    } finally {
-      reducer.endForward();
+    let tables = { txt: pos.txt, img: pos.img, joint: pos.joint };
+    let img = inputs.img;
+    if (order) {
+      // The pattern's order: applied before the per-token embedding (the same result as after it, on
+      // in_channels instead of hidden_size values) and undone by the output gather after final_layer.
+      img = be.gather(img, order.forward);
+      const P = headDim(c) / 2;
+      const imgTable = be.reshape(be.gather(be.reshape(pos.img, [B, N, P * 2]), order.forward), [B, N, P, 2]);
+      tables = { txt: pos.txt, img: imgTable, joint: be.concat([pos.txt, imgTable], 1) };
     }
+
+    img = be.matmul(img, w.img_in.weight, { bias: w.img_in.bias });
+    let vec = mlpEmbedder(be, w.time_in, temb);
+    if (w.guidance_in) vec = mlpEmbedder(be, w.guidance_in, gemb!, vec);
+    vec = mlpEmbedder(be, w.vector_in, inputs.y, vec);
+    const txt = be.matmul(inputs.txt, w.txt_in.weight, { bias: w.txt_in.bias });
+    const ctx: ForwardContext = {
+      be,
+      config: c,
+      info,
+      reducer,
+      pattern,
+      vecAct: be.activation(vec, 'silu'),
+      tables,
+    };
+    return { ctx, img, txt, order };
+  }
+
+  /**
+   * Double-stream blocks [from, to) on (img, txt); each runs in its own tidy() and frees its inputs
+   * (the given img and txt included) as soon as its outputs exist.
+   */
+  doubleBlocks(
+    e: EmbeddedInputs,
+    img: Tensor,
+    txt: Tensor,
+    from = 0,
+    to = this.config.depth,
+  ): { img: Tensor; txt: Tensor } {
+    const { be } = this;
+    this.params.tree.double_blocks.forEach((bw, i) => {
+      if (i < from || i >= to) return;
+      const next = be.tidy(() => doubleBlock(e.ctx, bw, i, img, txt));
+      img.dispose();
+      txt.dispose();
+      ({ img, txt } = next);
+    });
+    return { img, txt };
+  }
+
+  /** The single-stream blocks on [txt | img] (inputs freed); returns the joint hidden states. */
+  singleBlocks(e: EmbeddedInputs, img: Tensor, txt: Tensor): Tensor {
+    const { be } = this;
+    let x = be.concat([txt, img], 1);
+    img.dispose();
+    txt.dispose();
+    this.params.tree.single_blocks.forEach((bw, i) => {
+      const next = be.tidy(() => singleBlock(e.ctx, bw, i, x));
+      x.dispose();
+      x = next;
+    });
+    return x;
+  }
+
+  /**
+   * final_layer, then the image rows in raster order: x is the joint [text | image] sequence, or only
+   * the image rows [B, N, hidden] (step caches, where no text rows were computed). final_layer works
+   * per token, so both give the same image rows. On the joint sequence the text rows are a little
+   * wasted work, less than copying out the image hidden states first.
+   */
+  finalLayer(e: EmbeddedInputs, x: Tensor): Tensor {
+    const { be, config: c } = this;
+    const f = this.params.tree.final_layer;
+    const ada = f.adaLN_modulation[1];
+    // adaLN_modulation chunks (shift, scale), read in place
+    const table = be.matmul(e.ctx.vecAct, ada.weight, { bias: ada.bias });
+    const h = be.modulate(x, table, table, LN_EPS, { shift: 0, scale: c.hidden_size });
+    const out = be.matmul(h, f.linear.weight, { bias: f.linear.bias });
+    const { textTokens: Lt, grid } = e.ctx.info;
+    const N = grid[0] * grid[1];
+    if (x.dim(1) === N) return e.order ? be.gather(out, e.order.restoreImage) : out; // image rows only
+    return e.order ? be.gather(out, e.order.restore) : be.slice(out, 1, Lt, N);
   }
 
   private checkInputs(inputs: FluxInputs): { B: number; N: number; Lt: number } {
@@ -215,25 +326,23 @@ export class FluxModel {
   }
 
   /** The pattern's image order as gather indices: forward [B, N] and restore [B, N] (into the joint output). */
-  private imageOrder(
-    pattern: AttentionPattern,
-    info: ForwardInfo,
-    N: number,
-  ): { forward: Tensor; restore: Tensor } | null {
+  private imageOrder(pattern: AttentionPattern, info: ForwardInfo, N: number): ImageOrder | null {
     const order = pattern.imageOrder(info);
     if (!order) return null;
     if (order.length !== N)
       throw new RangeError(
         `attention pattern "${pattern.name}": image order has ${order.length} entries for ${N} tokens`,
       );
-    const restore = new Uint32Array(N).fill(0xffffffff);
+    const restoreImage = new Uint32Array(N).fill(0xffffffff);
     order.forEach((raster, d) => {
-      if (raster >= N || restore[raster] !== 0xffffffff)
+      if (raster >= N || restoreImage[raster] !== 0xffffffff)
         throw new RangeError(
           `attention pattern "${pattern.name}": image order is not a permutation of 0..${N - 1}`,
         );
-      restore[raster] = info.textTokens + d; // row of raster token `raster` in the joint [text | image] output
+      restoreImage[raster] = d; // row of raster token `raster` among the image rows
     });
+    // ... and in the joint [text | image] output
+    const restore = restoreImage.map((d) => info.textTokens + d);
     const B = info.batch;
     const repeat = (a: Uint32Array) => {
       const all = new Uint32Array(B * N);
@@ -241,8 +350,10 @@ export class FluxModel {
       return all;
     };
     return {
+      raster: order,
       forward: this.be.tensor(repeat(order), [B, N], 'u32'),
       restore: this.be.tensor(repeat(restore), [B, N], 'u32'),
+      restoreImage: this.be.tensor(repeat(restoreImage), [B, N], 'u32'),
     };
   }
 
