@@ -11,6 +11,7 @@ import {
   configLabel as methodConfigLabel,
   parseCacheSpec,
   RATIO_METHODS,
+  type ScheduleOverrides,
 } from '../pipeline/methods.js';
 
 export interface EvalConfig {
@@ -20,6 +21,8 @@ export interface EvalConfig {
   ratio: number | null;
   /** The step cache's canonical spec ("fbcache:0.1"), or null (absent in results of older versions). */
   cache?: string | null;
+  /** This configuration's merge schedule over the run's (--configs "toma:0.5@every=3"). */
+  schedule?: ScheduleOverrides;
 }
 
 export { RATIO_METHODS };
@@ -41,6 +44,7 @@ function toEval(k: MethodConfig): EvalConfig {
     method: k.method,
     ratio: k.ratio,
     cache: k.cache ? cacheSpecString(k.cache) : null,
+    ...(k.schedule ? { schedule: k.schedule } : {}),
   };
 }
 

@@ -91,8 +91,11 @@ export async function runGenerations(o: GenerationOptions): Promise<GenerationRe
   if (!Number.isInteger(speedSeeds) || speedSeeds < 0)
     throw new RangeError(`runGenerations: speedSeeds must be a non-negative integer, got ${o.speedSeeds}`);
   const destinations = new Map<number, RecordedDestinations>();
-  const optsFor = (k: EvalConfig): MethodOptions =>
-    k.ratio === null ? o.methodOptions : { ...o.methodOptions, ratio: k.ratio };
+  const optsFor = (k: EvalConfig): MethodOptions => ({
+    ...o.methodOptions,
+    ...(k.ratio === null ? {} : { ratio: k.ratio }),
+    ...k.schedule,
+  });
   const common = { model, conditioning: o.conditioning, width: o.size, height: o.size, cfg: o.cfg };
 
   // One method instance per configuration for the whole run (reducers start afresh with each sampling

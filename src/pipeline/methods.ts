@@ -4,8 +4,10 @@
 // differ from Flux-dev's: the spec's 5 + 5 exempt blocks would leave nothing to merge, so only the first
 // block of each kind is kept dense, and every step merges (the schedule is an option).
 //
-// Configurations as text (eval, benchmarks): METHOD[:RATIO][+CACHE], e.g. "toma:0.5+fbcache:0.12",
-// "toma+hilbert:0.5+teacache:0.3", "fbcache:0.1" (dense with a cache), "hilbert".
+// Configurations as text (eval, benchmarks): METHOD[:RATIO][@SCHEDULE...][+CACHE], e.g.
+// "toma:0.5+fbcache:0.12", "toma+hilbert:0.5+teacache:0.3", "fbcache:0.1" (dense with a cache),
+// "hilbert", "toma:0.5@every=3@exempt=1/2" (the merge schedule of this configuration: merge on every 3rd
+// step, exempt the first double and the first two single blocks; also @reuse=N and @tile=S).
 import type { Backend } from '../backend.js';
 import { type CreateCacheOptions, createCache } from '../cache/create.js';
 import { CACHE_METHODS, type CacheSpec, cacheLabel, cacheSpecString, parseCacheSpec } from '../cache/spec.js';
@@ -34,26 +36,78 @@ export { CACHE_METHODS, type CacheSpec, cacheLabel, cacheSpecString, createCache
 /** Methods that take a merge ratio. */
 export const RATIO_METHODS: readonly MethodName[] = ['toma', 'tomesd', 'toma+hilbert'];
 
+/** Merge-schedule options one configuration may set over the run's (the @ parts of its text). */
+export type ScheduleOverrides = Partial<
+  Pick<ReducerOptions, 'mergeEvery' | 'exemptDouble' | 'exemptSingle' | 'reuseSteps' | 'tile'>
+>;
+
 /** A method, its ratio and a cache, as one configuration of an evaluation or a benchmark. */
 export interface MethodConfig {
   method: MethodName;
   /** Merge ratio for RATIO_METHODS (null: the method's default, or a method without one). */
   ratio: number | null;
   cache: CacheSpec | null;
+  /** This configuration's merge schedule, over the run's defaults (absent: none). */
+  schedule?: ScheduleOverrides;
 }
 
-/** "toma 0.5", "hilbert", "toma 0.5 + fbcache 0.12", "fbcache 0.12" (dense with a cache). */
+const SCHEDULE_KEYS = ['every', 'exempt', 'reuse', 'tile'] as const;
+
+function scheduleParts(s: ScheduleOverrides | undefined): { key: string; value: string }[] {
+  if (!s) return [];
+  const out: { key: string; value: string }[] = [];
+  if (s.mergeEvery !== undefined) out.push({ key: 'every', value: `${s.mergeEvery}` });
+  if (s.exemptDouble !== undefined || s.exemptSingle !== undefined)
+    out.push({ key: 'exempt', value: `${s.exemptDouble ?? '-'}/${s.exemptSingle ?? '-'}` });
+  if (s.reuseSteps !== undefined) out.push({ key: 'reuse', value: `${s.reuseSteps}` });
+  if (s.tile !== undefined) out.push({ key: 'tile', value: `${s.tile}` });
+  return out;
+}
+
+/** "toma 0.5", "hilbert", "toma 0.5 + fbcache 0.12", "fbcache 0.12", "toma 0.5 every 3 exempt 1/2". */
 export function configLabel(k: MethodConfig): string {
-  const m = k.ratio === null ? k.method : `${k.method} ${k.ratio}`;
+  let m = k.ratio === null ? k.method : `${k.method} ${k.ratio}`;
+  for (const { key, value } of scheduleParts(k.schedule)) m += ` ${key} ${value}`;
   if (!k.cache) return m;
-  return k.method === 'dense' ? cacheLabel(k.cache) : `${m} + ${cacheLabel(k.cache)}`;
+  return k.method === 'dense' && !k.schedule ? cacheLabel(k.cache) : `${m} + ${cacheLabel(k.cache)}`;
 }
 
-/** The configuration as text that parseConfig() reads back ("toma:0.5+fbcache:0.12"). */
+/** The configuration as text that parseConfig() reads back ("toma:0.5@every=3+fbcache:0.12"). */
 export function configString(k: MethodConfig): string {
-  const m = k.ratio === null ? k.method : `${k.method}:${k.ratio}`;
+  let m = k.ratio === null ? k.method : `${k.method}:${k.ratio}`;
+  for (const { key, value } of scheduleParts(k.schedule)) m += `@${key}=${value}`;
   if (!k.cache) return m;
-  return k.method === 'dense' ? cacheSpecString(k.cache) : `${m}+${cacheSpecString(k.cache)}`;
+  return k.method === 'dense' && !k.schedule ? cacheSpecString(k.cache) : `${m}+${cacheSpecString(k.cache)}`;
+}
+
+/** Parses "@every=3@exempt=1/2@reuse=2@tile=4" (after the method); errors name the part. */
+function parseSchedule(parts: string[], entry: string): ScheduleOverrides | undefined {
+  if (parts.length === 0) return undefined;
+  const s: ScheduleOverrides = {};
+  const int = (v: string, what: string, min: number) => {
+    const n = Number(v);
+    if (v.trim() === '' || !Number.isInteger(n) || n < min)
+      throw new RangeError(`configuration "${entry}": @${what} must be an integer >= ${min}, got "${v}"`);
+    return n;
+  };
+  for (const p of parts) {
+    const [key, value, ...more] = p.split('=');
+    if (value === undefined || more.length || !(SCHEDULE_KEYS as readonly string[]).includes(key!))
+      throw new RangeError(
+        `configuration "${entry}": unknown schedule part "@${p}" (${SCHEDULE_KEYS.map((k) => `@${k}=...`).join(', ')}; exempt as DOUBLE/SINGLE)`,
+      );
+    if (key === 'every') s.mergeEvery = int(value, 'every', 1);
+    else if (key === 'reuse') s.reuseSteps = int(value, 'reuse', 1);
+    else if (key === 'tile') s.tile = int(value, 'tile', 1);
+    else {
+      const [d, si, ...x] = value.split('/');
+      if (si === undefined || x.length)
+        throw new RangeError(`configuration "${entry}": @exempt must be DOUBLE/SINGLE, e.g. 1/2, got "${value}"`);
+      if (d !== '-') s.exemptDouble = int(d!, 'exempt (double)', 0);
+      if (si !== '-') s.exemptSingle = int(si, 'exempt (single)', 0);
+    }
+  }
+  return s;
 }
 
 /** Parses METHOD[:RATIO][+CACHE] (see the file comment); errors name the part that is wrong. */
@@ -72,20 +126,26 @@ export function parseConfig(text: string): MethodConfig {
       `configuration "${entry}": one cache at most, after the method (got ${cacheParts.join(', ')})`,
     );
   const cache = cacheParts.length ? parseCacheSpec(cacheParts[0]!) : null;
-  if (methodText === '') return { method: 'dense', ratio: null, cache };
-  const [name, ratioText, ...rest] = methodText.split(':');
+  const [methodMain, ...scheduleText] = methodText.split('@');
+  const schedule = parseSchedule(scheduleText, entry);
+  const withSchedule = (k: MethodConfig): MethodConfig => (schedule ? { ...k, schedule } : k);
+  if (methodMain === '') {
+    if (schedule) throw new RangeError(`configuration "${entry}": a merge schedule needs a method`);
+    return { method: 'dense', ratio: null, cache };
+  }
+  const [name, ratioText, ...rest] = methodMain!.split(':');
   if (!(METHODS as readonly string[]).includes(name!) || rest.length)
     throw new RangeError(
       `configuration "${entry}": unknown method "${methodText}" (${METHODS.join(', ')}, with :RATIO for ${RATIO_METHODS.join(', ')}; caches: ${CACHE_METHODS.join(', ')})`,
     );
   const method = name as MethodName;
-  if (ratioText === undefined) return { method, ratio: null, cache };
+  if (ratioText === undefined) return withSchedule({ method, ratio: null, cache });
   if (!RATIO_METHODS.includes(method))
     throw new RangeError(`configuration "${entry}": ${method} takes no merge ratio`);
   const ratio = Number(ratioText);
   if (ratioText.trim() === '' || !(ratio > 0 && ratio < 1))
     throw new RangeError(`configuration "${entry}": the merge ratio must be in (0, 1), got "${ratioText}"`);
-  return { method, ratio, cache };
+  return withSchedule({ method, ratio, cache });
 }
 
 /** createMethod's last argument: a step cache to create with the method. */

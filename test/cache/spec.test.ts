@@ -131,6 +131,27 @@ describe('method x cache configurations', () => {
     });
   });
 
+  it('parses a per-configuration merge schedule (@every, @exempt, @reuse, @tile)', () => {
+    const k = parseConfig('toma:0.5@every=3@exempt=1/2+fbcache:0.1');
+    assert.deepEqual(k, {
+      method: 'toma',
+      ratio: 0.5,
+      cache: { method: 'fbcache', threshold: 0.1 },
+      schedule: { mergeEvery: 3, exemptDouble: 1, exemptSingle: 2 },
+    });
+    assert.equal(configString(k), 'toma:0.5@every=3@exempt=1/2+fbcache:0.1');
+    assert.equal(configLabel(k), 'toma 0.5 every 3 exempt 1/2 + fbcache 0.1');
+    assert.deepEqual(parseConfig(configString(k)), k);
+    assert.deepEqual(parseConfig('toma:0.25@exempt=-/3@reuse=2').schedule, {
+      exemptSingle: 3,
+      reuseSteps: 2,
+    });
+    assert.throws(() => parseConfig('toma:0.5@every=0'), /@every must be an integer >= 1, got "0"/);
+    assert.throws(() => parseConfig('toma:0.5@often=2'), /unknown schedule part "@often=2"/);
+    assert.throws(() => parseConfig('toma:0.5@exempt=2'), /@exempt must be DOUBLE\/SINGLE/);
+    assert.throws(() => parseConfig('@every=2+fbcache:0.1'), /a merge schedule needs a method/);
+  });
+
   it('rejects unknown methods, misplaced ratios and two caches', () => {
     assert.throws(() => parseConfig('tome:0.5'), /unknown method "tome:0.5"/);
     assert.throws(() => parseConfig('hilbert:0.5'), /hilbert takes no merge ratio/);
