@@ -9,12 +9,17 @@
 //
 //   node dist/bench/flux-sampling.js [--res 1024] [--steps 28] [--runs 3] [--warmup 1]
 //     [--configs dense,toma:0.5,fbcache:0.12,toma:0.5+fbcache:0.12,toma+hilbert:0.5+fbcache:0.12]
-//     [--schedule full=0,1,2,...] [--merge-every N] [--dtype f16|f32] [--text 512] [--config flux-dev]
-//     [--tiny] [--json out.json] [--unsafe-disable-robustness]
+//     [--schedule full=0,1,2,...] [--schedule-for "CONFIG|full=0,1,..."]... [--merge-every N]
+//     [--dtype f16|f32] [--text 512] [--config flux-dev] [--tiny] [--json out.json] [--robust]
+//
+// --schedule-for gives one configuration (as written in --configs) its own replayed schedule, e.g. the
+// pattern the embedded model's evaluation measured for that very configuration; it may be repeated.
+// Configurations take a merge schedule too: "toma:0.5@every=1" merges on every step.
 //
 // Merging follows methodDefaults(config) (for flux-dev the reference's 5 + 5 exempt blocks, merging every
 // 3rd step; --merge-every overrides). --tiny: flux-tiny at 64², 4 steps, 16 text tokens, 1 run, no warm-up.
 import { writeFileSync } from 'node:fs';
+import { DEVICE_FLAGS, deviceMode, deviceOptions } from './device-flags.js';
 import { parseArgs } from 'node:util';
 import { resolveSchedule } from '../src/cache/spec.js';
 import { fullSteps } from '../src/cache/step-cache.js';
@@ -39,6 +44,7 @@ const { values: a } = parseArgs({
     warmup: { type: 'string' },
     configs: { type: 'string', default: 'dense,toma:0.5' },
     schedule: { type: 'string' },
+    'schedule-for': { type: 'string', multiple: true },
     'merge-every': { type: 'string' },
     dtype: { type: 'string' },
     text: { type: 'string' },
@@ -46,7 +52,7 @@ const { values: a } = parseArgs({
     tiny: { type: 'boolean', default: false },
     json: { type: 'string' },
     seed: { type: 'string', default: '0' },
-    'unsafe-disable-robustness': { type: 'boolean', default: false },
+    ...DEVICE_FLAGS,
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -77,22 +83,33 @@ const steps = int(a.steps, a.tiny ? 4 : 28, 'steps');
 const runs = int(a.runs, a.tiny ? 1 : 3, 'runs');
 const warmup = int(a.warmup, a.tiny ? 0 : 1, 'warmup', 0);
 const textTokens = int(a.text, a.tiny ? 16 : 512, 'text');
-const configs: MethodConfig[] = a.configs!.split(',').map((k) => parseConfig(k));
+const configTexts = a.configs!.split(',').map((k) => k.trim());
+const configs: MethodConfig[] = configTexts.map((k) => parseConfig(k));
 const schedule = a.schedule;
 if (schedule !== undefined) resolveSchedule(schedule, steps); // fails early with the reason
-const cached = configs.some((k) => k.cache);
-if (cached && schedule === undefined)
+// Per-configuration schedules: "CONFIG|full=..." with CONFIG as written in --configs.
+const schedules = configs.map(() => schedule);
+for (const entry of a['schedule-for'] ?? []) {
+  const bar = entry.indexOf('|');
+  const which = bar < 0 ? -1 : configTexts.indexOf(entry.slice(0, bar).trim());
+  if (which < 0)
+    throw new Error(`--schedule-for "${entry}": expected "CONFIG|full=..." with CONFIG one of --configs`);
+  const s = entry.slice(bar + 1).trim();
+  resolveSchedule(s, steps);
+  schedules[which] = s;
+}
+if (configs.some((k, i) => k.cache && schedules[i] === undefined))
   console.warn(
     'note: no --schedule: the caches decide from random weights, which says nothing about a trained model',
   );
 
-const be = await GpuBackend.create({ unsafeDisableRobustness: a['unsafe-disable-robustness'] });
+const be = await GpuBackend.create(deviceOptions(a));
 const dtype = (a.dtype ?? (be.caps.f16 ? 'f16' : 'f32')) as 'f16' | 'f32';
 if (dtype !== 'f16' && dtype !== 'f32') throw new Error(`--dtype must be f16 or f32, got "${a.dtype}"`);
 if (!be.supports(dtype))
   throw new Error(`this adapter (${be.info().description}) has no shader-f16: use --dtype f32`);
 const device = be.info().description;
-console.log(`device: ${device}${be.caps.robustnessDisabled ? ' (robustness disabled)' : ''}`);
+console.log(`device: ${device} (${deviceMode(be)})`);
 
 let t0 = performance.now();
 const model = FluxModel.random(be, config, { dtype, seed: Number(a.seed) });
@@ -112,15 +129,15 @@ const mergeOptions = {
   ...methodDefaults(config),
   ...(a['merge-every'] === undefined ? {} : { mergeEvery: int(a['merge-every'], 1, 'merge-every') }),
 };
-const setups = configs.map((k) =>
+const setups = configs.map((k, i) =>
   createMethod(
     be,
     k.method,
-    k.ratio === null ? mergeOptions : { ...mergeOptions, ratio: k.ratio },
+    { ...mergeOptions, ...(k.ratio === null ? {} : { ratio: k.ratio }), ...k.schedule },
     config.depth,
     {
       cache: k.cache,
-      cacheOptions: schedule === undefined ? {} : { schedule },
+      cacheOptions: schedules[i] === undefined ? {} : { schedule: schedules[i] },
     },
   ),
 );
@@ -197,6 +214,7 @@ const results = configs.map((k, j) => {
     launches: rs.at(-1)!.launches,
     finite: rs.at(-1)!.finite ?? null,
     fullSteps: d ? fullSteps(d) : null,
+    schedule: schedules[j] ?? null,
     /** The metric each step measured (First-Block-Cache, TeaCache), replayed or not. */
     change: d ? d.change[0]! : null,
   };
@@ -230,6 +248,7 @@ if (a.json) {
     runs,
     warmup,
     schedule: schedule ?? null,
+    schedules: Object.fromEntries(configTexts.map((t, i) => [t, schedules[i] ?? null])),
     mergeOptions,
     results,
   };
