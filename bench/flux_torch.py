@@ -66,7 +66,7 @@ def main():
             p.normal_(0.0, 0.02)
     variants = [('eager', model)]
     if a.compile:
-        variants.append(('compile', torch.compile(model)))
+        variants.append(('compile', torch.compile(model, dynamic=False)))  # one graph per resolution
     results = []
     for ri, res in enumerate(int(r) for r in a.res.split(',')):
         g = res // 16
