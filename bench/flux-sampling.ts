@@ -98,7 +98,9 @@ for (const entry of a['schedule-for'] ?? []) {
   resolveSchedule(s, steps);
   schedules[which] = s;
 }
-if (configs.some((k, i) => k.cache && schedules[i] === undefined))
+// TaylorSeer and FORA decide by step index alone; the metric-driven caches need a measured pattern.
+const metricCache = (k: MethodConfig) => k.cache?.method === 'fbcache' || k.cache?.method === 'teacache';
+if (configs.some((k, i) => metricCache(k) && schedules[i] === undefined))
   console.warn(
     'note: no --schedule: the caches decide from random weights, which says nothing about a trained model',
   );

@@ -7,7 +7,8 @@
 // Configurations as text (eval, benchmarks): METHOD[:RATIO][@SCHEDULE...][+CACHE], e.g.
 // "toma:0.5+fbcache:0.12", "toma+hilbert:0.5+teacache:0.3", "fbcache:0.1" (dense with a cache),
 // "hilbert", "toma:0.5@every=3@exempt=1/2" (the merge schedule of this configuration: merge on every 3rd
-// step, exempt the first double and the first two single blocks; also @reuse=N and @tile=S).
+// step, exempt the first double and the first two single blocks; also @reuse=N, @tile=S and @temp=T,
+// ToMA's softmax temperature).
 import type { Backend } from '../backend.js';
 import { type CreateCacheOptions, createCache } from '../cache/create.js';
 import { CACHE_METHODS, type CacheSpec, cacheLabel, cacheSpecString, parseCacheSpec } from '../cache/spec.js';
@@ -38,7 +39,7 @@ export const RATIO_METHODS: readonly MethodName[] = ['toma', 'tomesd', 'toma+hil
 
 /** Merge-schedule options one configuration may set over the run's (the @ parts of its text). */
 export type ScheduleOverrides = Partial<
-  Pick<ReducerOptions, 'mergeEvery' | 'exemptDouble' | 'exemptSingle' | 'reuseSteps' | 'tile'>
+  Pick<ReducerOptions, 'mergeEvery' | 'exemptDouble' | 'exemptSingle' | 'reuseSteps' | 'tile' | 'temperature'>
 >;
 
 /** A method, its ratio and a cache, as one configuration of an evaluation or a benchmark. */
@@ -51,7 +52,7 @@ export interface MethodConfig {
   schedule?: ScheduleOverrides;
 }
 
-const SCHEDULE_KEYS = ['every', 'exempt', 'reuse', 'tile'] as const;
+const SCHEDULE_KEYS = ['every', 'exempt', 'reuse', 'tile', 'temp'] as const;
 
 function scheduleParts(s: ScheduleOverrides | undefined): { key: string; value: string }[] {
   if (!s) return [];
@@ -61,6 +62,7 @@ function scheduleParts(s: ScheduleOverrides | undefined): { key: string; value: 
     out.push({ key: 'exempt', value: `${s.exemptDouble ?? '-'}/${s.exemptSingle ?? '-'}` });
   if (s.reuseSteps !== undefined) out.push({ key: 'reuse', value: `${s.reuseSteps}` });
   if (s.tile !== undefined) out.push({ key: 'tile', value: `${s.tile}` });
+  if (s.temperature !== undefined) out.push({ key: 'temp', value: `${s.temperature}` });
   return out;
 }
 
@@ -99,6 +101,12 @@ function parseSchedule(parts: string[], entry: string): ScheduleOverrides | unde
     if (key === 'every') s.mergeEvery = int(value, 'every', 1);
     else if (key === 'reuse') s.reuseSteps = int(value, 'reuse', 1);
     else if (key === 'tile') s.tile = int(value, 'tile', 1);
+    else if (key === 'temp') {
+      const t = Number(value);
+      if (value.trim() === '' || !(t > 0) || !Number.isFinite(t))
+        throw new RangeError(`configuration "${entry}": @temp must be a positive number, got "${value}"`);
+      s.temperature = t;
+    }
     else {
       const [d, si, ...x] = value.split('/');
       if (si === undefined || x.length)

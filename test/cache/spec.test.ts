@@ -146,6 +146,9 @@ describe('method x cache configurations', () => {
       exemptSingle: 3,
       reuseSteps: 2,
     });
+    assert.deepEqual(parseConfig('toma:0.5@temp=30').schedule, { temperature: 30 });
+    assert.equal(configString(parseConfig('toma:0.5@temp=30')), 'toma:0.5@temp=30');
+    assert.throws(() => parseConfig('toma:0.5@temp=-1'), /@temp must be a positive number/);
     assert.throws(() => parseConfig('toma:0.5@every=0'), /@every must be an integer >= 1, got "0"/);
     assert.throws(() => parseConfig('toma:0.5@often=2'), /unknown schedule part "@often=2"/);
     assert.throws(() => parseConfig('toma:0.5@exempt=2'), /@exempt must be DOUBLE\/SINGLE/);
