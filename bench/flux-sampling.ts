@@ -19,7 +19,6 @@
 // Merging follows methodDefaults(config) (for flux-dev the reference's 5 + 5 exempt blocks, merging every
 // 3rd step; --merge-every overrides). --tiny: flux-tiny at 64², 4 steps, 16 text tokens, 1 run, no warm-up.
 import { writeFileSync } from 'node:fs';
-import { DEVICE_FLAGS, deviceMode, deviceOptions } from './device-flags.js';
 import { parseArgs } from 'node:util';
 import { resolveSchedule } from '../src/cache/spec.js';
 import { fullSteps } from '../src/cache/step-cache.js';
@@ -35,6 +34,7 @@ import {
 } from '../src/pipeline/methods.js';
 import { fluxSchedule } from '../src/pipeline/schedule.js';
 import type { Tensor } from '../src/tensor.js';
+import { DEVICE_FLAGS, deviceMode, deviceOptions } from './device-flags.js';
 
 const { values: a } = parseArgs({
   options: {

@@ -106,11 +106,12 @@ function parseSchedule(parts: string[], entry: string): ScheduleOverrides | unde
       if (value.trim() === '' || !(t > 0) || !Number.isFinite(t))
         throw new RangeError(`configuration "${entry}": @temp must be a positive number, got "${value}"`);
       s.temperature = t;
-    }
-    else {
+    } else {
       const [d, si, ...x] = value.split('/');
       if (si === undefined || x.length)
-        throw new RangeError(`configuration "${entry}": @exempt must be DOUBLE/SINGLE, e.g. 1/2, got "${value}"`);
+        throw new RangeError(
+          `configuration "${entry}": @exempt must be DOUBLE/SINGLE, e.g. 1/2, got "${value}"`,
+        );
       if (d !== '-') s.exemptDouble = int(d!, 'exempt (double)', 0);
       if (si !== '-') s.exemptSingle = int(si, 'exempt (single)', 0);
     }

@@ -87,7 +87,7 @@ describe('guard mode', { skip: noGpu }, () => {
     }
   });
 
-  it('a kernel writing one element past its output is named, with the binding and the launch', async () => {
+  it('a kernel writing one element past its output is named, with the binding and the launch', async (t) => {
     const r = rng();
     for (const extra of [1, 3]) {
       const n = 2 * r.int(200) + 1;
@@ -98,6 +98,16 @@ describe('guard mode', { skip: noGpu }, () => {
       // the first tail canary word, where guard mode must find it.
       const raw = await be.rt.readRaw(be.buf(y));
       const end = (guardRegion(be.buf(y))!.offset + 4 * n) / 4;
+      if (raw[end] !== MARKER && !raw.includes(MARKER, end)) {
+        // The write never left the binding: the driver kept it inside (NVIDIA's Vulkan driver on the
+        // H100, 2026-12-06: out-of-range writes are dropped below Dawn even with disable_robustness).
+        // Nothing escaped, so guard mode must not report anything; detection itself is pinned by the
+        // canaries broken by hand below and by SwiftShader in CI, where such writes do land.
+        await be.sync();
+        t.diagnostic(`this adapter kept an out-of-bounds write inside its binding (${extra} past ${n})`);
+        for (const v of [x, y]) v.dispose();
+        continue;
+      }
       assert.equal(raw[end], MARKER, 'the out-of-bounds write landed just past the data');
       await assert.rejects(
         be.sync(),

@@ -49,7 +49,11 @@ variants.push([
 for (const v of [1, 4] as const) {
   for (const preload of [true, false]) {
     variants.push(['toma_merge', { ...vec(v), TILE: 4, KMAX: 8, KB: 8, KPAD: 8, PRELOAD: preload }]);
-    variants.push(['toma_unmerge', { ...vec(v), TILE: 4, KMAX: 8, IB: 16, NPAD: 16, PRELOAD: preload }]);
+    for (const residual of [false, true])
+      variants.push([
+        'toma_unmerge',
+        { ...vec(v), TILE: 4, KMAX: 8, IB: 16, NPAD: 16, PRELOAD: preload, RESIDUAL: residual },
+      ]);
   }
   variants.push(['tomesd_merge', vec(v)]);
   variants.push(['todo_pool', vec(v)]);
