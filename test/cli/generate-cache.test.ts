@@ -26,9 +26,10 @@ describe('toma generate --cache', () => {
     const out = join(dir, 'embedded');
     const r = toma(['--size', '8', '--steps', '5', '--method', 'toma', '--cache', 'fora:2', '--out', out]);
     assert.equal(r.code, 0, r.err);
-    assert.match(r.out, /^toma 0\.5 \+ fora 2 +[0-9.]+ s/m);
+    // the embedded model's default ratio for toma is 0.25 (README, "Defaults")
+    assert.match(r.out, /^toma 0\.25 \+ fora 2 +[0-9.]+ s/m);
     assert.match(r.out, /green-meadow: 3 of 5 steps computed \(full=0,2,4\)/);
-    assert.match(r.out, /toma 0\.5 \+ fora 2 vs dense: [0-9.]+x/);
+    assert.match(r.out, /toma 0\.25 \+ fora 2 vs dense: [0-9.]+x/);
     assert.ok(existsSync(join(out, 'green-meadow-seed0-toma+fora-2.png')));
     assert.ok(existsSync(join(out, 'green-meadow-seed0-dense.png')));
   });
@@ -56,6 +57,16 @@ describe('toma generate --cache', () => {
     assert.ok(existsSync(join(out, 'a-cat-seed0-toma+taylorseer-3.png')));
   });
 
+  it('the default for the embedded model is ToMA 0.25 with FORA every 2nd step; --cache none turns it off', () => {
+    const r = toma(['--size', '4', '--steps', '4', '--out', join(dir, 'defaults')]);
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /^toma 0\.25 \+ fora 2 +[0-9.]+ s/m);
+    const off = toma(['--size', '4', '--steps', '2', '--cache', 'none', '--out', join(dir, 'defaults')]);
+    assert.equal(off.code, 0, off.err);
+    assert.match(off.out, /^toma 0\.25 +[0-9.]+ s/m);
+    assert.doesNotMatch(off.out, /fora/);
+  });
+
   it('bad cache options are usage errors', () => {
     const cases: [string[], RegExp][] = [
       [['--cache', 'fbcache'], /--cache: cache "fbcache": fbcache takes 1 argument/],
@@ -64,7 +75,7 @@ describe('toma generate --cache', () => {
         ['--cache', 'teacache:0.2', '--teacache-poly', '1,x'],
         /--teacache-poly must be comma-separated numbers/,
       ],
-      [['--cache-schedule', 'full=0'], /--cache-schedule goes with a cache/],
+      [['--method', 'dense', '--cache-schedule', 'full=0'], /--cache-schedule goes with a cache/],
       [['--cache', 'fora:2', '--steps', '3', '--cache-schedule', 'full=0,5'], /step 5 is not in 0\.\.2/],
     ];
     for (const [args, want] of cases) {

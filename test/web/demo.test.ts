@@ -106,9 +106,14 @@ describe('browser demo (web/)', { skip }, () => {
     assert.match(caps ?? '', /matmul kernels(SIMT|subgroup matrices)/);
     assert.equal(await page.locator('#class option').count(), 38, 'the 38 classes (null excluded)');
 
+    // the documented defaults (README, "Defaults"): ToMA 0.25 on every 3rd step with FORA every 2nd step
+    assert.equal(await page.inputValue('#ratio'), '0.25');
+    assert.equal(await page.inputValue('#merge-every'), '3');
+    assert.equal(await page.inputValue('#cache'), 'fora:2');
     await page.selectOption('#size', '16');
     await page.fill('#steps', '2');
     await page.selectOption('#method', 'toma');
+    await page.fill('#ratio', '0.5'); // the destination map below expects half the tokens kept
     await page.setChecked('#compare', true);
     await page.setChecked('#show-map', true);
     await page.setChecked('#warmup', false); // keep the test short; compilation then lands in step 1
@@ -151,7 +156,7 @@ describe('browser demo (web/)', { skip }, () => {
     );
     assert.equal(rows.length, 2, 'a timing row per method');
     assert.match(rows[0]![0]!, /^dense/);
-    assert.match(rows[1]![0]!, /^toma 0\.5/);
+    assert.match(rows[1]![0]!, /^toma 0\.5 \+ fora 2/);
     for (const r of rows) assert.equal(r[3]!.trim().split(/\s+/).length, 2, `two step times: ${r[3]}`);
     assert.match(rows[1]![4]!, /^\d+\.\d\d×$/, 'speed-up');
     assert.match(rows[1]![5]!, /^(\d+\.\d dB|∞ \(identical\))$/, 'PSNR');

@@ -152,6 +152,8 @@ async function main(): Promise<void> {
     $('method-help').textContent = METHOD_HELP[m];
     $<HTMLInputElement>('ratio').disabled = !(m === 'toma' || m === 'tomesd');
     $<HTMLInputElement>('tile').disabled = !(m === 'toma' || m === 'tomesd');
+    $<HTMLInputElement>('merge-every').disabled = !(m === 'toma' || m === 'tomesd' || m === 'todo');
+    $<HTMLSelectElement>('cache').disabled = m === 'dense';
     $<HTMLInputElement>('show-map').disabled = m !== 'toma';
     $<HTMLInputElement>('compare').disabled = m === 'dense';
   };
@@ -248,6 +250,13 @@ function readSettings(): RunSettings {
       (v) => Number.isInteger(v) && v >= 1 && v <= 8,
       'a whole number from 1 to 8',
     ),
+    mergeEvery: num(
+      'merge-every',
+      'merge every',
+      (v) => Number.isInteger(v) && v >= 1 && v <= 100,
+      'a whole number from 1 to 100',
+    ),
+    cache: $<HTMLSelectElement>('cache').value,
     compare: $<HTMLInputElement>('compare').checked,
     warmUp: $<HTMLInputElement>('warmup').checked,
   };

@@ -16,6 +16,10 @@ export interface RunSettings {
   method: MethodName;
   ratio: number;
   tile: number;
+  /** Merge on every Nth step (1: every step). */
+  mergeEvery: number;
+  /** A step cache for the method's run ('none', 'fora:2', ...); dense always runs without one. */
+  cache: string;
   compare: boolean;
   warmUp: boolean;
 }
@@ -53,7 +57,7 @@ export class DemoRunner {
     const methods: MethodName[] = s.compare && s.method !== 'dense' ? ['dense', s.method] : [s.method];
     if (s.warmUp) {
       for (const m of methods) {
-        const key = `${m}:${s.size}:${s.cfg !== 1}:${s.ratio}:${s.tile}`;
+        const key = `${m}:${s.size}:${s.cfg !== 1}:${s.ratio}:${s.tile}:${s.cache}`;
         if (this.warmed.has(key)) continue;
         cb.onPhase(`warming up ${m}: one step to compile its GPU pipelines (not timed)`);
         await this.once(m, s, 1, cb.signal);
@@ -76,8 +80,14 @@ export class DemoRunner {
     cb?: RunCallbacks,
   ): Promise<MethodRun> {
     const c = this.model.config;
-    const options = { ...smallModelDefaults(c.depth, c.depth_single_blocks), ratio: s.ratio, tile: s.tile };
-    const setup = createMethod(this.model.be, method, options, c.depth);
+    const options = {
+      ...smallModelDefaults(c.depth, c.depth_single_blocks),
+      ratio: s.ratio,
+      tile: s.tile,
+      mergeEvery: s.mergeEvery,
+    };
+    const cache = method === 'dense' || s.cache === 'none' ? null : s.cache;
+    const setup = createMethod(this.model.be, method, options, c.depth, { cache });
     if (setup.reducer instanceof TomaReducer) setup.reducer.keepDestinations = true;
     try {
       cb?.onPhase(`running ${setup.name}`);
@@ -92,6 +102,7 @@ export class DemoRunner {
         cfg: s.cfg,
         reducer: setup.reducer,
         pattern: setup.pattern,
+        cache: setup.cache,
         signal,
         onProgress: (p) => cb?.onStep(index, runs, setup.name, p),
       });

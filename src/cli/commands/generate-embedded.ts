@@ -36,13 +36,33 @@ function fileTag(r: Run): string {
   return r.cache ? `${r.method}+${cacheSpecString(r.cache).replace(/:/g, '-')}` : r.method;
 }
 
+/** --exempt D,S: the first D double-stream and S single-stream blocks never merge. */
+function exemptOption(v: string | undefined): { exemptDouble?: number; exemptSingle?: number } {
+  if (v === undefined) return {};
+  const parts = v.split(',').map((s) => Number(s.trim()));
+  if (parts.length !== 2 || parts.some((n) => !Number.isInteger(n) || n < 0))
+    throw new UsageError(`--exempt must be D,S (two non-negative integers), got "${v}"`);
+  return { exemptDouble: parts[0]!, exemptSingle: parts[1]! };
+}
+
 /** `toma generate` without a FLUX.1 model: the embedded class-conditional model (parsed options in). */
 export async function generateEmbedded(
   values: GenerateValues,
   makeBackend: () => Promise<Backend>,
 ): Promise<number> {
   const method = choice(values.method, METHODS, 'method', 'toma') as MethodName;
-  const ratio = num(values.ratio, 'ratio', 0.5, (v) => v >= 0 && v < 1, 'in [0, 1)');
+  // The default (ToMA 0.25 on every 3rd step, FORA every 2nd step) keeps the image close to dense:
+  // 26.2 dB PSNR, 1.51x on the H100 (docs/eval/defaults.md); other methods keep their plain defaults.
+  const isDefault = method === 'toma';
+  const ratio = num(values.ratio, 'ratio', isDefault ? 0.25 : 0.5, (v) => v >= 0 && v < 1, 'in [0, 1)');
+  const mergeEvery = num(
+    values['merge-every'],
+    'merge-every',
+    isDefault ? 3 : 1,
+    (v) => Number.isInteger(v) && v >= 1,
+    'a positive integer',
+  );
+  const exempt = exemptOption(values.exempt);
   const tile = num(
     values.tile,
     'tile',
@@ -52,7 +72,7 @@ export async function generateEmbedded(
   );
   const seed = num(values.seed, 'seed', 0, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer');
   const cfg = num(values.cfg, 'cfg', 4, (v) => v >= 0, 'a number >= 0');
-  const cache = cacheSpecOption(values.cache);
+  const cache = cacheSpecOption(values.cache ?? (isDefault ? 'fora:2' : undefined));
   if (values.conditioning !== undefined && values.checkpoint === undefined) {
     throw new UsageError(
       '--conditioning goes with --checkpoint (a pixel-space Flux model and its class conditioning)',
@@ -86,7 +106,7 @@ export async function generateEmbedded(
     .split(',')
     .map((c) => resolveClass(cond, c.trim()));
   const c = model.config;
-  const mopts = { ...smallModelDefaults(c.depth, c.depth_single_blocks), ratio, tile };
+  const mopts = { ...smallModelDefaults(c.depth, c.depth_single_blocks), ...exempt, ratio, tile, mergeEvery };
   console.log(`backend: ${be.info().description}, ${dtype}`);
   console.log(
     `model: ${c.depth} double + ${c.depth_single_blocks} single blocks, hidden ${c.hidden_size}; ${size}x${size} px = ${(size / 2) ** 2} image tokens, ${steps} steps, cfg ${cfg}`,
