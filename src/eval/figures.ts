@@ -1,6 +1,8 @@
 // The two figures of an evaluation: the comparison grid (a few seeds; dense and each method at one merge
 // ratio, ToMA also with its destination map, then step caches alone and with ToMA) and the
 // speedup-vs-fidelity (Pareto) plot, one curve per method family (method, cache, method + cache).
+
+import { scheduleLabel } from '../pipeline/methods.js';
 import { configCache, type EvalConfig } from './configs.js';
 import { FEATURE_CAVEAT } from './feature-net.js';
 import type { RecordedDestinations } from './generation.js';
@@ -76,8 +78,10 @@ export function buildGrid(
 /** The curve a configuration belongs to: its method, its cache method, or both ("toma+fbcache"). */
 export function paretoFamily(k: EvalConfig): string {
   const cache = configCache(k);
-  if (!cache) return k.method;
-  return k.method === 'dense' ? cache.method : `${k.method}+${cache.method}`;
+  // a merge schedule of its own makes its own curve ("toma every 2"), so the ratio curves stay clean
+  const method = k.schedule ? `${k.method} ${scheduleLabel(k.schedule)}` : k.method;
+  if (!cache) return method;
+  return k.method === 'dense' ? cache.method : `${method}+${cache.method}`;
 }
 
 /** A point's label: the merge ratio and/or the cache's setting ("0.5", "0.12", "0.5/0.12"). */

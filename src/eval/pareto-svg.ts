@@ -28,7 +28,27 @@ export interface ParetoPlot {
   notes?: string[];
 }
 
-const COLORS = ['#d62728', '#1f77b4', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
+// 16 distinguishable colours; past them the cycle repeats with dashed lines.
+const COLORS = [
+  '#d62728',
+  '#1f77b4',
+  '#2ca02c',
+  '#9467bd',
+  '#ff7f0e',
+  '#8c564b',
+  '#e377c2',
+  '#17becf',
+  '#7f7f7f',
+  '#bcbd22',
+  '#393b79',
+  '#637939',
+  '#8c6d31',
+  '#843c39',
+  '#7b4173',
+  '#3182bd',
+];
+const colorOf = (i: number) => COLORS[i % COLORS.length]!;
+const dashOf = (i: number) => (i >= COLORS.length ? ' stroke-dasharray="6,3"' : '');
 const PANEL_W = 440;
 const PANEL_H = 320;
 const M = { left: 58, right: 18, top: 34, bottom: 48 };
@@ -116,11 +136,11 @@ function panelSvg(
     `<text x="${M.left + pw / 2}" y="${PANEL_H - 12}" text-anchor="middle" font-size="12">${escapeXml(`${p.xLabel} (${arrow})`)}</text>`,
   );
   p.series.forEach((s, i) => {
-    const color = COLORS[i % COLORS.length]!;
+    const color = colorOf(i);
     const q = s.points.filter((v) => Number.isFinite(v.x) && Number.isFinite(v.y)).sort((a, b) => a.x - b.x);
     if (q.length > 1)
       out.push(
-        `<polyline fill="none" stroke="${color}" stroke-width="2" points="${q.map((v) => `${sx(v.x).toFixed(1)},${sy(v.y).toFixed(1)}`).join(' ')}"/>`,
+        `<polyline fill="none" stroke="${color}" stroke-width="2"${dashOf(i)} points="${q.map((v) => `${sx(v.x).toFixed(1)},${sy(v.y).toFixed(1)}`).join(' ')}"/>`,
       );
     for (const v of q) {
       const tip = escapeXml(`${s.name}${v.label ? ` ${v.label}` : ''}: ${fmt(v.x)}, ${fmt(v.y)}x`);
@@ -145,9 +165,25 @@ export function paretoSvg(plot: ParetoPlot): string {
     .filter((v) => Number.isFinite(v));
   const [yLo, yHi] = padded(Math.min(1, ...ys), Math.max(1, ...ys));
   const yTicks = niceTicks(yLo, yHi).filter((t) => t >= yLo && t <= yHi);
-  const legendH = 24;
   const notes = plot.notes ?? [];
   const width = plot.panels.length * PANEL_W;
+  // the legend wraps into rows that fit the width
+  const legendAt: { x: number; row: number }[] = [];
+  {
+    let x = 12;
+    let row = 0;
+    for (const n of names) {
+      const w = 16 + 7 * n.length + 20;
+      if (x + w > width - 8 && x > 12) {
+        x = 12;
+        row++;
+      }
+      legendAt.push({ x, row });
+      x += w;
+    }
+  }
+  const legendRows = (legendAt.at(-1)?.row ?? 0) + 1;
+  const legendH = 8 + legendRows * 18;
   const height = 30 + PANEL_H + legendH + notes.length * 15 + 8;
   const out: string[] = [];
   out.push(`<?xml version="1.0" encoding="UTF-8"?>`);
@@ -166,13 +202,17 @@ export function paretoSvg(plot: ParetoPlot): string {
       `<text transform="translate(${i * PANEL_W + 16},${30 + PANEL_H / 2}) rotate(-90)" text-anchor="middle" font-size="12">${escapeXml(plot.yLabel)}</text>`,
     );
   });
-  let lx = 12;
   const ly = 30 + PANEL_H + 14;
   names.forEach((n, i) => {
-    const color = COLORS[i % COLORS.length]!;
-    out.push(`<rect x="${lx}" y="${ly - 9}" width="12" height="12" fill="${color}"/>`);
-    out.push(`<text x="${lx + 16}" y="${ly + 1}" font-size="12">${escapeXml(n)}</text>`);
-    lx += 16 + 8 * n.length + 24;
+    const color = colorOf(i);
+    const { x, row } = legendAt[i]!;
+    const y = ly + row * 18;
+    out.push(
+      i >= COLORS.length
+        ? `<line x1="${x}" y1="${y - 3}" x2="${x + 12}" y2="${y - 3}" stroke="${color}" stroke-width="3" stroke-dasharray="4,2"/>`
+        : `<rect x="${x}" y="${y - 9}" width="12" height="12" fill="${color}"/>`,
+    );
+    out.push(`<text x="${x + 16}" y="${y + 1}" font-size="12">${escapeXml(n)}</text>`);
   });
   notes.forEach((t, i) => {
     out.push(`<text x="12" y="${ly + legendH + i * 15}" font-size="11" fill="#555">${escapeXml(t)}</text>`);

@@ -66,6 +66,13 @@ function scheduleParts(s: ScheduleOverrides | undefined): { key: string; value: 
   return out;
 }
 
+/** A merge schedule as words ("every 3 exempt 1/2"); empty without one. */
+export function scheduleLabel(s: ScheduleOverrides | undefined): string {
+  return scheduleParts(s)
+    .map(({ key, value }) => `${key} ${value}`)
+    .join(' ');
+}
+
 /** "toma 0.5", "hilbert", "toma 0.5 + fbcache 0.12", "fbcache 0.12", "toma 0.5 every 3 exempt 1/2". */
 export function configLabel(k: MethodConfig): string {
   let m = k.ratio === null ? k.method : `${k.method} ${k.ratio}`;

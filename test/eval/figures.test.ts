@@ -7,7 +7,7 @@ import { deflateSync, inflateSync } from 'node:zlib';
 import { composeAtlas, planAtlases, splitAtlas } from '../../src/eval/atlas.js';
 import { drawText, textWidth } from '../../src/eval/bitmap-font.js';
 import { buildConfigs } from '../../src/eval/configs.js';
-import { gridColumns, gridRatio } from '../../src/eval/figures.js';
+import { gridColumns, gridRatio, paretoFamily } from '../../src/eval/figures.js';
 import { composeGrid } from '../../src/eval/grid.js';
 import type { RgbImage } from '../../src/eval/image-metrics.js';
 import { escapeXml, niceTicks, paretoSvg } from '../../src/eval/pareto-svg.js';
@@ -231,5 +231,38 @@ describe('sample atlases', () => {
     );
     for (const p of plan) assert.ok(p.count * 9 * 128 * 128 * 3 <= 12 * 1024 * 1024);
     assert.deepEqual(planAtlases(2, 9, 16, 16), [{ first: 0, count: 2 }]);
+  });
+});
+
+describe('Pareto plot with many curves', () => {
+  it('a configuration with its own merge schedule is its own curve', () => {
+    assert.equal(paretoFamily({ label: 'toma 0.5', method: 'toma', ratio: 0.5 }), 'toma');
+    assert.equal(
+      paretoFamily({ label: 'x', method: 'toma', ratio: 0.5, schedule: { mergeEvery: 2 }, cache: 'fora:2' }),
+      'toma every 2+fora',
+    );
+  });
+
+  it('the legend wraps into rows inside the plot, and curves past 16 are dashed', () => {
+    const series = Array.from({ length: 20 }, (_, i) => ({
+      name: `a rather long family name ${i}`,
+      points: [
+        { x: i, y: 1 + i / 10 },
+        { x: i + 1, y: 1 + i / 20 },
+      ],
+    }));
+    const svg = paretoSvg({
+      title: 't',
+      yLabel: 'y',
+      panels: [{ title: 'p', xLabel: 'x', better: 'higher', series }],
+    });
+    const width = Number(/width="(\d+)"/.exec(svg)![1]);
+    const legendX = [...svg.matchAll(/<text x="(\d+(?:\.\d+)?)" y="[\d.]+" font-size="12">a rather/g)].map((m) =>
+      Number(m[1]),
+    );
+    assert.equal(legendX.length, 20);
+    for (const x of legendX) assert.ok(x + 7 * 'a rather long family name 19'.length <= width, `legend at ${x}`);
+    assert.ok(new Set([...svg.matchAll(/font-size="12">a rather[^<]*<\/text>/g)].map((m) => m.index)).size === 20);
+    assert.equal([...svg.matchAll(/polyline[^>]*stroke-dasharray/g)].length, 4, 'curves 17-20 dashed');
   });
 });
