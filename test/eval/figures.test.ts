@@ -257,12 +257,15 @@ describe('Pareto plot with many curves', () => {
       panels: [{ title: 'p', xLabel: 'x', better: 'higher', series }],
     });
     const width = Number(/width="(\d+)"/.exec(svg)![1]);
-    const legendX = [...svg.matchAll(/<text x="(\d+(?:\.\d+)?)" y="[\d.]+" font-size="12">a rather/g)].map((m) =>
-      Number(m[1]),
+    const legendX = [...svg.matchAll(/<text x="(\d+(?:\.\d+)?)" y="[\d.]+" font-size="12">a rather/g)].map(
+      (m) => Number(m[1]),
     );
     assert.equal(legendX.length, 20);
-    for (const x of legendX) assert.ok(x + 7 * 'a rather long family name 19'.length <= width, `legend at ${x}`);
-    assert.ok(new Set([...svg.matchAll(/font-size="12">a rather[^<]*<\/text>/g)].map((m) => m.index)).size === 20);
+    for (const x of legendX)
+      assert.ok(x + 7 * 'a rather long family name 19'.length <= width, `legend at ${x}`);
+    assert.ok(
+      new Set([...svg.matchAll(/font-size="12">a rather[^<]*<\/text>/g)].map((m) => m.index)).size === 20,
+    );
     assert.equal([...svg.matchAll(/polyline[^>]*stroke-dasharray/g)].length, 4, 'curves 17-20 dashed');
   });
 });

@@ -13,7 +13,10 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 const { loadSavedRun } = await import(new URL('../../dist/src/eval/saved-run.js', import.meta.url).href);
-const { values: a, positionals } = parseArgs({ options: { json: { type: 'string' } }, allowPositionals: true });
+const { values: a, positionals } = parseArgs({
+  options: { json: { type: 'string' } },
+  allowPositionals: true,
+});
 if (positionals.length !== 1) {
   console.error('usage: node tools/eval/error-texture.mjs DIR [--json out.json]');
   process.exit(2);
@@ -70,10 +73,13 @@ for (const [label, imgs] of run.images) {
     token2.push(pm / e.length / ee);
     hf.push(lapEnergy(Float64Array.from(img.data), w, h) / lapEnergy(Float64Array.from(d.data), w, h));
   });
-  if (rough.length) rows.push({ label, roughness: median(rough), token2: median(token2), hfRatio: median(hf) });
+  if (rough.length)
+    rows.push({ label, roughness: median(rough), token2: median(token2), hfRatio: median(hf) });
 }
 const pad = Math.max(...rows.map((r) => r.label.length));
-console.log(`${'configuration'.padEnd(pad)}  roughness  token2  hf ratio   (medians over ${dense.length} seeds)`);
+console.log(
+  `${'configuration'.padEnd(pad)}  roughness  token2  hf ratio   (medians over ${dense.length} seeds)`,
+);
 for (const r of rows)
   console.log(
     `${r.label.padEnd(pad)}  ${r.roughness.toFixed(2).padStart(9)}  ${r.token2.toFixed(3).padStart(6)}  ${r.hfRatio.toFixed(3).padStart(8)}`,
