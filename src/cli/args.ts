@@ -75,3 +75,11 @@ export function table(header: string[], rows: string[][]): string {
       .trimEnd();
   return [line(header), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
+
+/** --exempt D,S: the first D double-stream and S single-stream blocks never merge ({} when absent). */
+export function exemptOption(value: string | undefined): { exemptDouble?: number; exemptSingle?: number } {
+  if (value === undefined) return {};
+  const m = /^\s*(\d+)\s*,\s*(\d+)\s*$/.exec(value);
+  if (!m) throw new UsageError(`--exempt must be D,S (exempt double and single blocks); got "${value}"`);
+  return { exemptDouble: Number(m[1]), exemptSingle: Number(m[2]) };
+}

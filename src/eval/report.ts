@@ -185,20 +185,7 @@ export function reportMarkdown(r: EvalReport): string {
     ...rows.map((row) => `| ${row.map(esc).join(' | ')} |`),
     '',
     ...notes(r),
-    ...(r.results.some((m) => m.cache)
-      ? [
-          '',
-          'Skip patterns (a seed with the median number of computed steps; every seed in results.json), for `bench/flux-sampling --schedule`:',
-          '',
-          ...r.results.flatMap((m) =>
-            m.cache
-              ? [
-                  `- ${m.config.label}: ${m.cache.computedSteps.median}/${r.settings.steps}, \`${m.cache.typical}\``,
-                ]
-              : [],
-          ),
-        ]
-      : []),
+    ...skipPatternLines(r),
     '',
     `**Caveat:** ${FEATURE_CAVEAT}.`,
     '',
@@ -206,6 +193,21 @@ export function reportMarkdown(r: EvalReport): string {
     '',
   ];
   return lines.join('\n');
+}
+
+/** The typical skip pattern of every cached configuration (none without caches), for both reports. */
+function skipPatternLines(r: EvalReport): string[] {
+  if (!r.results.some((m) => m.cache)) return [];
+  return [
+    '',
+    'Skip patterns (a seed with the median number of computed steps; every seed in results.json), for `bench/flux-sampling --schedule`:',
+    '',
+    ...r.results.flatMap((m) =>
+      m.cache
+        ? [`- ${m.config.label}: ${m.cache.computedSteps.median}/${r.settings.steps}, \`${m.cache.typical}\``]
+        : [],
+    ),
+  ];
 }
 
 export function reportText(r: EvalReport): string {
@@ -216,20 +218,7 @@ export function reportText(r: EvalReport): string {
     table(header, rows),
     '',
     ...notes(r),
-    ...(r.results.some((m) => m.cache)
-      ? [
-          '',
-          'Skip patterns (a seed with the median number of computed steps; every seed in results.json), for `bench/flux-sampling --schedule`:',
-          '',
-          ...r.results.flatMap((m) =>
-            m.cache
-              ? [
-                  `- ${m.config.label}: ${m.cache.computedSteps.median}/${r.settings.steps}, \`${m.cache.typical}\``,
-                ]
-              : [],
-          ),
-        ]
-      : []),
+    ...skipPatternLines(r),
     `Caveat: ${FEATURE_CAVEAT}.`,
   ].join('\n');
 }

@@ -13,26 +13,33 @@ function rowsPerGroup(be: GpuBackend, half: number): number {
   return Math.max(1, Math.floor(Math.min(256, maxThreads) / half));
 }
 
-export function heads(be: GpuBackend, src: Tensor, a: HeadsLaunchOptions): void {
+/** What both launches share: the head rows, the workgroup layout and the specialization. */
+function launchShape(be: GpuBackend, src: Tensor, a: HeadsLaunchOptions, qkv: boolean) {
   const [B, L, W] = src.shape as [number, number, number];
   const half = a.headDim / 2;
   const rows = B * L * a.heads;
   const perGroup = rowsPerGroup(be, half);
+  const params = {
+    T: src.dtype,
+    F16: src.dtype === 'f16',
+    HALF: half,
+    ROWS: perGroup,
+    POW2: (half & (half - 1)) === 0,
+    NORM: !!a.norm,
+    ROPE: !!a.rope,
+    QKV: qkv,
+  };
+  return { L, W, rows, params, grid: grid1d(Math.ceil(rows / perGroup)) };
+}
+
+export function heads(be: GpuBackend, src: Tensor, a: HeadsLaunchOptions): void {
+  const { L, W, rows, params, grid } = launchShape(be, src, a, false);
   be.rt.launch({
     shader: 'heads',
-    params: {
-      T: src.dtype,
-      F16: src.dtype === 'f16',
-      HALF: half,
-      ROWS: perGroup,
-      POW2: (half & (half - 1)) === 0,
-      NORM: !!a.norm,
-      ROPE: !!a.rope,
-      QKV: false,
-    },
+    params,
     uniforms: [rows, L, a.heads, W, a.column, a.out.dim(2), a.seqOffset, { f: a.eps }, 0, 0],
     buffers: [be.buf(src), be.buf(a.out), a.norm && be.buf(a.norm), a.rope && be.buf(a.rope)],
-    grid: grid1d(Math.ceil(rows / perGroup)),
+    grid,
   });
 }
 
@@ -60,23 +67,11 @@ export function qkvHeads(
     k.out.dim(2) === v.out.dim(2) &&
     q.eps === k.eps;
   if (!fusable) return false;
-  const [B, L, W] = src.shape as [number, number, number];
-  const half = q.headDim / 2;
-  const rows = B * L * q.heads;
-  const perGroup = rowsPerGroup(be, half);
-  const [gx, gy] = grid1d(Math.ceil(rows / perGroup));
+  const { L, W, rows, params, grid } = launchShape(be, src, q, true);
+  const [gx, gy] = grid;
   be.rt.launch({
     shader: 'heads',
-    params: {
-      T: src.dtype,
-      F16: src.dtype === 'f16',
-      HALF: half,
-      ROWS: perGroup,
-      POW2: (half & (half - 1)) === 0,
-      NORM: !!q.norm,
-      ROPE: !!q.rope,
-      QKV: true,
-    },
+    params,
     uniforms: [rows, L, q.heads, W, 0, q.out.dim(2), 0, { f: q.eps }, k.out.dim(2), k.seqOffset],
     buffers: [
       be.buf(src),

@@ -20,7 +20,7 @@ import {
   type MethodName,
   smallModelDefaults,
 } from '../../pipeline/methods.js';
-import { choice, num, UsageError } from '../args.js';
+import { choice, exemptOption, num, UsageError } from '../args.js';
 import { defaultDtype } from '../backend-choice.js';
 import { cacheCreateOptions, cacheSpecOption } from '../cache-options.js';
 import { ProgressBar } from '../progress.js';
@@ -34,15 +34,6 @@ interface Run {
 /** The file-name tag of a run: the method, with the cache ("toma+fbcache-0.12"). */
 function fileTag(r: Run): string {
   return r.cache ? `${r.method}+${cacheSpecString(r.cache).replace(/:/g, '-')}` : r.method;
-}
-
-/** --exempt D,S: the first D double-stream and S single-stream blocks never merge. */
-function exemptOption(v: string | undefined): { exemptDouble?: number; exemptSingle?: number } {
-  if (v === undefined) return {};
-  const parts = v.split(',').map((s) => Number(s.trim()));
-  if (parts.length !== 2 || parts.some((n) => !Number.isInteger(n) || n < 0))
-    throw new UsageError(`--exempt must be D,S (two non-negative integers), got "${v}"`);
-  return { exemptDouble: parts[0]!, exemptSingle: parts[1]! };
 }
 
 /** `toma generate` without a FLUX.1 model: the embedded class-conditional model (parsed options in). */

@@ -19,7 +19,7 @@ import {
 } from '../../pipeline/flux-pipeline.js';
 import { METHODS, type MethodName, type MethodOptions } from '../../pipeline/methods.js';
 import { locateFlux } from '../../pipeline/model-folder.js';
-import { choice, num, UsageError } from '../args.js';
+import { choice, exemptOption, num, UsageError } from '../args.js';
 import { defaultDtype } from '../backend-choice.js';
 import { cacheCreateOptions, cacheSpecOption } from '../cache-options.js';
 import { ProgressBar } from '../progress.js';
@@ -65,13 +65,7 @@ function methodOptions(v: GenerateValues): MethodOptions {
       (x) => Number.isInteger(x) && x >= 1,
       'a positive integer',
     );
-  if (v.exempt !== undefined) {
-    const m = /^\s*(\d+)\s*,\s*(\d+)\s*$/.exec(v.exempt);
-    if (!m) throw new UsageError(`--exempt must be D,S (exempt double and single blocks); got "${v.exempt}"`);
-    o.exemptDouble = Number(m[1]);
-    o.exemptSingle = Number(m[2]);
-  }
-  return o;
+  return { ...o, ...exemptOption(v.exempt) };
 }
 
 /** Prints stage lines on stdout and progress bars on stderr. */
