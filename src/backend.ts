@@ -140,7 +140,7 @@ export abstract class Backend {
     if (!this.supports(dtype)) {
       throw new TypeError(
         `the ${this.name} backend (${this.info().description}) does not support dtype ${dtype}` +
-          (dtype === 'f16' ? ': the adapter lacks the shader-f16 feature; use --dtype f32' : ''),
+          (dtype === 'f16' ? ': the adapter lacks the shader-f16 feature; compute in f32 instead' : ''),
       );
     }
   }

@@ -36,6 +36,22 @@ export function encodePng(
   channels: 3 | 4,
   deflate: (raw: Uint8Array) => Uint8Array,
 ): Uint8Array {
+  return pngFromIdat(deflate(pngScanlines(pixels, width, height, channels)), width, height, channels);
+}
+
+/** encodePng with an asynchronous deflate (a browser's CompressionStream). */
+export async function encodePngAsync(
+  pixels: Uint8Array,
+  width: number,
+  height: number,
+  channels: 3 | 4,
+  deflate: (raw: Uint8Array) => Promise<Uint8Array>,
+): Promise<Uint8Array> {
+  return pngFromIdat(await deflate(pngScanlines(pixels, width, height, channels)), width, height, channels);
+}
+
+/** The bytes PNG compresses: each row of pixels prefixed by its filter type (0, none). */
+function pngScanlines(pixels: Uint8Array, width: number, height: number, channels: 3 | 4): Uint8Array {
   if (pixels.length !== width * height * channels) {
     throw new RangeError(`encodePng: ${pixels.length} bytes for ${width}x${height}x${channels}`);
   }
@@ -45,6 +61,11 @@ export function encodePng(
     raw[y * (stride + 1)] = 0;
     raw.set(pixels.subarray(y * stride, (y + 1) * stride), y * (stride + 1) + 1);
   }
+  return raw;
+}
+
+/** The PNG file around compressed scanlines. */
+function pngFromIdat(idat: Uint8Array, width: number, height: number, channels: 3 | 4): Uint8Array {
   const ihdr = new Uint8Array(13);
   const dv = new DataView(ihdr.buffer);
   dv.setUint32(0, width);
@@ -54,7 +75,7 @@ export function encodePng(
   const parts = [
     new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     chunk('IHDR', ihdr),
-    chunk('IDAT', deflate(raw)),
+    chunk('IDAT', idat),
     chunk('IEND', new Uint8Array(0)),
   ];
   const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));

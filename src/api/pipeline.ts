@@ -1,0 +1,158 @@
+// The one-call pipeline: load a model (the embedded one, a FLUX.1 folder or file, or a Hugging Face repo
+// id), then call it with a prompt (a class name for the embedded model) and get images back.
+//
+//   const pipe = await TextToImagePipeline.fromPretrained('embedded');
+//   const [image] = await pipe.generate('green-meadow', { seed: 1 });
+//   await image.save('meadow.png');
+//
+// Device and dtype are chosen like the CLI chooses them (src/api/device.ts); method and cache defaults
+// are the CLI's too (EMBEDDED_DEFAULTS below), so a library call and `toma generate` make the same image.
+import type { Backend } from '../backend.js';
+import type { ComputeDType } from '../models/weights.js';
+import type { MethodName, MethodOptions } from '../pipeline/methods.js';
+import { chooseDtype, type DeviceOptions, openBackend } from './device.js';
+import type { EmbeddedPipeline } from './embedded-pipeline.js';
+import { GeneratedImage } from './image.js';
+
+export interface LoadProgress {
+  /** What is loading: a file name, or a component ("transformer"). */
+  what: string;
+  loaded: number;
+  total: number;
+}
+
+export interface LoadOptions extends DeviceOptions {
+  onLoadProgress?: (p: LoadProgress) => void;
+  signal?: AbortSignal;
+  /**
+   * The embedded model's two files when they are not beside this package (a browser app serving them
+   * itself): URLs or bytes.
+   */
+  embeddedFiles?: { model: string | URL | Uint8Array; conditioning: string | URL | Uint8Array };
+  /** FLUX.1: the autoencoder's dtype (default f32: real weights overflow f16 there). */
+  aeDtype?: ComputeDType;
+}
+
+export interface StepProgress {
+  step: number;
+  steps: number;
+  elapsedMs: number;
+  /** Estimated time left (ms), from the mean step so far. */
+  etaMs: number;
+}
+
+export interface GenerateCallOptions {
+  /** Euler steps. Default: embedded 28 on a GPU, 4 on the CPU; FLUX.1-schnell 4, -dev 28. */
+  steps?: number;
+  /** Guidance: classifier-free scale for the embedded model (default 4), distilled guidance for FLUX.1-dev (3.5). */
+  guidance?: number;
+  /** Noise seed of the first image; image i uses seed + i. Default 0. */
+  seed?: number;
+  /** Pixels. Default: embedded 128 on a GPU, 64 on the CPU (square, even); FLUX.1 1024 on a GPU, 256 on the CPU. */
+  width?: number;
+  height?: number;
+  /** Token reduction or sparse attention. Default: 'toma' for the embedded model, 'dense' for FLUX.1. */
+  method?: MethodName;
+  /** Method options (ratio, tile, mergeEvery, exemptDouble, exemptSingle, ...). */
+  methodOptions?: MethodOptions;
+  /** Step cache spec ('fora:2', 'fbcache:0.12', ...), or null for none. Default: the embedded default's fora:2 with toma. */
+  cache?: string | null;
+  signal?: AbortSignal;
+  onProgress?: (p: StepProgress) => void;
+}
+
+/** The embedded model's defaults (the CLI's `toma generate` uses the same). */
+export const EMBEDDED_DEFAULTS = {
+  gpu: { size: 128, steps: 28 },
+  cpu: { size: 64, steps: 4 },
+  guidance: 4,
+  method: 'toma' as MethodName,
+  /** ToMA 0.25 on every 3rd step with FORA every 2nd: 26.2 dB vs dense, 1.51x on an H100 (docs/eval/defaults.md). */
+  toma: { ratio: 0.25, mergeEvery: 3 } as MethodOptions,
+  cache: 'fora:2',
+  /** Other methods' plain defaults. */
+  other: { ratio: 0.5, mergeEvery: 1 } as MethodOptions,
+} as const;
+
+export type PipelineKind = 'embedded' | 'flux';
+
+/** A loaded text-to-image (or class-to-image) model on a backend. */
+export abstract class TextToImagePipeline {
+  abstract readonly kind: PipelineKind;
+  /** The labels the embedded model accepts (its classes); undefined for FLUX.1 (any prompt). */
+  abstract readonly labels: readonly string[] | undefined;
+
+  protected constructor(
+    readonly backend: Backend,
+    readonly dtype: ComputeDType,
+    private readonly ownsBackend: boolean,
+  ) {}
+
+  /**
+   * Loads a model: 'embedded' (the small model shipped with this package), a FLUX.1 folder or
+   * single-file checkpoint (Node), or a Hugging Face repo id such as 'black-forest-labs/FLUX.1-schnell'
+   * (downloaded into the Hugging Face cache; Node).
+   */
+  static async fromPretrained(model?: 'embedded', o?: LoadOptions): Promise<EmbeddedPipeline>;
+  static async fromPretrained(model: string, o?: LoadOptions): Promise<TextToImagePipeline>;
+  static async fromPretrained(model = 'embedded', o: LoadOptions = {}): Promise<TextToImagePipeline> {
+    o.signal?.throwIfAborted();
+    const { be, own } = await openBackend(o);
+    try {
+      const dtype = chooseDtype(be, o.dtype);
+      if (model === 'embedded') {
+        const { EmbeddedPipeline } = await import('./embedded-pipeline.js');
+        return await EmbeddedPipeline.load(be, dtype, own, o);
+      }
+      const { FluxTextToImage } = await import('./flux-text-to-image.js');
+      return await FluxTextToImage.load(model, be, dtype, own, o);
+    } catch (e) {
+      if (own) be.destroy();
+      throw e;
+    }
+  }
+
+  /** Images for one input or several (one image each). */
+  abstract generate(input: string | readonly string[], o?: GenerateCallOptions): Promise<GeneratedImage[]>;
+
+  /** Frees the model (and the backend, when the pipeline created it). */
+  dispose(): void {
+    this.release();
+    if (this.ownsBackend) this.backend.destroy();
+  }
+
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  protected abstract release(): void;
+}
+
+/** A pipeline as a function, in the transformers.js idiom: `const pipe = await pipeline(); await pipe('green-meadow')`. */
+export interface ImagePipelineFunction {
+  (input: string | readonly string[], o?: GenerateCallOptions): Promise<GeneratedImage[]>;
+  readonly pipeline: TextToImagePipeline;
+  dispose(): void;
+}
+
+export async function pipeline(
+  task: 'text-to-image' = 'text-to-image',
+  model = 'embedded',
+  o: LoadOptions = {},
+): Promise<ImagePipelineFunction> {
+  if (task !== 'text-to-image')
+    throw new TypeError(`pipeline(): the only task is 'text-to-image', got "${task}"`);
+  const p = await TextToImagePipeline.fromPretrained(model, o);
+  const fn = (input: string | readonly string[], call?: GenerateCallOptions) => p.generate(input, call);
+  return Object.assign(fn, { pipeline: p, dispose: () => p.dispose() });
+}
+
+/** Progress with an ETA from the mean step time so far. */
+export function withEta(onProgress: ((p: StepProgress) => void) | undefined) {
+  return onProgress
+    ? (step: number, steps: number, elapsedMs: number) =>
+        onProgress({ step, steps, elapsedMs, etaMs: (elapsedMs / step) * (steps - step) })
+    : undefined;
+}
+
+export { GeneratedImage };

@@ -1,0 +1,70 @@
+// toma-webgpu's public API. What is exported here is what the package promises; deeper modules are
+// implementation and may change between releases.
+//
+// The one-call pipeline (most users need nothing else):
+//   import { pipeline } from 'toma-webgpu';
+//   const pipe = await pipeline('text-to-image');            // the embedded model, best device
+//   const [image] = await pipe('green-meadow', { seed: 1 });
+//   await image.save('meadow.png');
+//
+// The engine underneath (backends, models, methods, caches) for those who compose their own loops.
+
+// the pipeline
+export {
+  type BackendChoice,
+  chooseDtype,
+  type DeviceOptions,
+  type DTypeChoice,
+  defaultDtype,
+  openBackend,
+} from './api/device.js';
+export { EmbeddedPipeline } from './api/embedded-pipeline.js';
+export type { FluxTextToImage } from './api/flux-text-to-image.js';
+export { GeneratedImage, type ImageInfo } from './api/image.js';
+export {
+  EMBEDDED_DEFAULTS,
+  type GenerateCallOptions,
+  type ImagePipelineFunction,
+  type LoadOptions,
+  type LoadProgress,
+  type PipelineKind,
+  pipeline,
+  type StepProgress,
+  TextToImagePipeline,
+} from './api/pipeline.js';
+
+// backends and tensors
+export { type Activation, Backend, type BackendInfo } from './backend.js';
+export { type BackendName, createBackend } from './backends.js';
+export { type CreateCacheOptions, createCache } from './cache/create.js';
+export { type CacheDecisions, fullSteps, type StepCache } from './cache/step-cache.js';
+export { CpuBackend } from './cpu/backend.js';
+export { GpuBackend, type GpuBackendOptions } from './gpu/backend.js';
+export { NoAdapterError } from './gpu/device.js';
+export { encodePng, encodePngAsync } from './io/png.js';
+export { parseSafetensors, SafetensorsBytes } from './io/safetensors-bytes.js';
+export { SafetensorsError, type TensorReader } from './io/safetensors-format.js';
+export type { AttentionPattern, TokenReducer } from './merge/hooks.js';
+export { createReducer } from './merge/reducers.js';
+// models and checkpoints
+export { FLUX_PRESETS, type FluxConfig, FluxConfigError } from './models/flux/config.js';
+export { FluxModel } from './models/flux/model.js';
+export type { ComputeDType } from './models/weights.js';
+// sampling, methods and caches
+export {
+  type ClassConditioning,
+  type GenerateOptions,
+  type GenerateProgress,
+  type GenerateResult,
+  generate,
+} from './pipeline/generate.js';
+export {
+  createMethod,
+  METHODS,
+  type MethodConfig,
+  type MethodName,
+  type MethodOptions,
+  type MethodSetup,
+  parseConfig as parseMethodConfig,
+} from './pipeline/methods.js';
+export { type DType, Tensor } from './tensor.js';
