@@ -22,6 +22,30 @@ if (!env.VK_ICD_FILENAMES && !env.VK_DRIVER_FILES && existsSync(swiftshader)) {
 env.XDG_RUNTIME_DIR ??= '/tmp';
 env.TOMA_GUARD ??= '1';
 
+// The suite's promise is that the WGSL kernels run. Without an adapter they would all be skipped and
+// the run would still look green, so a missing adapter fails loudly unless TOMA_ALLOW_NO_GPU=1 says a
+// CPU-only run is what is wanted (then GPU tests skip, each with a note).
+if (env.TOMA_ALLOW_NO_GPU === '1') env.TOMA_REQUIRE_GPU = '0';
+else {
+  env.TOMA_REQUIRE_GPU = '1';
+  const probe = spawnSync(
+    process.execPath,
+    [
+      '--input-type=module',
+      '-e',
+      "const { create, globals } = await import('webgpu'); Object.assign(globalThis, globals);" +
+        "const a = await create([]).requestAdapter(); process.exit(a ? 0 : 1);",
+    ],
+    { env, cwd: root, stdio: 'ignore', timeout: 60_000 },
+  );
+  if (probe.status !== 0) {
+    console.error(`npm test: no WebGPU adapter, so the WGSL kernel tests cannot run.
+  On Debian/Ubuntu: apt install chromium libvulkan1 (SwiftShader, Vulkan on the CPU; found automatically).
+  \`npm run doctor\` says what the machine offers. To run only the CPU tests: TOMA_ALLOW_NO_GPU=1 npm test`);
+    process.exit(1);
+  }
+}
+
 /** The second pass, robustness on: every WGSL kernel against its CPU reference (quick, ~1 min). */
 const ROBUST_PASS = ['/test/kernels/', '/test/merge/', '/test/gpu/'];
 
