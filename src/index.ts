@@ -46,6 +46,7 @@ export { parseSafetensors, SafetensorsBytes } from './io/safetensors-bytes.js';
 export { SafetensorsError, type TensorReader } from './io/safetensors-format.js';
 export type { AttentionPattern, TokenReducer } from './merge/hooks.js';
 export { createReducer } from './merge/reducers.js';
+export type { ChosenDestinations } from './merge/toma-reducer.js';
 // models and checkpoints
 export { FLUX_PRESETS, type FluxConfig, FluxConfigError } from './models/flux/config.js';
 export { FluxModel } from './models/flux/model.js';

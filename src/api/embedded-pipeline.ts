@@ -3,11 +3,12 @@
 import type { Backend } from '../backend.js';
 import { parseSafetensors } from '../io/safetensors-bytes.js';
 import type { TensorReader } from '../io/safetensors-format.js';
+import { TomaReducer } from '../merge/toma-reducer.js';
 import { FluxModel } from '../models/flux/model.js';
 import type { ComputeDType } from '../models/weights.js';
 import { conditioningFrom } from '../pipeline/conditioning.js';
 import { type ClassConditioning, generate } from '../pipeline/generate.js';
-import { cacheSpecString, createMethod, parseCacheSpec, smallModelDefaults } from '../pipeline/methods.js';
+import { createMethod, parseCacheSpec, smallModelDefaults } from '../pipeline/methods.js';
 import { GeneratedImage } from './image.js';
 import {
   EMBEDDED_DEFAULTS,
@@ -146,6 +147,7 @@ export class EmbeddedPipeline extends TextToImagePipeline {
       ...o.methodOptions,
     };
     const setup = createMethod(this.backend, method, options, c.depth, { cache });
+    if (o.keepDestinations && setup.reducer instanceof TomaReducer) setup.reducer.keepDestinations = true;
     const progress = withEta(o.onProgress);
     try {
       const r = await generate({
@@ -162,14 +164,20 @@ export class EmbeddedPipeline extends TextToImagePipeline {
         pattern: setup.pattern,
         cache: setup.cache,
         signal: o.signal,
-        onProgress: progress && ((p) => progress(p.step, p.steps, p.elapsedMs)),
+        onProgress: progress && ((p) => progress(p.step, p.steps, p.elapsedMs, p.stepMs)),
       });
-      const label = cache ? `${setup.name.split(' + ')[0]} + ${cacheSpecString(cache)}` : setup.name;
+      const destinations =
+        o.keepDestinations && setup.reducer instanceof TomaReducer
+          ? await setup.reducer.lastDestinations('double')
+          : undefined;
       return r.images.map((img, i) =>
         GeneratedImage.fromFloatRgb(img, r.width, r.height, {
           seed: seed + i,
           label: this.conditioning.names[classes[i]!]!,
-          method: label,
+          method: setup.name,
+          stepMs: r.stepMs,
+          totalMs: r.totalMs,
+          destinations,
         }),
       );
     } finally {

@@ -88,7 +88,8 @@ export class FluxTextToImage extends TextToImagePipeline {
         onEvent: (e) => {
           if (e.stage === 'denoise' && e.phase === 'start') denoiseStart = performance.now();
           if (e.phase !== 'progress' || !e.total) return;
-          if (e.stage === 'denoise') progress?.(e.done!, e.total, performance.now() - denoiseStart);
+          if (e.stage === 'denoise')
+            progress?.(e.done!, e.total, performance.now() - denoiseStart, e.ms ?? 0);
           else if (e.stage.startsWith('load '))
             this.onLoadProgress?.({ what: e.stage.slice(5), loaded: e.done!, total: e.total });
         },
@@ -99,6 +100,8 @@ export class FluxTextToImage extends TextToImagePipeline {
           seed: seed + i,
           label: prompts[i]!,
           method: out.method,
+          stepMs: out.stepMs,
+          totalMs: r.stages.find((st) => st.stage === 'denoise')?.ms,
         }),
       );
     }

@@ -1,14 +1,20 @@
 // What the one-call pipeline returns: an image a user can look at, encode or save without knowing the
 // engine's internal layout (float RGB in [-1, 1]).
 import { encodePngAsync } from '../io/png.js';
+import type { ChosenDestinations } from '../merge/toma-reducer.js';
 
 export interface ImageInfo {
   /** The seed the image's noise came from. */
   seed: number;
   /** The prompt, or the class name for the embedded model. */
   label: string;
-  /** The method label, e.g. "toma:0.25+fora:2" or "dense". */
+  /** The method label, e.g. "toma 0.25 + fora 2" or "dense". */
   method: string;
+  /** Each step's wall time (ms) and the whole call's, for the batch the image was made in. */
+  stepMs?: number[];
+  totalMs?: number;
+  /** With `keepDestinations` (embedded model, ToMA): the destinations ToMA chose last, for a map. */
+  destinations?: ChosenDestinations | null;
 }
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
@@ -28,6 +34,9 @@ export class GeneratedImage implements ImageInfo {
   readonly seed: number;
   readonly label: string;
   readonly method: string;
+  readonly stepMs?: number[];
+  readonly totalMs?: number;
+  readonly destinations?: ChosenDestinations | null;
 
   constructor(
     readonly width: number,
@@ -41,6 +50,9 @@ export class GeneratedImage implements ImageInfo {
     this.seed = info.seed;
     this.label = info.label;
     this.method = info.method;
+    this.stepMs = info.stepMs;
+    this.totalMs = info.totalMs;
+    this.destinations = info.destinations;
   }
 
   /** From interleaved float RGB in [-1, 1] (what the samplers produce). */

@@ -37,6 +37,8 @@ export interface StepProgress {
   step: number;
   steps: number;
   elapsedMs: number;
+  /** This step's wall time (ms). */
+  stepMs: number;
   /** Estimated time left (ms), from the mean step so far. */
   etaMs: number;
 }
@@ -59,6 +61,8 @@ export interface GenerateCallOptions {
   cache?: string | null;
   signal?: AbortSignal;
   onProgress?: (p: StepProgress) => void;
+  /** Embedded model with ToMA: read back the destinations chosen last (images' `destinations`), for a map. */
+  keepDestinations?: boolean;
 }
 
 /** The embedded model's defaults (the CLI's `toma generate` uses the same). */
@@ -150,8 +154,8 @@ export async function pipeline(
 /** Progress with an ETA from the mean step time so far. */
 export function withEta(onProgress: ((p: StepProgress) => void) | undefined) {
   return onProgress
-    ? (step: number, steps: number, elapsedMs: number) =>
-        onProgress({ step, steps, elapsedMs, etaMs: (elapsedMs / step) * (steps - step) })
+    ? (step: number, steps: number, elapsedMs: number, stepMs: number) =>
+        onProgress({ step, steps, elapsedMs, stepMs, etaMs: (elapsedMs / step) * (steps - step) })
     : undefined;
 }
 

@@ -53,7 +53,7 @@ describe('pipeline() on the embedded model', async () => {
       assert.equal(im.height, 16);
       assert.equal(im.data.length, 16 * 16 * 4);
       assert.equal(im.seed, 5 + i);
-      assert.equal(im.method, 'toma 0.25 + fora:2');
+      assert.equal(im.method, 'toma 0.25 + fora 2');
       for (let p = 3; p < im.data.length; p += 4) assert.equal(im.data[p], 255);
     }
     assert.deepEqual(

@@ -1,48 +1,20 @@
-// The embedded model in the browser: both safetensors files fetched (with progress), parsed from
-// memory and uploaded; the same loaders the Node CLI uses, fed from bytes instead of files.
+// The embedded model in the browser, through the library's own pipeline: both safetensors files fetched
+// (with progress), parsed from memory and uploaded, as TextToImagePipeline.fromPretrained does in Node
+// from files.
 
 import conditioningUrl from '../../models/embedded/conditioning.safetensors?url';
 import modelUrl from '../../models/embedded/flux-embedded.safetensors?url';
-import type { Backend } from '../../src/backend.js';
-import { parseSafetensors } from '../../src/io/safetensors-bytes.js';
-import { FluxModel } from '../../src/models/flux/model.js';
-import type { ComputeDType } from '../../src/models/flux/weights.js';
-import { conditioningFrom } from '../../src/pipeline/conditioning.js';
-import type { ClassConditioning } from '../../src/pipeline/generate.js';
+import {
+  type Backend,
+  type ComputeDType,
+  type EmbeddedPipeline,
+  TextToImagePipeline,
+} from '../../src/index.js';
 
 export interface LoadedModel {
-  model: FluxModel;
-  conditioning: ClassConditioning;
+  pipe: EmbeddedPipeline;
   /** Bytes fetched. */
   bytes: number;
-}
-
-/** Fetches a file into memory, reporting bytes received (total 0 when the server does not say). */
-async function fetchBytes(
-  url: string,
-  onBytes: (received: number, total: number) => void,
-): Promise<Uint8Array> {
-  const res = await fetch(url);
-  if (!res.ok) throw new Error(`could not fetch ${url}: HTTP ${res.status} ${res.statusText}`);
-  const total = Number(res.headers.get('content-length') ?? 0);
-  if (!res.body) return new Uint8Array(await res.arrayBuffer());
-  const reader = res.body.getReader();
-  const parts: Uint8Array[] = [];
-  let received = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    parts.push(value);
-    received += value.byteLength;
-    onBytes(received, total);
-  }
-  const out = new Uint8Array(received);
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.byteLength;
-  }
-  return out;
 }
 
 export async function loadEmbeddedModel(
@@ -50,26 +22,24 @@ export async function loadEmbeddedModel(
   dtype: ComputeDType,
   onProgress: (fraction: number, text: string) => void,
 ): Promise<LoadedModel> {
-  const files = [modelUrl, conditioningUrl];
-  const received = [0, 0];
-  const totals = [0, 0];
-  const report = () => {
-    const got = received[0]! + received[1]!;
-    const all = totals[0]! + totals[1]!;
-    onProgress(all ? (0.9 * got) / all : 0, `downloading ${(got / 1e6).toFixed(1)} MB`);
-  };
-  const [modelBytes, condBytes] = await Promise.all(
-    files.map((url, i) =>
-      fetchBytes(url, (r, t) => {
-        received[i] = r;
-        totals[i] = t;
-        report();
-      }),
-    ),
-  );
-  onProgress(0.9, `uploading weights to the GPU (${dtype})`);
-  const model = FluxModel.load(be, parseSafetensors(modelBytes!, 'flux-embedded.safetensors'), { dtype });
-  const conditioning = conditioningFrom(parseSafetensors(condBytes!, 'conditioning.safetensors'));
+  const received = new Map<string, { loaded: number; total: number }>();
+  let bytes = 0;
+  const pipe = await TextToImagePipeline.fromPretrained('embedded', {
+    backend: be,
+    dtype,
+    embeddedFiles: { model: modelUrl, conditioning: conditioningUrl },
+    onLoadProgress: (p) => {
+      if (p.what === 'transformer') {
+        onProgress(0.9 + (0.1 * p.loaded) / p.total, `uploading weights to the GPU (${dtype})`);
+        return;
+      }
+      received.set(p.what, p);
+      const got = [...received.values()].reduce((a, r) => a + r.loaded, 0);
+      const all = [...received.values()].reduce((a, r) => a + r.total, 0);
+      bytes = got;
+      onProgress(all ? (0.9 * got) / all : 0, `downloading ${(got / 1e6).toFixed(1)} MB`);
+    },
+  });
   onProgress(1, 'ready');
-  return { model, conditioning, bytes: modelBytes!.byteLength + condBytes!.byteLength };
+  return { pipe, bytes };
 }

@@ -124,11 +124,11 @@ async function main(): Promise<void> {
       bar.value = f;
       status.textContent = text;
     });
-    const c = loaded.model.config;
+    const c = loaded.pipe.model.config;
     status.textContent =
       `flux-embedded: ${c.depth} double-stream + ${c.depth_single_blocks} single-stream blocks, hidden ${c.hidden_size}, ` +
-      `${loaded.conditioning.names.length - 1} classes; ${(loaded.bytes / 1e6).toFixed(1)} MB loaded, computing in ${dtype}.`;
-    runner = new DemoRunner(loaded.model, loaded.conditioning);
+      `${loaded.pipe.labels.length} classes; ${(loaded.bytes / 1e6).toFixed(1)} MB loaded, computing in ${dtype}.`;
+    runner = new DemoRunner(loaded.pipe);
   } catch (e) {
     fail('loading the model failed', e);
     return;

@@ -1,11 +1,15 @@
 // One press of Generate: the chosen method and (optionally) dense on the same seed, each after a
 // one-step warm-up the first time its pipelines are needed, with per-step times; ToMA's destination
 // map read back before its reducer is freed.
-import { toUint8 } from '../../src/io/png.js';
-import { type ChosenDestinations, TomaReducer } from '../../src/merge/toma-reducer.js';
-import type { FluxModel } from '../../src/models/flux/model.js';
-import { type ClassConditioning, type GenerateProgress, generate } from '../../src/pipeline/generate.js';
-import { createMethod, type MethodName, smallModelDefaults } from '../../src/pipeline/methods.js';
+import type { ChosenDestinations, EmbeddedPipeline, MethodName } from '../../src/index.js';
+
+/** Progress of one timed run. */
+export interface StepInfo {
+  step: number;
+  steps: number;
+  stepMs: number;
+  elapsedMs: number;
+}
 
 export interface RunSettings {
   classIndex: number;
@@ -40,7 +44,7 @@ export interface RunCallbacks {
   /** What is happening now, e.g. "warming up toma". */
   onPhase(text: string): void;
   /** Progress of the timed run `index` of `runs`. */
-  onStep(index: number, runs: number, label: string, p: GenerateProgress): void;
+  onStep(index: number, runs: number, label: string, p: StepInfo): void;
   signal: AbortSignal;
 }
 
@@ -48,10 +52,11 @@ export class DemoRunner {
   /** Settings whose pipelines have been compiled already. */
   private warmed = new Set<string>();
 
-  constructor(
-    readonly model: FluxModel,
-    readonly conditioning: ClassConditioning,
-  ) {}
+  constructor(readonly pipe: EmbeddedPipeline) {}
+
+  get conditioning() {
+    return this.pipe.conditioning;
+  }
 
   async run(s: RunSettings, cb: RunCallbacks): Promise<MethodRun[]> {
     const methods: MethodName[] = s.compare && s.method !== 'dense' ? ['dense', s.method] : [s.method];
@@ -79,46 +84,33 @@ export class DemoRunner {
     runs = 1,
     cb?: RunCallbacks,
   ): Promise<MethodRun> {
-    const c = this.model.config;
-    const options = {
-      ...smallModelDefaults(c.depth, c.depth_single_blocks),
-      ratio: s.ratio,
-      tile: s.tile,
-      mergeEvery: s.mergeEvery,
+    const label =
+      method === 'dense'
+        ? 'dense'
+        : `${method}${method === 'todo' || method === 'hilbert' ? '' : ` ${s.ratio}`}`;
+    cb?.onPhase(`running ${label}`);
+    const [image] = await this.pipe.generate(this.pipe.conditioning.names[s.classIndex]!, {
+      method,
+      methodOptions: { ratio: s.ratio, tile: s.tile, mergeEvery: s.mergeEvery },
+      cache: method === 'dense' || s.cache === 'none' ? null : s.cache,
+      width: s.size,
+      height: s.size,
+      steps,
+      seed: s.seed,
+      guidance: s.cfg,
+      signal,
+      keepDestinations: true,
+      onProgress: (p) => cb?.onStep(index, runs, label, p),
+    });
+    const im = image!;
+    return {
+      method,
+      label: im.method,
+      rgb: im.rgb(),
+      size: s.size,
+      stepMs: im.stepMs ?? [],
+      totalMs: im.totalMs ?? 0,
+      destinations: im.destinations ?? null,
     };
-    const cache = method === 'dense' || s.cache === 'none' ? null : s.cache;
-    const setup = createMethod(this.model.be, method, options, c.depth, { cache });
-    if (setup.reducer instanceof TomaReducer) setup.reducer.keepDestinations = true;
-    try {
-      cb?.onPhase(`running ${setup.name}`);
-      const r = await generate({
-        model: this.model,
-        conditioning: this.conditioning,
-        classes: [s.classIndex],
-        width: s.size,
-        height: s.size,
-        steps,
-        seed: s.seed,
-        cfg: s.cfg,
-        reducer: setup.reducer,
-        pattern: setup.pattern,
-        cache: setup.cache,
-        signal,
-        onProgress: (p) => cb?.onStep(index, runs, setup.name, p),
-      });
-      const destinations =
-        setup.reducer instanceof TomaReducer ? await setup.reducer.lastDestinations('double') : null;
-      return {
-        method,
-        label: setup.name,
-        rgb: toUint8(r.images[0]!),
-        size: s.size,
-        stepMs: r.stepMs,
-        totalMs: r.totalMs,
-        destinations,
-      };
-    } finally {
-      setup.dispose();
-    }
   }
 }
