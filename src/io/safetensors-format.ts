@@ -294,7 +294,7 @@ export function parseHeader(
     const at = `tensor ${q(t.key)}: data_offsets [${t.begin}, ${t.end}]`;
     if (t.begin > expected) {
       if (!prev) fail('start', `${at}: the first tensor's data must start at 0`);
-      fail('gap', `${at} leave a gap of ${t.begin - expected} bytes after ${q(prev!.key)}`);
+      fail('gap', `${at} leave a gap of ${plural(t.begin - expected, 'byte')} after ${q(prev!.key)}`);
     }
     if (t.begin < expected) {
       if (prev && prev.begin === t.begin && prev.end === t.end)
@@ -314,7 +314,7 @@ export function parseHeader(
   if (expected < dataBytes)
     fail(
       'trailing',
-      `${dataBytes - expected} bytes follow the last tensor's data (the tensors must fill the file exactly)`,
+      `${plural(dataBytes - expected, 'byte')} ${dataBytes - expected === 1n ? 'follows' : 'follow'} the last tensor's data (the tensors must fill the file exactly)`,
     );
 
   // every offset is now inside the file, so Numbers are exact
@@ -393,6 +393,10 @@ function readEntry(key: string, v: JsonValue, fail: Fail): Entry {
   if (!SUPPORTED.has(dtype as string))
     fail('dtype-unsupported', `${at}: dtype ${dtype} is valid safetensors but this program cannot read it`);
   return { key, dtype: dtype as StoredDType, shape: dims.map(Number), begin, end };
+}
+
+function plural(n: bigint, unit: string): string {
+  return `${n} ${unit}${n === 1n ? '' : 's'}`;
 }
 
 function cmp(a: bigint, b: bigint): number {

@@ -51,7 +51,7 @@ export function readShardIndex(path: string): ShardIndex {
   for (const [key, v] of wm as JsonObject) {
     if (typeof v !== 'string')
       throw new SafetensorsError(
-        `${path}: weight_map maps ${q(key)} to a ${v === null ? 'null' : Array.isArray(v) ? 'list' : v instanceof Map ? 'object' : typeof v}, not a shard file name`,
+        `${path}: weight_map maps ${q(key)} to ${kindOf(v)}, not a shard file name`,
         'index-weight-map',
       );
     checkShardName(path, key, v);
@@ -138,4 +138,12 @@ function allowedRoots(dir: string): string[] {
     }
   }
   return roots;
+}
+
+function kindOf(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'a list';
+  if (v instanceof Map) return 'an object';
+  if (typeof v === 'bigint' || typeof v === 'number') return 'a number';
+  return `a ${typeof v}`;
 }

@@ -47,14 +47,18 @@ export class Checkpoint extends TensorMapReader {
       const names = fileCall(() => readdirSync(path), path);
       const index = names.filter((n) => n.endsWith('.safetensors.index.json'));
       const single = names.filter((n) => n.endsWith('.safetensors'));
-      // the entry chosen is opened like any input: a FIFO or folder under that name is refused
-      if (index.length === 1) return Checkpoint.open(join(path, index[0]!));
-      if (single.length === 1) return Checkpoint.open(join(path, single[0]!));
+      // the entry chosen must be a file: a FIFO or a folder under that name is refused
+      if (index.length === 1) return Checkpoint.openFile(join(path, index[0]!));
+      if (single.length === 1) return Checkpoint.openFile(join(path, single[0]!));
       throw new SafetensorsError(
         `${path}: expected one .safetensors file or one *.safetensors.index.json, found ${single.length} and ${index.length}`,
         'file',
       );
     }
+    return Checkpoint.openFile(path);
+  }
+
+  private static openFile(path: string): Checkpoint {
     if (path.endsWith('.json')) return Checkpoint.openIndex(path);
     const { tensors, metadata, size } = readHeader(path, path);
     return new Checkpoint(tensors, metadata, path, new Map([[path, size]]));
