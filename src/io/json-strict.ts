@@ -29,8 +29,6 @@ export interface StrictJsonOptions {
   maxDepth: number;
 }
 
-const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
-
 /** Parses `text` as exactly one JSON value (surrounding JSON whitespace allowed). */
 export function parseStrictJson(text: string, o: StrictJsonOptions): JsonValue {
   const p = new Parser(text, o.maxDepth);
@@ -53,7 +51,11 @@ class Parser {
   }
 
   ws(): void {
-    while (this.i < this.s.length && WS.has(this.s.charCodeAt(this.i))) this.i++;
+    for (;;) {
+      const c = this.s.charCodeAt(this.i); // NaN past the end
+      if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return;
+      this.i++;
+    }
   }
 
   value(depth: number): JsonValue {

@@ -291,15 +291,15 @@ export function parseHeader(
   let expected = 0n;
   let prev: Entry | undefined;
   for (const t of order) {
-    const at = `tensor ${q(t.key)}: data_offsets [${t.begin}, ${t.end}]`;
+    const at = () => `tensor ${q(t.key)}: data_offsets [${t.begin}, ${t.end}]`;
     if (t.begin > expected) {
-      if (!prev) fail('start', `${at}: the first tensor's data must start at 0`);
-      fail('gap', `${at} leave a gap of ${plural(t.begin - expected, 'byte')} after ${q(prev!.key)}`);
+      if (!prev) fail('start', `${at()}: the first tensor's data must start at 0`);
+      fail('gap', `${at()} leave a gap of ${plural(t.begin - expected, 'byte')} after ${q(prev!.key)}`);
     }
     if (t.begin < expected) {
       if (prev && prev.begin === t.begin && prev.end === t.end)
-        fail('alias', `${at} are the same bytes as ${q(prev.key)}'s`);
-      fail('overlap', `${at} overlap ${q(prev!.key)}'s [${prev!.begin}, ${prev!.end}]`);
+        fail('alias', `${at()} are the same bytes as ${q(prev.key)}'s`);
+      fail('overlap', `${at()} overlap ${q(prev!.key)}'s [${prev!.begin}, ${prev!.end}]`);
     }
     expected = t.end;
     prev = t;

@@ -66,17 +66,23 @@ export class Checkpoint extends TensorMapReader {
 
   private static openIndex(path: string): Checkpoint {
     const index = readShardIndex(path);
-    const shards = new Map<string, Map<string, TensorInfo>>();
+    const named = new Map<string, Map<string, TensorInfo>>();
+    // by real path too: many names for one file (./a, links) must not each re-read its header
+    const byFile = new Map<string, Map<string, TensorInfo>>();
     const sizes = new Map<string, number>();
     const tensors = new Map<string, TensorInfo>();
     for (const [key, shard] of index.weightMap) {
-      let s = shards.get(shard);
+      let s = named.get(shard);
       if (!s) {
         const file = resolveShard(path, key, shard);
-        const h = readHeader(file, join(dirname(path), shard));
-        s = h.tensors;
-        shards.set(shard, s);
-        sizes.set(file, h.size);
+        s = byFile.get(file);
+        if (!s) {
+          const h = readHeader(file, join(dirname(path), shard));
+          s = h.tensors;
+          byFile.set(file, s);
+          sizes.set(file, h.size);
+        }
+        named.set(shard, s);
       }
       const info = s.get(key);
       if (!info)
