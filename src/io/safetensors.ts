@@ -4,21 +4,11 @@
 // bytes are read when asked for, so a 24 GB checkpoint never sits in the JS heap at once. Sharded
 // checkpoints (*.safetensors.index.json) look like one file. Writing goes to a temp file that is
 // renamed into place, so a failed write leaves nothing half-written.
-import {
-  closeSync,
-  existsSync,
-  fstatSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  readSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeSync,
-} from 'node:fs';
+import { closeSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { f32ToBf16Bits, f32ToF16Bits } from '../util/f16.js';
+import { quoteForMessage } from './json-strict.js';
+import { describeFsError, InputFileError, openRegularFile, statPath } from './regular-file.js';
 import {
   headerLength,
   parseHeader,
@@ -26,9 +16,11 @@ import {
   type TensorInfo,
   TensorMapReader,
 } from './safetensors-format.js';
+import { readShardIndex, resolveShard } from './safetensors-index.js';
 
 export {
   SafetensorsError,
+  type SafetensorsRule,
   STORED_DTYPE_BYTES,
   type StoredDType,
   type TensorInfo,
@@ -39,55 +31,68 @@ export {
 export class Checkpoint extends TensorMapReader {
   private fds = new Map<string, number>();
 
-  private constructor(tensors: Map<string, TensorInfo>, metadata: Record<string, string>, path: string) {
+  private constructor(
+    tensors: Map<string, TensorInfo>,
+    metadata: Record<string, string>,
+    path: string,
+    /** Each file's size when its header was checked: a file that changes later is refused. */
+    private readonly sizes: Map<string, number>,
+  ) {
     super(tensors, metadata, path);
   }
 
   /** Opens a .safetensors file, a *.safetensors.index.json, or a folder holding exactly one of either. */
   static open(path: string): Checkpoint {
-    if (!existsSync(path)) throw new SafetensorsError(`${path}: no such file or folder`);
-    if (statSync(path).isDirectory()) {
-      const names = readdirSync(path);
+    if (fileCall(() => statPath(path, 'file or folder')).isDirectory()) {
+      const names = fileCall(() => readdirSync(path), path);
       const index = names.filter((n) => n.endsWith('.safetensors.index.json'));
       const single = names.filter((n) => n.endsWith('.safetensors'));
-      if (index.length === 1) return Checkpoint.open(join(path, index[0]!));
-      if (single.length === 1) return Checkpoint.open(join(path, single[0]!));
+      // the entry chosen must be a file: a FIFO or a folder under that name is refused
+      if (index.length === 1) return Checkpoint.openFile(join(path, index[0]!));
+      if (single.length === 1) return Checkpoint.openFile(join(path, single[0]!));
       throw new SafetensorsError(
         `${path}: expected one .safetensors file or one *.safetensors.index.json, found ${single.length} and ${index.length}`,
+        'file',
       );
     }
+    return Checkpoint.openFile(path);
+  }
+
+  private static openFile(path: string): Checkpoint {
     if (path.endsWith('.json')) return Checkpoint.openIndex(path);
-    const { tensors, metadata } = readHeader(path);
-    return new Checkpoint(tensors, metadata, path);
+    const { tensors, metadata, size } = readHeader(path, path);
+    return new Checkpoint(tensors, metadata, path, new Map([[path, size]]));
   }
 
   private static openIndex(path: string): Checkpoint {
-    let index: { weight_map?: Record<string, string>; metadata?: Record<string, string> };
-    try {
-      index = JSON.parse(readFileSync(path, 'utf8'));
-    } catch (e) {
-      throw new SafetensorsError(`${path}: not a valid index JSON (${(e as Error).message})`);
-    }
-    if (!index.weight_map || typeof index.weight_map !== 'object')
-      throw new SafetensorsError(`${path}: index has no weight_map`);
-    const dir = dirname(path);
-    const shards = new Map<string, Map<string, TensorInfo>>();
+    const index = readShardIndex(path);
+    const named = new Map<string, Map<string, TensorInfo>>();
+    // by real path too: many names for one file (./a, links) must not each re-read its header
+    const byFile = new Map<string, Map<string, TensorInfo>>();
+    const sizes = new Map<string, number>();
     const tensors = new Map<string, TensorInfo>();
-    for (const [key, shard] of Object.entries(index.weight_map)) {
-      let s = shards.get(shard);
+    for (const [key, shard] of index.weightMap) {
+      let s = named.get(shard);
       if (!s) {
-        const file = join(dir, shard);
-        if (!existsSync(file))
-          throw new SafetensorsError(`${path}: shard ${shard} (holding ${key}) is missing`);
-        s = readHeader(file).tensors;
-        shards.set(shard, s);
+        const file = resolveShard(path, key, shard);
+        s = byFile.get(file);
+        if (!s) {
+          const h = readHeader(file, join(dirname(path), shard));
+          s = h.tensors;
+          byFile.set(file, s);
+          sizes.set(file, h.size);
+        }
+        named.set(shard, s);
       }
       const info = s.get(key);
       if (!info)
-        throw new SafetensorsError(`${path}: index maps ${key} to ${shard}, which does not contain it`);
+        throw new SafetensorsError(
+          `${path}: index maps ${quoteForMessage(key)} to ${quoteForMessage(shard)}, which does not contain it`,
+          'index-missing-tensor',
+        );
       tensors.set(key, info);
     }
-    return new Checkpoint(tensors, { ...(index.metadata ?? {}) }, path);
+    return new Checkpoint(tensors, index.metadata, path, sizes);
   }
 
   /** The raw bytes of one tensor. */
@@ -95,37 +100,67 @@ export class Checkpoint extends TensorMapReader {
     const t = this.info(key);
     let fd = this.fds.get(t.file);
     if (fd === undefined) {
-      fd = openSync(t.file, 'r');
+      const f = fileCall(() => openRegularFile(t.file, 'safetensors file'));
+      if (f.size !== this.sizes.get(t.file)) {
+        closeSync(f.fd);
+        throw new SafetensorsError(`${t.file}: changed size since its header was read`, 'read');
+      }
+      fd = f.fd;
       this.fds.set(t.file, fd);
     }
-    const n = t.end - t.begin;
-    const out = new Uint8Array(n);
-    let done = 0;
-    while (done < n) {
-      const r = readSync(fd, out, done, n - done, t.begin + done);
-      if (r === 0) throw new SafetensorsError(`${t.file}: unexpected end of file reading "${key}"`);
-      done += r;
-    }
+    const out = new Uint8Array(t.end - t.begin);
+    readFully(fd, out, t.begin, t.file);
     return out;
   }
 
-  /** One tensor as f32 values (any float or integer storage converted). */
+  /** Closes the files opened by readBytes. */
   close(): void {
     for (const fd of this.fds.values()) closeSync(fd);
     this.fds.clear();
   }
 }
 
-function readHeader(file: string): { tensors: Map<string, TensorInfo>; metadata: Record<string, string> } {
-  const fd = openSync(file, 'r');
+/** Runs a file-system step, reporting InputFileError (not a regular file, missing, ...) as a SafetensorsError. */
+function fileCall<T>(f: () => T, path = ''): T {
   try {
-    const size = fstatSync(fd).size;
-    const prefix = new Uint8Array(8);
-    readSync(fd, prefix, 0, 8, 0);
-    const hlen = headerLength(prefix, size, file);
+    return f();
+  } catch (e) {
+    if (e instanceof InputFileError) throw new SafetensorsError(e.message, 'file');
+    if ((e as NodeJS.ErrnoException)?.code)
+      throw new SafetensorsError(describeFsError(path, e, 'folder').message, 'file');
+    throw e;
+  }
+}
+
+/** Fills `out` from `fd` at `position`; a file that ends early has changed since it was checked. */
+function readFully(fd: number, out: Uint8Array, position: number, file: string): void {
+  let done = 0;
+  while (done < out.byteLength) {
+    const r = readSync(fd, out, done, out.byteLength - done, position + done);
+    if (r === 0) throw new SafetensorsError(`${file}: the file shrank while being read`, 'read');
+    done += r;
+  }
+}
+
+/**
+ * Opens `file` (only a regular file), checks its length prefix and header; `label` names it in messages.
+ * Nothing beyond the header is read, and the header is read only once its length is known to fit.
+ */
+function readHeader(
+  file: string,
+  label: string,
+): { tensors: Map<string, TensorInfo>; metadata: Record<string, string>; size: number } {
+  const { fd, size } = fileCall(() => openRegularFile(file, 'safetensors file'));
+  try {
+    const prefix = new Uint8Array(Math.min(8, size));
+    readFully(fd, prefix, 0, label);
+    const hlen = headerLength(prefix, size, label);
     const json = new Uint8Array(hlen);
-    readSync(fd, json, 0, hlen, 8);
-    return parseHeader(json, size, file);
+    readFully(fd, json, 8, label);
+    const { tensors, metadata } = parseHeader(json, size, label);
+    // messages name the label, reads go to the checked file
+    for (const t of tensors.values()) t.file = file;
+    return { tensors, metadata, size };
   } finally {
     closeSync(fd);
   }

@@ -73,7 +73,7 @@ describe('safetensors', () => {
       idx,
       JSON.stringify({ weight_map: { x: 'm-00001-of-00002.safetensors', z: 'gone.safetensors' } }),
     );
-    assert.throws(() => Checkpoint.open(idx), /shard gone.safetensors \(holding z\) is missing/);
+    assert.throws(() => Checkpoint.open(idx), /shard "gone.safetensors" \(holding "z"\) is missing/);
   });
 
   it('reads the shared Flux fixture header', { skip: fixturesDir() ? false : 'no fixtures' }, () => {

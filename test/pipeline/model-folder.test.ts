@@ -65,7 +65,7 @@ describe('FLUX.1 model folders', () => {
     rmSync(join(sharded.dir, 'text_encoder_2', shards[1]!));
     assert.throws(
       () => open(sharded.dir),
-      new RegExp(`shard ${shards[1]!.replace(/\./g, '\\.')} \\(holding .*\\) is missing`),
+      new RegExp(`shard "${shards[1]!.replace(/\./g, '\\.')}" \\(holding .*\\) is missing`),
     );
   });
 
