@@ -12,13 +12,11 @@ import {
   readdirSync,
   readFileSync,
   readSync,
-  renameSync,
-  rmSync,
   statSync,
-  writeSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { f32ToBf16Bits, f32ToF16Bits } from '../util/f16.js';
+import { writeAllSync, writeFileVia } from './output.js';
 import {
   headerLength,
   parseHeader,
@@ -190,19 +188,9 @@ export function writeSafetensors(
   const hbytes = Buffer.from(json, 'utf8');
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(hbytes.length));
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, len);
-    writeSync(fd, hbytes);
-    for (const b of blobs) writeSync(fd, b);
-    closeSync(fd);
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      closeSync(fd);
-    } catch {}
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileVia(path, (fd) => {
+    writeAllSync(fd, len);
+    writeAllSync(fd, hbytes);
+    for (const b of blobs) writeAllSync(fd, b);
+  });
 }

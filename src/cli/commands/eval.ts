@@ -19,6 +19,7 @@ import { computeMetrics } from '../../eval/metrics.js';
 import { planOutputs, writeEvalOutputs } from '../../eval/outputs.js';
 import { type EvalDevice, type EvalReport, type EvalSettings, reportText } from '../../eval/report.js';
 import { type EvalRun, loadSavedRun } from '../../eval/saved-run.js';
+import { validateOutputDir } from '../../io/output.js';
 import { FluxModel } from '../../models/flux/model.js';
 import { embeddedDir, loadConditioning, resolveClass } from '../../pipeline/embedded.js';
 import {
@@ -194,6 +195,7 @@ export const evalCommand: Command = {
         '--checkpoint and --conditioning go together (a pixel-space Flux model and its class conditioning)',
       );
 
+    validateOutputDir(values.out ?? join('out', 'eval'), values.from !== undefined ? [values.from] : []);
     let run: EvalRun;
     let generationS: number | null = null;
     let be: Backend | null = null;

@@ -7,7 +7,7 @@ import { deflateSync } from 'node:zlib';
 import type { Backend } from '../../backend.js';
 import { scheduleString } from '../../cache/spec.js';
 import { fullSteps } from '../../cache/step-cache.js';
-import { writeFileAtomic } from '../../io/atomic.js';
+import { validateOutputDir, writeFileAtomic } from '../../io/output.js';
 import { encodePng, toUint8 } from '../../io/png.js';
 import { FluxModel } from '../../models/flux/model.js';
 import { embeddedDir, loadConditioning, resolveClass } from '../../pipeline/embedded.js';
@@ -70,6 +70,10 @@ export async function generateEmbedded(
     );
   }
 
+  validateOutputDir(
+    values.out ?? 'out',
+    [values.checkpoint, values.conditioning].filter((p) => p !== undefined),
+  );
   const be = await makeBackend();
   const onCpu = be.name === 'cpu';
   const dtype = choice(values.dtype, ['f16', 'f32'] as const, 'dtype', defaultDtype(be));

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import type { Backend } from '../../backend.js';
 import { scheduleString } from '../../cache/spec.js';
-import { writeFileAtomic } from '../../io/atomic.js';
+import { validateOutputDir, writeFileAtomic } from '../../io/output.js';
 import { encodePng, toUint8 } from '../../io/png.js';
 import { type FluxComponents, fluxVariant, openFluxFolder } from '../../pipeline/flux-components.js';
 import {
@@ -127,6 +127,12 @@ export async function generateFlux(
   const options = methodOptions(values);
   const cache = cacheSpecOption(values.cache);
   const outDir = values.out ?? 'out';
+  validateOutputDir(
+    outDir,
+    ['model-dir', 'checkpoint', 'ae', 'clip', 't5', 'clip-tokenizer', 't5-tokenizer']
+      .map((k) => values[k])
+      .filter((p) => p !== undefined),
+  );
 
   // everything that can be checked without loading weights, before a device is opened
   const components: FluxComponents = openFluxFolder(

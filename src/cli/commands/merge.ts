@@ -3,6 +3,7 @@
 import type { Backend } from '../../backend.js';
 import { type BackendName, createBackend } from '../../backends.js';
 import { tomaDenseRef } from '../../cpu/toma.js';
+import { validateOutput } from '../../io/output.js';
 import { Checkpoint, type TensorToWrite, writeSafetensors } from '../../io/safetensors.js';
 import { TileLayout } from '../../merge/tile-layout.js';
 import { tomaMerge, tomaSelectAndWeigh, tomaUnmerge } from '../../merge/toma.js';
@@ -74,6 +75,7 @@ export const merge: Command = {
     const backend = choice(values.backend, ['webgpu', 'cpu'] as const, 'backend', 'webgpu') as BackendName;
     const key = values.key ?? 'x';
 
+    validateOutput(out, [input]);
     const ck = Checkpoint.open(input);
     let x: Float32Array;
     let shape: number[];
