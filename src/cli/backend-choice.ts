@@ -3,6 +3,7 @@ import type { Backend } from '../backend.js';
 import { createBackend } from '../backends.js';
 import { GpuBackend, type GpuBackendOptions } from '../gpu/backend.js';
 import { NoAdapterError } from '../gpu/device.js';
+import { cancellable } from './cancel.js';
 
 /**
  * The backend by name. 'auto' falls back to the CPU backend (with a note) where there is no WebGPU
@@ -15,6 +16,15 @@ export async function chooseBackend(
   note: string,
   avoidSoftware = true,
   gpu: GpuBackendOptions = {},
+): Promise<Backend> {
+  return cancellable(await pickBackend(name, note, avoidSoftware, gpu));
+}
+
+async function pickBackend(
+  name: 'auto' | 'webgpu' | 'cpu',
+  note: string,
+  avoidSoftware: boolean,
+  gpu: GpuBackendOptions,
 ): Promise<Backend> {
   let be: Backend;
   try {

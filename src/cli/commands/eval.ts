@@ -33,6 +33,7 @@ import {
 import { type Command, choice, num, parse, UsageError } from '../args.js';
 import { chooseBackend, defaultDtype } from '../backend-choice.js';
 import { cacheSpecOption, polynomialOption } from '../cache-options.js';
+import { cliAbortFlag } from '../cancel.js';
 import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from '../gpu-options.js';
 
 const usage = `usage: toma eval [--seeds N] [--size PX] [--steps N] [--cfg G] [--batch N] [--classes LIST]
@@ -200,9 +201,6 @@ export const evalCommand: Command = {
     let generationS: number | null = null;
     let be: Backend | null = null;
     let model: FluxModel | null = null;
-    const controller = new AbortController();
-    const onSigint = () => controller.abort();
-    process.once('SIGINT', onSigint);
     try {
       if (values.from !== undefined) {
         try {
@@ -325,20 +323,13 @@ export const evalCommand: Command = {
           recordDestinations: gridCfg
             ? { label: gridCfg.label, seedIndices: seeds.slice(0, gridRows).map((_, i) => i) }
             : undefined,
-          signal: controller.signal,
+          signal: cliAbortFlag(),
           log: (l) => console.error(l),
         });
         generationS = (performance.now() - g0) / 1000;
         run = { settings, device, date: new Date().toISOString(), ...gen };
       }
-    } catch (e) {
-      if ((e as Error).name === 'AbortError') {
-        console.error('\ncancelled: nothing written');
-        return 130;
-      }
-      throw e;
     } finally {
-      process.off('SIGINT', onSigint);
       model?.dispose();
       be?.destroy();
     }

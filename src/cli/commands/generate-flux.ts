@@ -22,6 +22,7 @@ import { locateFlux } from '../../pipeline/model-folder.js';
 import { choice, exemptOption, num, UsageError } from '../args.js';
 import { defaultDtype } from '../backend-choice.js';
 import { cacheCreateOptions, cacheSpecOption } from '../cache-options.js';
+import { cliAbortFlag } from '../cancel.js';
 import { ProgressBar } from '../progress.js';
 import type { GenerateValues } from './generate.js';
 
@@ -171,9 +172,6 @@ export async function generateFlux(
       `image: ${width}x${height}, ${steps} steps${variant === 'dev' ? `, guidance ${guidanceGiven ?? FLUX_VARIANT_DEFAULTS.dev.guidance}` : ''}, seed ${seed}, method ${methods.map(pipelineMethodLabel).join(' and ')}`,
     );
 
-    const controller = new AbortController();
-    const onSigint = () => controller.abort();
-    process.once('SIGINT', onSigint);
     let r: FluxPipelineResult;
     try {
       r = await runFluxPipeline({
@@ -190,18 +188,12 @@ export async function generateFlux(
         maxSequenceLength: maxLength,
         methods,
         onEvent: stagePrinter(),
-        signal: controller.signal,
+        signal: cliAbortFlag(),
       });
     } catch (e) {
-      if ((e as Error).name === 'AbortError') {
-        console.error('\ncancelled: no images written');
-        return 130;
-      }
       if (e instanceof RangeError && /width|height/.test(e.message))
         throw new UsageError(`--size: ${e.message}`);
       throw e;
-    } finally {
-      process.off('SIGINT', onSigint);
     }
 
     mkdirSync(outDir, { recursive: true });

@@ -8,6 +8,7 @@ import { Checkpoint, type TensorToWrite, writeSafetensors } from '../../io/safet
 import { TileLayout } from '../../merge/tile-layout.js';
 import { tomaMerge, tomaSelectAndWeigh, tomaUnmerge } from '../../merge/toma.js';
 import { type Command, choice, num, parse, required, UsageError } from '../args.js';
+import { cancellable } from '../cancel.js';
 import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from '../gpu-options.js';
 
 const DENSE_LIMIT = 4096;
@@ -96,7 +97,7 @@ export const merge: Command = {
     if (N !== H * W) throw new UsageError(`"${key}" has ${N} tokens but --grid ${H}x${W} has ${H * W}`);
     const layout = new TileLayout(H, W, tile, ratio);
 
-    const be: Backend = await createBackend(backend, gpuOptions(values));
+    const be: Backend = cancellable(await createBackend(backend, gpuOptions(values)));
     try {
       const t0 = performance.now();
       const res = be.tidy(() => {
