@@ -187,7 +187,7 @@ function kind(s: Stats): string {
   if (s.isSocket()) return 'a socket';
   if (s.isCharacterDevice()) return 'a character device';
   if (s.isBlockDevice()) return 'a block device';
-  return 'not a regular file';
+  return s.isFile() ? 'a file' : 'not a regular file';
 }
 
 const statOrNull = (p: string, follow = true): Stats | null => {
