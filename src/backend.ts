@@ -1,7 +1,9 @@
 // The operations every backend provides. Public methods validate their arguments (throwing errors that
 // name the problem) and compute output shapes once, here; backends implement the *Impl methods.
 // The CPU backend (src/cpu) is the reference for every WebGPU kernel (src/kernels).
+
 import { DTYPE_BYTES, type DType, Tensor } from './tensor.js';
+import { type AbortFlag, abortError } from './util/abort.js';
 import { checkShape, numel, type Shape, sameShape, shapeStr } from './util/shape.js';
 
 export type Activation = 'none' | 'gelu_tanh' | 'silu';
@@ -106,6 +108,8 @@ export abstract class Backend {
   abstract info(): BackendInfo;
 
   private scopes: Scope[] = [];
+  /** When set and aborted, the next operation throws an AbortError (checked once per result made). */
+  signal: AbortFlag | undefined;
 
   // ---- storage ------------------------------------------------------------------------------------
   protected abstract allocImpl(shape: Shape, dtype: DType): Tensor;
@@ -127,6 +131,10 @@ export abstract class Backend {
   abstract destroy(): void;
 
   protected track(t: Tensor): Tensor {
+    if (this.signal?.aborted) {
+      t.dispose();
+      throw abortError();
+    }
     this.scopes.at(-1)?.add(t);
     return t;
   }

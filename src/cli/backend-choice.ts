@@ -1,8 +1,10 @@
 // How the generating commands pick their backend and compute dtype: the library's rules
-// (src/api/device.ts), with the fallback note printed on stderr.
+// (src/api/device.ts), with the fallback note printed on stderr, and the backend wired to the CLI's
+// abort flag (Ctrl-C) so every operation can stop it.
 import { defaultDtype, openBackend } from '../api/device.js';
 import type { Backend } from '../backend.js';
 import type { GpuBackendOptions } from '../gpu/backend.js';
+import { cancellable } from './cancel.js';
 
 export { defaultDtype };
 
@@ -26,5 +28,5 @@ export async function chooseBackend(
         `${m} (${note})${m.startsWith('no WebGPU') ? '. See `toma doctor`.' : '; --backend webgpu uses it anyway.'}`,
       ),
   });
-  return be;
+  return cancellable(be);
 }

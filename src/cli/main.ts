@@ -1,52 +1,87 @@
 #!/usr/bin/env node
-// The `toma` command line. Each command lives in src/cli/commands/ and is listed here.
-import { NoAdapterError } from '../gpu/device.js';
-import { type Command, UsageError } from './args.js';
-import { doctor } from './commands/doctor.js';
-import { evalCommand } from './commands/eval.js';
-import { forward } from './commands/forward.js';
-import { generateCommand } from './commands/generate.js';
-import { merge } from './commands/merge.js';
+// The `toma` command line: a thin supervisor. The command itself (src/cli/run.ts) runs in a worker
+// thread, because the CPU backend computes in long synchronous stretches during which a signal
+// handler in the same thread would never run. Here, Ctrl-C (SIGINT) or SIGTERM:
+//   - the first sets the abort flag shared with the worker; the run stops at its next operation and
+//     unwinds (temporary files removed, the device released); if the worker has not exited 1.5 s
+//     later it is terminated;
+//   - a second one ends everything at once.
+// Either way the temporary files the worker reported are removed synchronously, one line
+// `toma: interrupted` is printed and the exit code is 130.
+import { rmSync } from 'node:fs';
+import { MessageChannel, receiveMessageOnPort, SHARE_ENV, Worker } from 'node:worker_threads';
+import { SharedAbortFlag } from '../util/abort.js';
+import type { CliWorkerData, TempMessage } from './worker.js';
 
-const commands: Command[] = [generateCommand, evalCommand, doctor, forward, merge];
+const GRACE_MS = 1500;
+const EXIT_CANCELLED = 130;
 
-function help(): string {
-  const w = Math.max(...commands.map((c) => c.name.length));
-  return `toma: diffusion transformers on WebGPU, with ToMA token merging
+const flag = new SharedAbortFlag();
+const { port1, port2 } = new MessageChannel();
+const temps = new Set<string>();
+const note = (m: TempMessage) => {
+  if (m.exists) temps.add(m.path);
+  else temps.delete(m.path);
+};
+port1.on('message', note);
+/** Takes in the temp-file reports still queued (a signal handler may run before them). */
+const drain = () => {
+  for (let m = receiveMessageOnPort(port1); m; m = receiveMessageOnPort(port1)) note(m.message);
+};
 
-usage: toma <command> [options]   (toma <command> --help for its options)
+const data: CliWorkerData = {
+  argv: process.argv.slice(2),
+  abort: flag.buffer,
+  temps: port2,
+  stdout: { isTTY: !!process.stdout.isTTY, columns: process.stdout.columns },
+  stderr: { isTTY: !!process.stderr.isTTY, columns: process.stderr.columns },
+};
+const worker = new Worker(new URL('./worker.js', import.meta.url), {
+  workerData: data,
+  transferList: [port2],
+  env: SHARE_ENV,
+});
 
-commands:
-${commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`).join('\n')}`;
+let cancelled = false;
+let finished = false;
+function finish(code: number): void {
+  if (finished) return;
+  finished = true;
+  drain();
+  for (const p of temps) {
+    try {
+      rmSync(p, { recursive: true, force: true });
+    } catch {}
+  }
+  // a run that completed despite a late signal keeps its outcome (its files are whole)
+  if (cancelled && code !== 0) {
+    process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}toma: interrupted\n`);
+    process.exit(EXIT_CANCELLED);
+  }
+  process.exit(code);
 }
 
-async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    console.log(help());
-    return name ? 0 : 2;
+function onSignal(): void {
+  if (cancelled) {
+    finish(EXIT_CANCELLED);
+    return;
   }
-  const cmd = commands.find((c) => c.name === name);
-  if (!cmd) {
-    console.error(`toma: unknown command "${name}"\n\n${help()}`);
-    return 2;
-  }
-  return cmd.run(rest);
+  cancelled = true;
+  flag.set();
+  setTimeout(() => {
+    void worker.terminate();
+    finish(EXIT_CANCELLED);
+  }, GRACE_MS).unref();
 }
+process.on('SIGINT', onSignal);
+process.on('SIGTERM', onSignal);
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (e: unknown) => {
-    if (e instanceof UsageError) {
-      console.error(`toma: ${e.message}`);
-      process.exit(2);
-    }
-    if (e instanceof NoAdapterError) {
-      console.error(`toma: ${e.message}`);
-      process.exit(3);
-    }
+worker.on('error', (e) => {
+  // an exception the command did not catch (run.ts catches everything it awaits)
+  if (!cancelled) {
     console.error(`toma: ${e instanceof Error ? e.message : String(e)}`);
     if (process.env.TOMA_DEBUG) console.error(e);
-    process.exit(1);
-  },
-);
+  }
+  finish(cancelled ? EXIT_CANCELLED : 1);
+});
+worker.on('exit', (code) => finish(code));

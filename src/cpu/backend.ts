@@ -98,7 +98,10 @@ export class CpuBackend extends Backend {
   }
 
   flush(): void {}
-  async sync(): Promise<void> {}
+  /** Yields to the event loop, so a signal handler or a timer in this thread can run between steps. */
+  async sync(): Promise<void> {
+    await new Promise<void>((r) => setImmediate(r));
+  }
   trim(): void {}
   memory() {
     return { liveBytes: this.live, pooledBytes: 0, peakBytes: this.peak };

@@ -4,6 +4,7 @@
 // per-image cache decisions a batch runs a step in full when any of its images needs it, so batched
 // wall time understates what one user gets). Records each image's full steps under a step cache and,
 // optionally, ToMA's destination tokens for some seeds (for the grid).
+
 import type { Backend } from '../backend.js';
 import type { CreateCacheOptions } from '../cache/create.js';
 import { fullSteps } from '../cache/step-cache.js';
@@ -14,6 +15,7 @@ import type { FluxModel } from '../models/flux/model.js';
 import { type ClassConditioning, generate } from '../pipeline/generate.js';
 import { createMethod, type MethodOptions, type MethodSetup } from '../pipeline/methods.js';
 import type { Tensor } from '../tensor.js';
+import type { AbortFlag } from '../util/abort.js';
 import { configCache, type EvalConfig } from './configs.js';
 import type { RgbImage } from './image-metrics.js';
 
@@ -59,7 +61,8 @@ export interface GenerationOptions {
   warmup: boolean;
   /** Record ToMA's destinations for this configuration label on these seed indices. */
   recordDestinations?: { label: string; seedIndices: number[] };
-  signal?: AbortSignal;
+  /** Checked between steps (an AbortSignal, or a flag another thread sets: util/abort.ts). */
+  signal?: AbortFlag;
   log?: (line: string) => void;
 }
 

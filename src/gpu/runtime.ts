@@ -50,6 +50,13 @@ const BIND_GROUP_CACHE = 16384;
  */
 const MAX_TENSOR_BYTES = 2 ** 31 - 4;
 
+/** The error of a run whose device went away ("reason: message" from device.ts). */
+function deviceLost(r: string): Error {
+  const at = r.indexOf(': ');
+  const [reason, message] = at < 0 ? [r, 'device lost'] : [r.slice(0, at), r.slice(at + 2)];
+  return new Error(`the GPU device was lost (${reason}): ${message}`);
+}
+
 export class GpuRuntime {
   readonly device: GPUDevice;
   private pipelines = new Map<
@@ -117,7 +124,7 @@ export class GpuRuntime {
   // ---- errors -------------------------------------------------------------------------------------
   /** Throws if the device reported an error or was lost since the last check. */
   checkErrors(): void {
-    if (this.gpu.lostReason) throw new Error(`WebGPU device lost (${this.gpu.lostReason})`);
+    if (this.gpu.lostReason) throw deviceLost(this.gpu.lostReason);
     if (this.errors.length) {
       const msg = this.errors.splice(0).join('\n');
       throw new Error(`WebGPU error: ${msg}`);
@@ -255,7 +262,7 @@ export class GpuRuntime {
       await Promise.race([
         staging.mapAsync(GPUMapMode.READ),
         this.gpu.lost.then((r) => {
-          throw new Error(`WebGPU device lost while reading back (${r})`);
+          throw deviceLost(r);
         }),
       ]);
       this.checkErrors();
@@ -545,7 +552,7 @@ export class GpuRuntime {
     await Promise.race([
       this.device.queue.onSubmittedWorkDone(),
       this.gpu.lost.then((r) => {
-        throw new Error(`WebGPU device lost (${r})`);
+        throw deviceLost(r);
       }),
     ]);
     this.checkErrors();

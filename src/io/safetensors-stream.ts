@@ -2,7 +2,8 @@
 // list, then each tensor's values are produced chunk by chunk into one of two large buffers, one being
 // written (asynchronously, in the libuv pool) while the other fills. Nothing but the two buffers and a
 // scratch chunk is ever held. Written to a temp file renamed into place, like writeSafetensors.
-import { open, rename, rm } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
+import { commitTemp, describeWriteError, discardTemp, newTempPath, TEMP_FLAGS, TEMP_MODE } from './output.js';
 
 export interface StreamedTensor {
   key: string;
@@ -43,7 +44,7 @@ function header(
   metadata?: Record<string, string>,
 ): { bytes: Buffer; order: StreamedTensor[] } {
   const order = [...tensors].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
-  const h: Record<string, unknown> = {};
+  const h: Record<string, unknown> = Object.create(null); // no prototype: "__proto__" is a tensor name like any other
   if (metadata) h.__metadata__ = metadata;
   let offset = 0;
   for (let i = 0; i < order.length; i++) {
@@ -68,8 +69,14 @@ export async function writeSafetensorsStreamed(
   const { bytes: hbytes, order } = header(tensors, o.metadata);
   const total = 8 + hbytes.length + dataBytes(tensors);
   const bufferBytes = Math.max(1 << 16, Math.min(o.bufferBytes ?? 64 << 20, total));
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fh = await open(tmp, 'w');
+  const tmp = newTempPath(path);
+  let fh: Awaited<ReturnType<typeof open>>;
+  try {
+    fh = await open(tmp, TEMP_FLAGS, TEMP_MODE);
+  } catch (e) {
+    discardTemp(tmp);
+    throw describeWriteError(path, e);
+  }
   // whole ArrayBuffers (offset 0), so typed views at even / multiple-of-4 positions are aligned
   let buffers = [Buffer.allocUnsafeSlow(bufferBytes), Buffer.allocUnsafeSlow(bufferBytes)];
   let pos = 0;
@@ -146,13 +153,14 @@ export async function writeSafetensorsStreamed(
     }
     await flush();
     await pending;
+    await fh.sync();
     await fh.close();
-    await rename(tmp, path);
+    commitTemp(tmp, path);
     return total;
   } catch (e) {
     await pending.catch(() => {});
     await fh.close().catch(() => {});
-    await rm(tmp, { force: true });
-    throw e;
+    discardTemp(tmp);
+    throw describeWriteError(path, e);
   }
 }

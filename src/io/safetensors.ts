@@ -4,10 +4,11 @@
 // bytes are read when asked for, so a 24 GB checkpoint never sits in the JS heap at once. Sharded
 // checkpoints (*.safetensors.index.json) look like one file. Writing goes to a temp file that is
 // renamed into place, so a failed write leaves nothing half-written.
-import { closeSync, openSync, readdirSync, readSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, readdirSync, readSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { f32ToBf16Bits, f32ToF16Bits } from '../util/f16.js';
 import { quoteForMessage } from './json-strict.js';
+import { writeAllSync, writeFileVia } from './output.js';
 import { describeFsError, InputFileError, openRegularFile, statPath } from './regular-file.js';
 import {
   headerLength,
@@ -180,7 +181,7 @@ export function writeSafetensors(
   metadata?: Record<string, string>,
 ): void {
   const keys = Object.keys(tensors).sort();
-  const header: Record<string, unknown> = {};
+  const header: Record<string, unknown> = Object.create(null); // no prototype: a tensor named "__proto__" is a key like any other
   if (metadata) header.__metadata__ = metadata;
   const blobs: Uint8Array[] = [];
   let offset = 0;
@@ -225,19 +226,9 @@ export function writeSafetensors(
   const hbytes = Buffer.from(json, 'utf8');
   const len = Buffer.alloc(8);
   len.writeBigUInt64LE(BigInt(hbytes.length));
-  const tmp = `${path}.tmp-${process.pid}`;
-  const fd = openSync(tmp, 'w');
-  try {
-    writeSync(fd, len);
-    writeSync(fd, hbytes);
-    for (const b of blobs) writeSync(fd, b);
-    closeSync(fd);
-    renameSync(tmp, path);
-  } catch (e) {
-    try {
-      closeSync(fd);
-    } catch {}
-    rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileVia(path, (fd) => {
+    writeAllSync(fd, len);
+    writeAllSync(fd, hbytes);
+    for (const b of blobs) writeAllSync(fd, b);
+  });
 }

@@ -5,6 +5,7 @@
 //   -> load the autoencoder, decode each method's latents, free.
 // Freed models' buffers are returned to the device (trim), so the peak is the largest component plus its
 // activations, not the sum. Each stage is timed to completion on the device and its peak memory recorded.
+
 import type { Backend } from '../backend.js';
 import type { CreateCacheOptions } from '../cache/create.js';
 import { type CacheSpec, cacheSpecString, parseCacheSpec } from '../cache/spec.js';
@@ -15,6 +16,7 @@ import type { FluxConfig } from '../models/flux/config.js';
 import { FLUX_T5_MAX_LENGTH } from '../models/t5/config.js';
 import type { ComputeDType } from '../models/weights.js';
 import type { Tensor } from '../tensor.js';
+import type { AbortFlag } from '../util/abort.js';
 import { Rng } from '../util/random.js';
 import { checkTokenizerFits, type FluxComponents, fluxVariant } from './flux-components.js';
 import { createMethod, type MethodName, type MethodOptions, smallModelDefaults } from './methods.js';
@@ -97,7 +99,8 @@ export interface FluxPipelineOptions {
   /** Run each compute stage once untimed first (pipeline compilation), for benchmarks. */
   warmup?: boolean;
   onEvent?: (e: StageEvent) => void;
-  signal?: AbortSignal;
+  /** Checked between steps (an AbortSignal, or a flag another thread sets: util/abort.ts). */
+  signal?: AbortFlag;
 }
 
 export interface MethodOutput {

@@ -2,11 +2,13 @@
 // steps over Flux's shifted schedule with classifier-free guidance, the token reducer / attention
 // pattern / step cache applied at every step, progress and cancellation. Noise comes from our own seeded
 // PRNG, so the CPU and WebGPU backends start from identical numbers.
+
 import type { Backend } from '../backend.js';
 import type { StepCache } from '../cache/step-cache.js';
 import type { AttentionPattern, TokenReducer } from '../merge/hooks.js';
 import type { FluxModel } from '../models/flux/model.js';
 import type { Tensor } from '../tensor.js';
+import type { AbortFlag } from '../util/abort.js';
 import { Rng } from '../util/random.js';
 import { packPatches, unpackToHWC } from './pixels.js';
 import { fluxSchedule, type ScheduleKind } from './schedule.js';
@@ -62,7 +64,8 @@ export interface GenerateOptions {
    * valid during the call only (e.g. tools/fit-teacache.mjs reads it).
    */
   onModelOutput?: (step: number, output: Tensor) => void | Promise<void>;
-  signal?: AbortSignal;
+  /** Checked between steps (an AbortSignal, or a flag another thread sets: util/abort.ts). */
+  signal?: AbortFlag;
 }
 
 export interface GenerateResult {

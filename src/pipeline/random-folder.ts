@@ -4,9 +4,10 @@
 // model_index.json. Weights are f16, streamed tensor by tensor (src/pipeline/random-shard.ts), optionally
 // on several worker threads (one file each at a time). The folder is written under a temporary name and
 // renamed when complete, so an interrupted run leaves no folder that looks whole.
-import { existsSync, mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
+import { discardTemp, forgetTemp, registerTemp } from '../io/output.js';
 import { streamedFileBytes } from '../io/safetensors-stream.js';
 import { aeConfigJson, aeDecoderShapes } from '../models/ae/shapes.js';
 import { clipConfigJson, clipTextShapes } from '../models/clip/shapes.js';
@@ -93,8 +94,9 @@ export async function writeRandomFluxFolder(
   if (existsSync(dir)) {
     if (!o.force) throw new Error(`${dir} already exists (pass force / --force to replace it)`);
   }
-  const tmp = join(dirname(dir), `.${basename(dir)}.partial-${process.pid}`);
-  rmSync(tmp, { recursive: true, force: true });
+  // a fresh folder under an unguessable name (mkdtemp), removed by a cancellation like a temp file
+  const tmp = mkdtempSync(join(dirname(dir), `.${basename(dir)}.partial-`));
+  registerTemp(tmp);
   const sub = (name: string) => {
     const d = join(tmp, name);
     mkdirSync(d, { recursive: true });
@@ -181,9 +183,10 @@ export async function writeRandomFluxFolder(
     }
     if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
     renameSync(tmp, dir);
+    forgetTemp(tmp);
     return { dir, bytes: jobs.reduce((a, j) => a + jobBytes(j), 0), files: jobs.length };
   } catch (e) {
-    rmSync(tmp, { recursive: true, force: true });
+    discardTemp(tmp);
     throw e;
   }
 }

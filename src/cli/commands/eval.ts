@@ -19,6 +19,7 @@ import { computeMetrics } from '../../eval/metrics.js';
 import { planOutputs, writeEvalOutputs } from '../../eval/outputs.js';
 import { type EvalDevice, type EvalReport, type EvalSettings, reportText } from '../../eval/report.js';
 import { type EvalRun, loadSavedRun } from '../../eval/saved-run.js';
+import { validateOutputDir } from '../../io/output.js';
 import { FluxModel } from '../../models/flux/model.js';
 import { embeddedDir, loadConditioning, resolveClass } from '../../pipeline/embedded.js';
 import {
@@ -32,6 +33,7 @@ import {
 import { type Command, choice, num, parse, UsageError } from '../args.js';
 import { chooseBackend, defaultDtype } from '../backend-choice.js';
 import { cacheSpecOption, polynomialOption } from '../cache-options.js';
+import { cliAbortFlag } from '../cancel.js';
 import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from '../gpu-options.js';
 
 const usage = `usage: toma eval [--seeds N] [--size PX] [--steps N] [--cfg G] [--batch N] [--classes LIST]
@@ -194,13 +196,11 @@ export const evalCommand: Command = {
         '--checkpoint and --conditioning go together (a pixel-space Flux model and its class conditioning)',
       );
 
+    validateOutputDir(values.out ?? join('out', 'eval'), values.from !== undefined ? [values.from] : []);
     let run: EvalRun;
     let generationS: number | null = null;
     let be: Backend | null = null;
     let model: FluxModel | null = null;
-    const controller = new AbortController();
-    const onSigint = () => controller.abort();
-    process.once('SIGINT', onSigint);
     try {
       if (values.from !== undefined) {
         try {
@@ -323,20 +323,13 @@ export const evalCommand: Command = {
           recordDestinations: gridCfg
             ? { label: gridCfg.label, seedIndices: seeds.slice(0, gridRows).map((_, i) => i) }
             : undefined,
-          signal: controller.signal,
+          signal: cliAbortFlag(),
           log: (l) => console.error(l),
         });
         generationS = (performance.now() - g0) / 1000;
         run = { settings, device, date: new Date().toISOString(), ...gen };
       }
-    } catch (e) {
-      if ((e as Error).name === 'AbortError') {
-        console.error('\ncancelled: nothing written');
-        return 130;
-      }
-      throw e;
     } finally {
-      process.off('SIGINT', onSigint);
       model?.dispose();
       be?.destroy();
     }

@@ -1,8 +1,10 @@
 // `toma forward`: runs one forward pass of a model component on inputs from a safetensors file and
 // writes the outputs to another (atomically).
 import { createBackend } from '../../backends.js';
+import { validateOutput } from '../../io/output.js';
 import { Checkpoint, writeSafetensors } from '../../io/safetensors.js';
 import { type Command, choice, parse, required, UsageError } from '../args.js';
+import { cancellable } from '../cancel.js';
 import { components } from '../components/registry.js';
 import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from '../gpu-options.js';
 
@@ -60,8 +62,9 @@ export const forward: Command = {
       );
     const backend = choice(values.backend, ['webgpu', 'cpu'] as const, 'backend', 'webgpu');
     const dtype = choice(values.dtype, ['f32', 'f16'] as const, 'dtype', 'f32');
+    validateOutput(outPath, [checkpoint, inputsPath, ...(values.config ? [values.config] : [])]);
     const inputs = Checkpoint.open(inputsPath);
-    const be = await createBackend(backend, gpuOptions(values));
+    const be = cancellable(await createBackend(backend, gpuOptions(values)));
     try {
       console.log(`backend: ${be.info().description}`);
       const outputs = await component.run({

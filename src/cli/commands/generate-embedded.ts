@@ -7,7 +7,7 @@ import { deflateSync } from 'node:zlib';
 import type { Backend } from '../../backend.js';
 import { scheduleString } from '../../cache/spec.js';
 import { fullSteps } from '../../cache/step-cache.js';
-import { writeFileAtomic } from '../../io/atomic.js';
+import { validateOutputDir, writeFileAtomic } from '../../io/output.js';
 import { encodePng, toUint8 } from '../../io/png.js';
 import { FluxModel } from '../../models/flux/model.js';
 import { embeddedDir, loadConditioning, resolveClass } from '../../pipeline/embedded.js';
@@ -23,6 +23,7 @@ import {
 import { choice, exemptOption, num, UsageError } from '../args.js';
 import { defaultDtype } from '../backend-choice.js';
 import { cacheCreateOptions, cacheSpecOption } from '../cache-options.js';
+import { cliAbortFlag } from '../cancel.js';
 import { ProgressBar } from '../progress.js';
 import type { GenerateValues } from './generate.js';
 
@@ -70,6 +71,10 @@ export async function generateEmbedded(
     );
   }
 
+  validateOutputDir(
+    values.out ?? 'out',
+    [values.checkpoint, values.conditioning].filter((p) => p !== undefined),
+  );
   const be = await makeBackend();
   const onCpu = be.name === 'cpu';
   const dtype = choice(values.dtype, ['f16', 'f32'] as const, 'dtype', defaultDtype(be));
@@ -103,9 +108,6 @@ export async function generateEmbedded(
     `model: ${c.depth} double + ${c.depth_single_blocks} single blocks, hidden ${c.hidden_size}; ${size}x${size} px = ${(size / 2) ** 2} image tokens, ${steps} steps, cfg ${cfg}`,
   );
 
-  const controller = new AbortController();
-  const onSigint = () => controller.abort();
-  process.once('SIGINT', onSigint);
   // dense (unless --no-compare) and the method with its cache
   const target: Run = { method, cache };
   const runs: Run[] =
@@ -155,7 +157,7 @@ export async function generateEmbedded(
           reducer: setup.reducer,
           pattern: setup.pattern,
           cache: setup.cache,
-          signal: controller.signal,
+          signal: cliAbortFlag(),
           onProgress: (p) => bar.update(p.step, p.steps, `${(p.stepMs / 1000).toFixed(2)} s/step`),
         });
         bar.done();
@@ -166,13 +168,9 @@ export async function generateEmbedded(
       }
     }
   } catch (e) {
-    if ((e as Error).name === 'AbortError') {
-      console.error('\ncancelled: no images written');
-      return 130;
-    }
+    model.dispose();
+    be.destroy();
     throw e;
-  } finally {
-    process.off('SIGINT', onSigint);
   }
 
   mkdirSync(outDir, { recursive: true });

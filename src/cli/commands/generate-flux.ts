@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import type { Backend } from '../../backend.js';
 import { scheduleString } from '../../cache/spec.js';
-import { writeFileAtomic } from '../../io/atomic.js';
+import { validateOutputDir, writeFileAtomic } from '../../io/output.js';
 import { encodePng, toUint8 } from '../../io/png.js';
 import { type FluxComponents, fluxVariant, openFluxFolder } from '../../pipeline/flux-components.js';
 import {
@@ -22,6 +22,7 @@ import { locateFlux } from '../../pipeline/model-folder.js';
 import { choice, exemptOption, num, UsageError } from '../args.js';
 import { defaultDtype } from '../backend-choice.js';
 import { cacheCreateOptions, cacheSpecOption } from '../cache-options.js';
+import { cliAbortFlag } from '../cancel.js';
 import { ProgressBar } from '../progress.js';
 import type { GenerateValues } from './generate.js';
 
@@ -127,6 +128,12 @@ export async function generateFlux(
   const options = methodOptions(values);
   const cache = cacheSpecOption(values.cache);
   const outDir = values.out ?? 'out';
+  validateOutputDir(
+    outDir,
+    ['model-dir', 'checkpoint', 'ae', 'clip', 't5', 'clip-tokenizer', 't5-tokenizer']
+      .map((k) => values[k])
+      .filter((p) => p !== undefined),
+  );
 
   // everything that can be checked without loading weights, before a device is opened
   const components: FluxComponents = openFluxFolder(
@@ -165,9 +172,6 @@ export async function generateFlux(
       `image: ${width}x${height}, ${steps} steps${variant === 'dev' ? `, guidance ${guidanceGiven ?? FLUX_VARIANT_DEFAULTS.dev.guidance}` : ''}, seed ${seed}, method ${methods.map(pipelineMethodLabel).join(' and ')}`,
     );
 
-    const controller = new AbortController();
-    const onSigint = () => controller.abort();
-    process.once('SIGINT', onSigint);
     let r: FluxPipelineResult;
     try {
       r = await runFluxPipeline({
@@ -184,18 +188,12 @@ export async function generateFlux(
         maxSequenceLength: maxLength,
         methods,
         onEvent: stagePrinter(),
-        signal: controller.signal,
+        signal: cliAbortFlag(),
       });
     } catch (e) {
-      if ((e as Error).name === 'AbortError') {
-        console.error('\ncancelled: no images written');
-        return 130;
-      }
       if (e instanceof RangeError && /width|height/.test(e.message))
         throw new UsageError(`--size: ${e.message}`);
       throw e;
-    } finally {
-      process.off('SIGINT', onSigint);
     }
 
     mkdirSync(outDir, { recursive: true });

@@ -3,10 +3,12 @@
 import type { Backend } from '../../backend.js';
 import { type BackendName, createBackend } from '../../backends.js';
 import { tomaDenseRef } from '../../cpu/toma.js';
+import { validateOutput } from '../../io/output.js';
 import { Checkpoint, type TensorToWrite, writeSafetensors } from '../../io/safetensors.js';
 import { TileLayout } from '../../merge/tile-layout.js';
 import { tomaMerge, tomaSelectAndWeigh, tomaUnmerge } from '../../merge/toma.js';
 import { type Command, choice, num, parse, required, UsageError } from '../args.js';
+import { cancellable } from '../cancel.js';
 import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from '../gpu-options.js';
 
 const DENSE_LIMIT = 4096;
@@ -74,6 +76,7 @@ export const merge: Command = {
     const backend = choice(values.backend, ['webgpu', 'cpu'] as const, 'backend', 'webgpu') as BackendName;
     const key = values.key ?? 'x';
 
+    validateOutput(out, [input]);
     const ck = Checkpoint.open(input);
     let x: Float32Array;
     let shape: number[];
@@ -94,7 +97,7 @@ export const merge: Command = {
     if (N !== H * W) throw new UsageError(`"${key}" has ${N} tokens but --grid ${H}x${W} has ${H * W}`);
     const layout = new TileLayout(H, W, tile, ratio);
 
-    const be: Backend = await createBackend(backend, gpuOptions(values));
+    const be: Backend = cancellable(await createBackend(backend, gpuOptions(values)));
     try {
       const t0 = performance.now();
       const res = be.tidy(() => {

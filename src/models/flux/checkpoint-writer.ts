@@ -1,8 +1,8 @@
 // Writes Flux parameters held on the host (canonical keys) as a checkpoint in either key layout, as one
 // file or sharded with an index, so loading is exercised without real checkpoints (tests,
 // tools/flux-random-checkpoint.mjs). Also: seeded random host parameters.
-import { writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { writeFileAtomic } from '../../io/output.js';
 import { type TensorToWrite, writeSafetensors } from '../../io/safetensors.js';
 import { Rng } from '../../util/random.js';
 import type { FluxConfig } from './config.js';
@@ -111,6 +111,6 @@ export function writeFluxCheckpoint(
     writeSafetensors(join(dir, name), part);
   }
   const index = join(dir, `${stem}.safetensors.index.json`);
-  writeFileSync(index, JSON.stringify({ metadata: metadata ?? {}, weight_map: weightMap }, null, 1));
+  writeFileAtomic(index, JSON.stringify({ metadata: metadata ?? {}, weight_map: weightMap }, null, 1));
   return index;
 }

@@ -1,0 +1,55 @@
+// The `toma` commands and how a command's outcome becomes an exit code and one line on stderr. Runs in
+// the worker thread that main.ts starts (or anywhere a caller wants the command line in-process).
+import { NoAdapterError } from '../gpu/device.js';
+import { isAbortError } from '../util/abort.js';
+import { type Command, UsageError } from './args.js';
+import { cliAbortFlag } from './cancel.js';
+import { doctor } from './commands/doctor.js';
+import { evalCommand } from './commands/eval.js';
+import { forward } from './commands/forward.js';
+import { generateCommand } from './commands/generate.js';
+import { merge } from './commands/merge.js';
+
+const commands: Command[] = [generateCommand, evalCommand, doctor, forward, merge];
+
+/** Exit codes: 2 usage, 3 no WebGPU adapter, 1 anything else, 130 cancelled. */
+export const EXIT_CANCELLED = 130;
+
+function help(): string {
+  const w = Math.max(...commands.map((c) => c.name.length));
+  return `toma: diffusion transformers on WebGPU, with ToMA token merging
+
+usage: toma <command> [options]   (toma <command> --help for its options)
+
+commands:
+${commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`).join('\n')}`;
+}
+
+async function dispatch(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(help());
+    return name ? 0 : 2;
+  }
+  const cmd = commands.find((c) => c.name === name);
+  if (!cmd) {
+    console.error(`toma: unknown command "${name}"\n\n${help()}`);
+    return 2;
+  }
+  return cmd.run(rest);
+}
+
+/** Runs one command line; errors are printed as one `toma: …` line and become the exit code. */
+export async function runCli(argv: string[]): Promise<number> {
+  try {
+    return await dispatch(argv);
+  } catch (e) {
+    // whatever a cancelled run throws on its way out is the cancellation (the supervisor says so)
+    if (isAbortError(e) || cliAbortFlag().aborted) return EXIT_CANCELLED;
+    console.error(`toma: ${e instanceof Error ? e.message : String(e)}`);
+    if (process.env.TOMA_DEBUG) console.error(e);
+    if (e instanceof UsageError) return 2;
+    if (e instanceof NoAdapterError) return 3;
+    return 1;
+  }
+}
