@@ -5,6 +5,7 @@
 // about 10x the largest released model each family is used with (FLUX.1, T5-XXL, CLIP-L, the FLUX
 // autoencoder), loose enough for any real variant and tight enough that no single field can ask for an
 // absurd allocation.
+import { constants } from 'node:buffer';
 import { freemem, totalmem } from 'node:os';
 
 /** A bound on one integer (or number) field, with the real value it was derived from. */
@@ -119,6 +120,7 @@ export function bytesText(b: number): string {
   return b >= GiB ? `${(b / GiB).toFixed(1)} GiB` : `${Math.ceil(b / 2 ** 20)} MiB`;
 }
 
+/** A run too large for the machine; the CLI reports it as a usage problem (exit 2). */
 export class MemoryLimitError extends Error {
   constructor(message: string) {
     super(message);
@@ -132,38 +134,67 @@ export interface MemoryNeed {
   largestTensor: number;
   /** What the run is ("a FLUX.1 forward at 1024x1024"), for the message. */
   what: string;
+  /** What the bytes are made of ("weights 22.2 GiB + activations 1.1 GiB"). */
+  parts?: string;
+  /** What to change when it does not fit (default: a smaller size or batch). */
+  advice?: string;
 }
 
 /** Where a run executes: host memory for the CPU, or a device with its limits. */
 export interface MemoryBudget {
   backend: 'cpu' | 'webgpu';
-  /** The largest single tensor (WebGPU: maxStorageBufferBindingSize). */
+  /** The largest single tensor (CPU: the largest typed array; WebGPU: maxStorageBufferBindingSize). */
   maxTensorBytes: number;
-  /** Total memory of the machine (CPU: RAM). */
+  /** Memory the whole run must fit in (CPU: RAM; WebGPU: unknown, as the API does not expose it). */
   totalBytes: number;
   freeBytes: number;
+  /** WebGPU: host RAM, through which each tensor is staged on its way to the device. */
+  stagingBytes?: number;
 }
 
-/** The host's budget (CPU backend: tensors are ArrayBuffers outside V8's heap, so RAM is the limit). */
-export function hostBudget(maxTensorBytes = Number.POSITIVE_INFINITY): MemoryBudget {
-  return { backend: 'cpu', maxTensorBytes, totalBytes: totalmem(), freeBytes: freemem() };
+/**
+ * The budget of a backend: host RAM for the CPU (tensors are ArrayBuffers outside V8's heap, so RAM
+ * and the largest typed array are the limits, not the heap size); for WebGPU the per-tensor limit.
+ */
+export function budgetOf(be: { name: 'cpu' | 'webgpu'; maxTensorBytes(): number }): MemoryBudget {
+  const maxArray = constants.MAX_LENGTH;
+  if (be.name === 'cpu')
+    return {
+      backend: 'cpu',
+      maxTensorBytes: Math.min(maxArray, be.maxTensorBytes()),
+      totalBytes: totalmem(),
+      freeBytes: freemem(),
+    };
+  return {
+    backend: 'webgpu',
+    maxTensorBytes: Math.min(maxArray, be.maxTensorBytes()),
+    totalBytes: Number.POSITIVE_INFINITY,
+    freeBytes: Number.POSITIVE_INFINITY,
+    stagingBytes: totalmem(),
+  };
 }
 
 /**
  * Refuses a run that cannot fit: more than the machine has in total, or one tensor larger than the
- * backend can hold. A run that fits in total memory but not in what is free now gets a warning line
- * from the caller (free memory changes, and swap and caches make it a poor hard limit).
+ * backend can hold. A run that fits in total memory but not in what is free now gets a note back for
+ * the caller to print (free memory changes, and caches and swap make it a poor hard limit).
  */
-export function checkMemory(need: MemoryNeed, budget: MemoryBudget, override = false): string | undefined {
-  if (!override && need.largestTensor > budget.maxTensorBytes)
+export function checkMemory(need: MemoryNeed, budget: MemoryBudget): string | undefined {
+  const advice = need.advice ?? 'use a smaller size or batch';
+  const about = `about ${bytesText(need.bytes)}${need.parts ? ` (${need.parts})` : ''}`;
+  if (need.largestTensor > budget.maxTensorBytes)
     throw new MemoryLimitError(
-      `${need.what} needs a single tensor of ${bytesText(need.largestTensor)}; the ${budget.backend} backend holds at most ${bytesText(budget.maxTensorBytes)} per tensor (use a smaller size or batch)`,
+      `${need.what} needs a single tensor of ${bytesText(need.largestTensor)}; the ${budget.backend} backend holds at most ${bytesText(budget.maxTensorBytes)} per tensor (${advice})`,
     );
-  if (!override && need.bytes > budget.totalBytes)
+  if (need.bytes > budget.totalBytes)
     throw new MemoryLimitError(
-      `${need.what} needs about ${bytesText(need.bytes)}; this machine has ${bytesText(budget.totalBytes)} (use a smaller size or batch, or --ignore-memory-check to try anyway)`,
+      `${need.what} needs ${about}; this machine has ${bytesText(budget.totalBytes)} (${advice})`,
+    );
+  if (budget.stagingBytes !== undefined && 2 * need.largestTensor > budget.stagingBytes)
+    throw new MemoryLimitError(
+      `${need.what} stages tensors of ${bytesText(need.largestTensor)} through host memory; this machine has ${bytesText(budget.stagingBytes)}`,
     );
   if (need.bytes > budget.freeBytes)
-    return `note: ${need.what} needs about ${bytesText(need.bytes)}, more than the ${bytesText(budget.freeBytes)} free now`;
+    return `note: ${need.what} needs ${about}, more than the ${bytesText(budget.freeBytes)} free now`;
   return undefined;
 }
