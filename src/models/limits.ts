@@ -76,6 +76,16 @@ export const MAX_IMAGE_SIDE = 4096;
 /** ...and at most this many pixels (2048x2048 = 16 MP, 16384 FLUX.1 image tokens). */
 export const MAX_IMAGE_PIXELS = 2048 * 2048;
 
+/** Throws a ConfigLimitError unless a WxH image is within MAX_IMAGE_SIDE and MAX_IMAGE_PIXELS. */
+export function checkImageSize(option: string, w: number, h: number): void {
+  if (w > MAX_IMAGE_SIDE || h > MAX_IMAGE_SIDE)
+    throw new ConfigLimitError(`${option} ${w}x${h}: each side must be at most ${MAX_IMAGE_SIDE} pixels`);
+  if (w * h > MAX_IMAGE_PIXELS)
+    throw new ConfigLimitError(
+      `${option} ${w}x${h}: at most ${MAX_IMAGE_PIXELS / 2 ** 20} megapixels (${Math.sqrt(MAX_IMAGE_PIXELS)}x${Math.sqrt(MAX_IMAGE_PIXELS)}) are allowed`,
+    );
+}
+
 /**
  * Throws a ConfigLimitError naming `source` and the first field of `values` outside its limit (missing
  * fields are the caller's business; non-numbers are an error here).
