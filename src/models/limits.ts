@@ -86,6 +86,9 @@ export function checkImageSize(option: string, w: number, h: number): void {
     );
 }
 
+/** The largest square size for the pixel-space embedded model: 1024 px is 262,144 tokens, 8x its 128. */
+export const EMBEDDED_MAX_SIZE = 1024;
+
 /**
  * Throws a ConfigLimitError naming `source` and the first field of `values` outside its limit (missing
  * fields are the caller's business; non-numbers are an error here).
@@ -146,8 +149,9 @@ export interface MemoryNeed {
   what: string;
   /** What the bytes are made of ("weights 22.2 GiB + activations 1.1 GiB"). */
   parts?: string;
-  /** What to change when it does not fit (default: a smaller size or batch). */
-  advice?: string;
+  /** The part that does not depend on the run's size (the weights), and its largest tensor. */
+  weightBytes?: number;
+  largestWeight?: number;
 }
 
 /** Where a run executes: host memory for the CPU, or a device with its limits. */
@@ -190,15 +194,17 @@ export function budgetOf(be: { name: 'cpu' | 'webgpu'; maxTensorBytes(): number 
  * the caller to print (free memory changes, and caches and swap make it a poor hard limit).
  */
 export function checkMemory(need: MemoryNeed, budget: MemoryBudget): string | undefined {
-  const advice = need.advice ?? 'use a smaller size or batch';
+  // a smaller size or batch helps only where the weights alone fit
+  const advice = (weights: number | undefined, limit: number) =>
+    (weights ?? 0) > limit ? 'the model is too large for it' : 'use a smaller size or batch';
   const about = `about ${bytesText(need.bytes)}${need.parts ? ` (${need.parts})` : ''}`;
   if (need.largestTensor > budget.maxTensorBytes)
     throw new MemoryLimitError(
-      `${need.what} needs a single tensor of ${bytesText(need.largestTensor)}; the ${budget.backend} backend holds at most ${bytesText(budget.maxTensorBytes)} per tensor (${advice})`,
+      `${need.what} needs a single tensor of ${bytesText(need.largestTensor)}; the ${budget.backend} backend holds at most ${bytesText(budget.maxTensorBytes)} per tensor (${advice(need.largestWeight, budget.maxTensorBytes)})`,
     );
   if (need.bytes > budget.totalBytes)
     throw new MemoryLimitError(
-      `${need.what} needs ${about}; this machine has ${bytesText(budget.totalBytes)} (${advice})`,
+      `${need.what} needs ${about}; this machine has ${bytesText(budget.totalBytes)} (${advice(need.weightBytes, budget.totalBytes)})`,
     );
   if (budget.stagingBytes !== undefined && 2 * need.largestTensor > budget.stagingBytes)
     throw new MemoryLimitError(

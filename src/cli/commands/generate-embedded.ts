@@ -11,7 +11,7 @@ import { writeFileAtomic } from '../../io/atomic.js';
 import { encodePng, toUint8 } from '../../io/png.js';
 import { fluxForwardNeed } from '../../models/flux/memory.js';
 import { FluxModel } from '../../models/flux/model.js';
-import { budgetOf, checkMemory, MAX_IMAGE_SIDE } from '../../models/limits.js';
+import { budgetOf, checkMemory, EMBEDDED_MAX_SIZE } from '../../models/limits.js';
 import { embeddedDir, loadConditioning, resolveClass } from '../../pipeline/embedded.js';
 import { type GenerateResult, generate } from '../../pipeline/generate.js';
 import {
@@ -27,9 +27,6 @@ import { defaultDtype } from '../backend-choice.js';
 import { cacheCreateOptions, cacheSpecOption } from '../cache-options.js';
 import { ProgressBar } from '../progress.js';
 import type { GenerateValues } from './generate.js';
-
-/** The largest --size: 1024 px is 262,144 pixel-space tokens, 8x the native 128 per side. */
-const EMBEDDED_MAX_SIZE = MAX_IMAGE_SIDE / 4;
 
 interface Run {
   method: MethodName;

@@ -40,9 +40,7 @@ export function fluxForwardNeed(c: FluxConfig, s: FluxRunSize, what: string): Me
     bytes: params.bytes + activations,
     largestTensor: Math.max(params.largest, widest),
     parts: `weights ${bytesText(params.bytes)} + activations ${bytesText(activations)}`,
-    advice:
-      params.largest >= widest && params.bytes >= activations
-        ? 'the model config is too large for this machine'
-        : 'use a smaller size or batch',
+    weightBytes: params.bytes,
+    largestWeight: params.largest,
   };
 }
