@@ -1,7 +1,12 @@
 // Embeds every src/**/*.wgsl file as a string in src/kernels/shaders.gen.ts, so the same shader
 // sources reach Node and the browser bundle without a loader. Run by `npm run build`.
+//
+//   node tools/embed-wgsl.mjs   (no arguments)
 import { readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, relative } from 'node:path';
+import { toolArgs } from './tool-args.mjs';
+
+toolArgs(import.meta.url, { options: {} });
 
 const root = new URL('..', import.meta.url).pathname;
 const files = [];

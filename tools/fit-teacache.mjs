@@ -10,18 +10,9 @@
 //     [--seeds 16] [--batch 8] [--cfg 4] [--degree 4] [--checkpoint FILE --conditioning FILE]
 //     [--json out.json]
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { toolArgs } from './tool-args.mjs';
 
-const dist = new URL('../dist/src/', import.meta.url);
-const load = (p) => import(new URL(p, dist).href);
-const { chooseBackend, defaultDtype } = await load('cli/backend-choice.js');
-const { FluxModel } = await load('models/flux/model.js');
-const { embeddedDir, loadConditioning } = await load('pipeline/embedded.js');
-const { collectTeaCacheSamples } = await load('cache/teacache-fit.js');
-const { fitPolynomial, fitQuality } = await load('cache/polyfit.js');
-const { IDENTITY_COEFFICIENTS, TEACACHE_FLUX_COEFFICIENTS } = await load('cache/teacache.js');
-
-const { values: a } = parseArgs({
+const { values: a } = toolArgs(import.meta.url, {
   options: {
     backend: { type: 'string', default: 'auto' },
     dtype: { type: 'string' },
@@ -34,13 +25,8 @@ const { values: a } = parseArgs({
     checkpoint: { type: 'string' },
     conditioning: { type: 'string' },
     json: { type: 'string' },
-    help: { type: 'boolean', short: 'h' },
   },
 });
-if (a.help) {
-  console.log('usage: node tools/fit-teacache.mjs [options]  (see the top of tools/fit-teacache.mjs)');
-  process.exit(0);
-}
 const int = (v, fallback, what, min = 1) => {
   const n = v === undefined ? fallback : Number(v);
   if (!Number.isInteger(n) || n < min) {
@@ -59,6 +45,15 @@ if ((a.checkpoint === undefined) !== (a.conditioning === undefined)) {
   );
   process.exit(2);
 }
+
+const dist = new URL('../dist/src/', import.meta.url);
+const load = (p) => import(new URL(p, dist).href);
+const { chooseBackend, defaultDtype } = await load('cli/backend-choice.js');
+const { FluxModel } = await load('models/flux/model.js');
+const { embeddedDir, loadConditioning } = await load('pipeline/embedded.js');
+const { collectTeaCacheSamples } = await load('cache/teacache-fit.js');
+const { fitPolynomial, fitQuality } = await load('cache/polyfit.js');
+const { IDENTITY_COEFFICIENTS, TEACACHE_FLUX_COEFFICIENTS } = await load('cache/teacache.js');
 
 const be = await chooseBackend(a.backend, 'smaller size, fewer seeds');
 const onCpu = be.name === 'cpu';

@@ -6,17 +6,9 @@
 //     [--inputs DIR/inputs.safetensors --rows 4 --cols 6 --text 7 --batch 1]
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { parseArgs } from 'node:util';
+import { intArg, toolArgs, usageError } from './tool-args.mjs';
 
-const dist = new URL('../dist/src/', import.meta.url);
-const { parseConfig, imageIds, textIds } = await import(new URL('models/flux/index.js', dist).href);
-const { randomHostParams, writeFluxCheckpoint } = await import(
-  new URL('models/flux/checkpoint-writer.js', dist).href
-);
-const { writeSafetensors } = await import(new URL('io/safetensors.js', dist).href);
-const { Rng } = await import(new URL('util/random.js', dist).href);
-
-const { values: a } = parseArgs({
+const { values: a } = toolArgs(import.meta.url, {
   options: {
     out: { type: 'string' },
     config: { type: 'string', default: 'flux-tiny' },
@@ -32,29 +24,57 @@ const { values: a } = parseArgs({
     batch: { type: 'string', default: '1' },
   },
 });
-if (!a.out) {
-  console.error(
-    'usage: node tools/flux-random-checkpoint.mjs --out FILE.safetensors [options] (see the file header)',
-  );
-  process.exit(2);
+const url = import.meta.url;
+if (!a.out) usageError(url, '--out FILE.safetensors is required');
+if (!['original', 'diffusers'].includes(a.layout))
+  usageError(url, `--layout must be original or diffusers; got "${a.layout}"`);
+if (!['F32', 'F16', 'BF16'].includes(a.dtype))
+  usageError(url, `--dtype must be F32, F16 or BF16; got "${a.dtype}"`);
+const shards = intArg(url, a.shards, 'shards', 1);
+const seed = intArg(url, a.seed, 'seed', 0);
+const std = Number(a.std);
+if (!(std >= 0 && Number.isFinite(std)))
+  usageError(url, `--std must be a finite number >= 0; got "${a.std}"`);
+// inputs: small test tensors; the bounds keep a typo from asking for gigabytes
+const [B, rows, cols, T] = [
+  ['batch', 1],
+  ['rows', 1],
+  ['cols', 1],
+  ['text', 0],
+].map(([k, min]) => {
+  const n = intArg(url, a[k], k, min);
+  if (n > 4096) usageError(url, `--${k} must be at most 4096; got ${n}`);
+  return n;
+});
+if (B * rows * cols > 2 ** 20) usageError(url, `--batch x --rows x --cols must be at most 2^20 tokens`);
+
+const dist = new URL('../dist/src/', import.meta.url);
+const { parseConfig, imageIds, textIds } = await import(new URL('models/flux/index.js', dist).href);
+const { randomHostParams, writeFluxCheckpoint } = await import(
+  new URL('models/flux/checkpoint-writer.js', dist).href
+);
+const { writeSafetensors } = await import(new URL('io/safetensors.js', dist).href);
+const { Rng } = await import(new URL('util/random.js', dist).href);
+
+let config;
+try {
+  config = parseConfig(a.config);
+} catch (e) {
+  usageError(url, `--config: ${e.message}`);
 }
-if (!['original', 'diffusers'].includes(a.layout)) throw new Error(`--layout must be original or diffusers`);
-if (!['F32', 'F16', 'BF16'].includes(a.dtype)) throw new Error(`--dtype must be F32, F16 or BF16`);
-const config = parseConfig(a.config);
 mkdirSync(dirname(a.out), { recursive: true });
 if (a.inputs) mkdirSync(dirname(a.inputs), { recursive: true });
-const params = randomHostParams(config, Number(a.seed), Number(a.std));
+const params = randomHostParams(config, seed, std);
 const path = writeFluxCheckpoint(a.out, params, config, {
   layout: a.layout,
   dtype: a.dtype,
-  shards: Number(a.shards),
+  shards,
 });
 console.log(`wrote ${path} (${a.layout} layout, ${a.dtype})`);
 
 if (a.inputs) {
-  const [B, rows, cols, T] = [a.batch, a.rows, a.cols, a.text].map(Number);
   const N = rows * cols;
-  const rng = new Rng(Number(a.seed) + 1);
+  const rng = new Rng(seed + 1);
   const t = (shape, data) => ({ dtype: 'F32', shape, data });
   writeSafetensors(a.inputs, {
     'in.img': t([B, N, config.in_channels], rng.normals(B * N * config.in_channels)),

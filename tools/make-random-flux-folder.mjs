@@ -10,15 +10,9 @@
 import { mkdirSync, statfsSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { toolArgs, usageError } from './tool-args.mjs';
 
-const dist = new URL('../dist/src/', import.meta.url);
-const { PIPELINE_PRESETS, pipelinePreset } = await import(new URL('pipeline/flux-presets.js', dist).href);
-const { randomFolderBytes, writeRandomFluxFolder } = await import(
-  new URL('pipeline/random-folder.js', dist).href
-);
-
-const { values: a } = parseArgs({
+const { values: a } = toolArgs(import.meta.url, {
   options: {
     out: { type: 'string' },
     preset: { type: 'string', default: 'tiny' },
@@ -26,15 +20,15 @@ const { values: a } = parseArgs({
     threads: { type: 'string' },
     'shard-gb': { type: 'string', default: '2' },
     force: { type: 'boolean', default: false },
-    help: { type: 'boolean', short: 'h' },
   },
 });
-if (a.help || !a.out) {
-  console.error(
-    `usage: node tools/make-random-flux-folder.mjs --out DIR [--preset ${Object.keys(PIPELINE_PRESETS).join('|')}] [--seed 0] [--threads N] [--shard-gb 2] [--force]`,
-  );
-  process.exit(a.help ? 0 : 2);
-}
+if (!a.out) usageError(import.meta.url, '--out DIR is required');
+const dist = new URL('../dist/src/', import.meta.url);
+const { pipelinePreset } = await import(new URL('pipeline/flux-presets.js', dist).href);
+const { randomFolderBytes, writeRandomFluxFolder } = await import(
+  new URL('pipeline/random-folder.js', dist).href
+);
+
 const int = (v, what, min) => {
   const n = Number(v);
   if (!Number.isInteger(n) || n < min) {

@@ -8,10 +8,13 @@
 // (TOMA_ROBUST=1), the mode browsers always use. With arguments, only the test files whose path
 // contains one of them run, once, in the mode the environment asks for
 // (e.g. `TOMA_ROBUST=1 node tools/run-tests.mjs kernels/matmul`).
+//
+//   node tools/run-tests.mjs [PATH-SUBSTRING ...]
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { toolArgs } from './tool-args.mjs';
 
 const root = new URL('..', import.meta.url).pathname;
 const env = { ...process.env };
@@ -34,7 +37,7 @@ else {
       '--input-type=module',
       '-e',
       "const { create, globals } = await import('webgpu'); Object.assign(globalThis, globals);" +
-        "const a = await create([]).requestAdapter(); process.exit(a ? 0 : 1);",
+        'const a = await create([]).requestAdapter(); process.exit(a ? 0 : 1);',
     ],
     { env, cwd: root, stdio: 'ignore', timeout: 60_000 },
   );
@@ -75,7 +78,7 @@ function run(files, extraEnv) {
   return r.status ?? 1;
 }
 
-const filter = process.argv.slice(2);
+const filter = toolArgs(import.meta.url, { options: {}, allowPositionals: true }).positionals;
 let status = run(testFiles(filter), {});
 if (filter.length === 0) {
   const robust = testFiles(ROBUST_PASS);

@@ -24,7 +24,7 @@ export function parse(
 ): { values: Record<string, string | undefined> & { help?: boolean } } {
   try {
     return parseArgs({
-      args: argv,
+      args: joinNegativeNumbers(argv, options),
       options: { ...options, help: { type: 'boolean', short: 'h' } },
       allowPositionals: false,
       strict: true,
@@ -32,6 +32,32 @@ export function parse(
   } catch (e) {
     throw new UsageError(`${(e as Error).message}\n\n${usage}`);
   }
+}
+
+/** A token that reads as a negative number ("-1", "-.5", "-2e3", "-Infinity"), not as an option. */
+const NEGATIVE = /^-(\d|\.\d|Infinity$)/;
+
+/**
+ * parseArgs takes "-1" after "--ratio" for an option and calls the value ambiguous; joining the pair as
+ * "--ratio=-1" lets the number reach its range check, whose message states the range.
+ */
+export function joinNegativeNumbers(argv: string[], options: Options): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : undefined;
+    const opt = name !== undefined && Object.hasOwn(options, name) ? options[name] : undefined;
+    if (opt?.type === 'string' && next !== undefined && NEGATIVE.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
 }
 
 export function choice<T extends string>(

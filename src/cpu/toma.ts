@@ -63,7 +63,10 @@ export function greedyRef(S: ArrayLike<number>, n: number, k: number): GreedyRes
         const s = S[i * n + j]!;
         g += step === 0 ? s : Math.max(0, s - m[j]!);
       }
-      if (g > bestGain) {
+      // a NaN gain (from NaN tokens) ranks below every number, and a pick is always made, so the
+      // destination stays inside the tile instead of being index -1
+      if (Number.isNaN(g)) g = Number.NEGATIVE_INFINITY;
+      if (best < 0 || g > bestGain) {
         second = bestGain;
         bestGain = g;
         best = i;

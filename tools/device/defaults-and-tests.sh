@@ -4,6 +4,8 @@
 # suite on the H100 in guard mode (TOMA_REQUIRE_GPU=1: canaries checked after every launch; the kernel
 # tests a second time with robustness on). Logs to $OUT.
 #   source .gpu/setup.sh && bash tools/device/defaults-and-tests.sh
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0; fi
+if [[ $# -gt 0 ]]; then echo "$(basename "$0"): takes no arguments; got \"$1\" (--help for usage)" >&2; exit 2; fi
 set -uo pipefail
 out=${OUT:-out}
 mkdir -p "$out"

@@ -5,6 +5,8 @@
 # schedules (all against the same dense images). Images come back as tar parts for the deep features
 # and KID computed afterwards on the development machine (`toma eval --from`).
 #   source .gpu/setup.sh && bash tools/device/eval-cache.sh
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0; fi
+if [[ $# -gt 0 ]]; then echo "$(basename "$0"): takes no arguments; got \"$1\" (--help for usage)" >&2; exit 2; fi
 set -uo pipefail
 out=${OUT:-out}
 mkdir -p "$out"

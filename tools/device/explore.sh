@@ -4,6 +4,8 @@
 # previous commit's build in .base/dist), the HilbertA attention with and without outer key ranges,
 # and attention vs SDPA. Logs to $OUT/explore.log; JSON per run under $OUT.
 #   source .gpu/setup.sh && bash tools/device/explore.sh
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0; fi
+if [[ $# -gt 0 ]]; then echo "$(basename "$0"): takes no arguments; got \"$1\" (--help for usage)" >&2; exit 2; fi
 set -uo pipefail
 out=${OUT:-out}
 mkdir -p "$out"

@@ -5,6 +5,8 @@
 # whole 28-step sampling with step caches replaying the skip patterns measured on the embedded model
 # (tools/device/eval-cache.sh, docs/eval/). Logs to $OUT/final.log, JSON per step.
 #   source .gpu/setup.sh && bash tools/device/final-bench.sh
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0; fi
+if [[ $# -gt 0 ]]; then echo "$(basename "$0"): takes no arguments; got \"$1\" (--help for usage)" >&2; exit 2; fi
 set -uo pipefail
 out=${OUT:-out}
 mkdir -p "$out"

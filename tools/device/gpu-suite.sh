@@ -2,6 +2,7 @@
 # Runs on the GPU machine, from the project root, after `bash ../shared/gpu/pack.sh` here and with
 # `.gpu` carried:  source .gpu/setup.sh && bash tools/device/gpu-suite.sh [doctor] [tests] [bench:<script> args...]
 # Writes logs under $OUT (or ./out). Each step's log ends with its exit status.
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0; fi
 set -uo pipefail
 out=${OUT:-out}
 mkdir -p "$out"

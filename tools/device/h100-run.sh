@@ -2,6 +2,7 @@
 # One GPU-machine session's worth of checks and benchmarks, in priority order, everything logged to
 # $OUT/all.log (the tool returns at most 8 files). Run from the project root with .gpu (and optionally
 # .fixtures) carried:  source .gpu/setup.sh && bash tools/device/h100-run.sh
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0; fi
 set -uo pipefail
 out=${OUT:-out}
 mkdir -p "$out"

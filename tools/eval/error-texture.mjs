@@ -10,17 +10,14 @@
 //
 //   node tools/eval/error-texture.mjs DIR [--json out.json]
 import { writeFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { toolArgs, usageError } from '../tool-args.mjs';
 
-const { loadSavedRun } = await import(new URL('../../dist/src/eval/saved-run.js', import.meta.url).href);
-const { values: a, positionals } = parseArgs({
+const { values: a, positionals } = toolArgs(import.meta.url, {
   options: { json: { type: 'string' } },
   allowPositionals: true,
 });
-if (positionals.length !== 1) {
-  console.error('usage: node tools/eval/error-texture.mjs DIR [--json out.json]');
-  process.exit(2);
-}
+if (positionals.length !== 1) usageError(import.meta.url, 'give one DIR (a saved `toma eval` run)');
+const { loadSavedRun } = await import(new URL('../../dist/src/eval/saved-run.js', import.meta.url).href);
 const run = loadSavedRun(positionals[0]);
 const dense = run.images.get('dense');
 if (!dense) throw new Error('the run has no dense images');

@@ -7,16 +7,10 @@
 //                                  [--pack data/photos/pack] [--out data/real/<set>-<size>]
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { basename, extname, join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { deflateSync } from 'node:zlib';
+import { toolArgs } from '../tool-args.mjs';
 
-const dist = new URL('../../dist/src/', import.meta.url);
-const { readImageFile, crop, resizeArea } = await import(new URL('eval/image-files.js', dist).href);
-const { encodePng } = await import(new URL('io/png.js', dist).href);
-const { writeFileAtomic } = await import(new URL('io/atomic.js', dist).href);
-const { Rng } = await import(new URL('util/random.js', dist).href);
-
-const { values: a } = parseArgs({
+const { values: a } = toolArgs(import.meta.url, {
   options: {
     set: { type: 'string', default: 'heldout' },
     size: { type: 'string', default: '128' },
@@ -38,6 +32,12 @@ if (!Number.isInteger(size) || size < 4) fail(`--size must be an integer >= 4, g
 if (!Number.isInteger(perPhoto) || perPhoto < 1)
   fail(`--per-photo must be a positive integer, got "${a['per-photo']}"`);
 if (!Number.isInteger(seed) || seed < 0) fail(`--seed must be a non-negative integer, got "${a.seed}"`);
+
+const dist = new URL('../../dist/src/', import.meta.url);
+const { readImageFile, crop, resizeArea } = await import(new URL('eval/image-files.js', dist).href);
+const { encodePng } = await import(new URL('io/png.js', dist).href);
+const { writeFileAtomic } = await import(new URL('io/atomic.js', dist).href);
+const { Rng } = await import(new URL('util/random.js', dist).href);
 const src = join(a.pack, a.set);
 if (!existsSync(src))
   fail(

@@ -20,7 +20,9 @@ import { planOutputs, writeEvalOutputs } from '../../eval/outputs.js';
 import { type EvalDevice, type EvalReport, type EvalSettings, reportText } from '../../eval/report.js';
 import { type EvalRun, loadSavedRun } from '../../eval/saved-run.js';
 import { validateOutputDir } from '../../io/output.js';
+import { fluxForwardNeed } from '../../models/flux/memory.js';
 import { FluxModel } from '../../models/flux/model.js';
+import { budgetOf, checkMemory, EMBEDDED_MAX_SIZE } from '../../models/limits.js';
 import { embeddedDir, loadConditioning, resolveClass } from '../../pipeline/embedded.js';
 import {
   METHODS,
@@ -52,7 +54,7 @@ seeds side by side, ToMA's destination tokens overlaid), pareto.svg (speedup vs 
 samples-K.png (every generated image, rows = seeds, columns = methods; --from recomputes the metrics
 from them, e.g. where the deep-feature network is installed).
   --seeds       images per method (default 64 on a GPU, 4 on the CPU); seed i uses noise seed i
-  --size        square size in pixels, even (default 128 on a GPU, 32 on the CPU)
+  --size        square size in pixels, even, at most 1024 (default 128 on a GPU, 32 on the CPU)
   --steps       Euler steps (default 28 on a GPU, 4 on the CPU); --cfg guidance scale (default 4)
   --batch       seeds per generate() call (default 8 on a GPU, 4 on the CPU)
   --classes     class names or indices to cycle through over the seeds (default: every class but null)
@@ -223,8 +225,8 @@ export const evalCommand: Command = {
           values.size,
           'size',
           onCpu ? 32 : 128,
-          (v) => Number.isInteger(v) && v >= 4 && v % 2 === 0,
-          'an even integer >= 4',
+          (v) => Number.isInteger(v) && v >= 4 && v % 2 === 0 && v <= EMBEDDED_MAX_SIZE,
+          `an even integer in 4..${EMBEDDED_MAX_SIZE}`,
         );
         const steps = intOpt(values.steps, 'steps', onCpu ? 4 : 28);
         const cfg = num(values.cfg, 'cfg', 4, (v) => v >= 0, 'a number >= 0');
@@ -278,6 +280,21 @@ export const evalCommand: Command = {
           list(values.classes) ??
           cond.names.map((_, i) => String(i)).filter((i) => Number(i) !== cond.nullClass)
         ).map((s) => resolveClass(cond, s));
+        // one batch's forward (two rows per image for guidance) and every image kept for the metrics
+        const need = fluxForwardNeed(
+          c,
+          {
+            valueBytes: dtype === 'f16' && !onCpu ? 2 : 4,
+            batch: 2 * batch,
+            imageTokens: (size / 2) ** 2,
+            textTokens: cond.textTokens,
+          },
+          `eval at ${size}x${size}, batch ${batch}, ${seedsN} seeds x ${configs.length + 1} runs`,
+        );
+        need.bytes += seedsN * (configs.length + 1) * size * size * 3 * 4;
+        need.parts = undefined;
+        const memNote = checkMemory(need, budgetOf(be));
+        if (memNote) console.error(memNote);
         const seeds = Array.from({ length: seedsN }, (_, i) => i);
         const classes = seeds.map((i) => classList[i % classList.length]!);
         const settings: EvalSettings = {

@@ -3,13 +3,16 @@
 import { createBackend } from '../../backends.js';
 import { validateOutput } from '../../io/output.js';
 import { Checkpoint, writeSafetensors } from '../../io/safetensors.js';
+import { countNonFinite, describeNonFinite, firstNonFinite } from '../../util/finite.js';
 import { type Command, choice, parse, required, UsageError } from '../args.js';
 import { cancellable } from '../cancel.js';
+import { finiteInputs } from '../components/inputs.js';
 import { components } from '../components/registry.js';
 import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from '../gpu-options.js';
 
 const usage = `usage: toma forward --checkpoint FILE --inputs FILE --out FILE [--component NAME]
-                    [--backend webgpu|cpu] [--dtype f32|f16] [--config PRESET-or-JSON] [--robust] [--guard]
+                    [--backend webgpu|cpu] [--dtype f32|f16] [--config PRESET-or-JSON] [--allow-nonfinite]
+                    [--robust] [--guard]
 
 Runs one forward pass of a model component and writes its outputs (f32) to --out.
   --checkpoint  weights: .safetensors, *.safetensors.index.json (sharded) or a folder with one of them
@@ -18,6 +21,9 @@ Runs one forward pass of a model component and writes its outputs (f32) to --out
   --config      a preset name or a JSON config; default: the checkpoint's __metadata__.config, else
                 inferred from the tensor shapes
   --dtype       compute dtype (default f32; f16 needs an adapter with shader-f16)
+  --allow-nonfinite  write the outputs even if they hold NaN or Infinity (else: exit 1, nothing written)
+Inputs must be finite (a NaN or Infinity is refused, naming the tensor and index). The run's memory is
+estimated before loading (weights + activations) and refused if it exceeds the machine's.
 ${GPU_USAGE}
 
 components:
@@ -43,6 +49,7 @@ export const forward: Command = {
         backend: { type: 'string' },
         dtype: { type: 'string' },
         config: { type: 'string' },
+        'allow-nonfinite': { type: 'boolean' },
         ...GPU_OPTIONS,
       },
       usage,
@@ -71,10 +78,13 @@ export const forward: Command = {
         be,
         dtype,
         checkpoint,
-        inputs,
+        inputs: finiteInputs(inputs),
         config: values.config,
         log: (line) => console.log(line),
       });
+      checkOutputsFinite(outputs, !!values['allow-nonfinite'], dtype === 'f16', (line) =>
+        console.error(line),
+      );
       writeSafetensors(outPath, outputs, { component: component.name, dtype });
       for (const [k, t] of Object.entries(outputs)) {
         const d = t.data as Float32Array;
@@ -99,3 +109,26 @@ export const forward: Command = {
     }
   },
 };
+
+/**
+ * A non-finite output means the run failed numerically (f16 overflow, bad weights): an error before
+ * anything is written, unless --allow-nonfinite, where it is a warning and the file is written.
+ */
+function checkOutputsFinite(
+  outputs: Record<string, { shape: number[]; data: unknown }>,
+  allow: boolean,
+  f16: boolean,
+  warn: (line: string) => void,
+): void {
+  for (const [k, t] of Object.entries(outputs)) {
+    const d = t.data as Float32Array;
+    const i = firstNonFinite(d);
+    if (i < 0) continue;
+    const what = `output "${k}" has ${countNonFinite(d)} non-finite value(s) of ${d.length}, the first ${describeNonFinite(d[i]!, i, t.shape)}`;
+    if (!allow)
+      throw new Error(
+        `${what}; nothing written (--allow-nonfinite writes it anyway${f16 ? '; --dtype f32 avoids f16 overflow' : ''})`,
+      );
+    warn(`warning: ${what}`);
+  }
+}

@@ -9,7 +9,9 @@ import { scheduleString } from '../../cache/spec.js';
 import { fullSteps } from '../../cache/step-cache.js';
 import { validateOutputDir, writeFileAtomic } from '../../io/output.js';
 import { encodePng, toUint8 } from '../../io/png.js';
+import { fluxForwardNeed } from '../../models/flux/memory.js';
 import { FluxModel } from '../../models/flux/model.js';
+import { budgetOf, checkMemory, EMBEDDED_MAX_SIZE } from '../../models/limits.js';
 import { embeddedDir, loadConditioning, resolveClass } from '../../pipeline/embedded.js';
 import { type GenerateResult, generate } from '../../pipeline/generate.js';
 import {
@@ -82,8 +84,8 @@ export async function generateEmbedded(
     values.size,
     'size',
     onCpu ? 64 : 128,
-    (v) => Number.isInteger(v) && v >= 4 && v % 2 === 0,
-    'an even integer >= 4',
+    (v) => Number.isInteger(v) && v >= 4 && v % 2 === 0 && v <= EMBEDDED_MAX_SIZE,
+    `an even integer in 4..${EMBEDDED_MAX_SIZE}`,
   );
   const steps = num(
     values.steps,
@@ -102,6 +104,25 @@ export async function generateEmbedded(
     .split(',')
     .map((c) => resolveClass(cond, c.trim()));
   const c = model.config;
+  // two rows per class (classifier-free guidance), 2x2 pixel patches
+  const need = fluxForwardNeed(
+    c,
+    {
+      valueBytes: dtype === 'f16' && !onCpu ? 2 : 4,
+      batch: 2 * classes.length,
+      imageTokens: (size / 2) ** 2,
+      textTokens: cond.textTokens,
+    },
+    `the embedded model at ${size}x${size} for ${classes.length} class(es)`,
+  );
+  try {
+    const memNote = checkMemory(need, budgetOf(be));
+    if (memNote) console.error(memNote);
+  } catch (e) {
+    model.dispose();
+    be.destroy();
+    throw e;
+  }
   const mopts = { ...smallModelDefaults(c.depth, c.depth_single_blocks), ...exempt, ratio, tile, mergeEvery };
   console.log(`backend: ${be.info().description}, ${dtype}`);
   console.log(

@@ -8,6 +8,9 @@ import type { Backend } from '../../backend.js';
 import { scheduleString } from '../../cache/spec.js';
 import { validateOutputDir, writeFileAtomic } from '../../io/output.js';
 import { encodePng, toUint8 } from '../../io/png.js';
+import { fluxForwardNeed } from '../../models/flux/memory.js';
+import { budgetOf, checkImageSize, checkMemory } from '../../models/limits.js';
+import { FLUX_T5_MAX_LENGTH } from '../../models/t5/config.js';
 import { type FluxComponents, fluxVariant, openFluxFolder } from '../../pipeline/flux-components.js';
 import {
   FLUX_VARIANT_DEFAULTS,
@@ -38,6 +41,11 @@ export function parseSize(text: string | undefined, fallback: [number, number]):
   if (!m) throw new UsageError(`--size must be WxH or one number of pixels; got "${text}"`);
   const w = Number(m[1]);
   const h = m[2] === undefined ? w : Number(m[2]);
+  try {
+    checkImageSize('--size', w, h);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
   return [w, h];
 }
 
@@ -159,6 +167,17 @@ export async function generateFlux(
     const aeDtype = choice(values['ae-dtype'], ['f16', 'f32'] as const, 'ae-dtype', 'f32');
     const [width, height] = parseSize(values.size, onCpu ? [256, 256] : [1024, 1024]);
     const steps = stepsGiven ?? FLUX_VARIANT_DEFAULTS[variant].steps;
+    // the transformer stage is the largest: its weights and one step's activations at this size
+    const tokens = Math.ceil(width / 16) * Math.ceil(height / 16);
+    const textTokens = maxLength ?? FLUX_T5_MAX_LENGTH[variant];
+    const valueBytes = dtype === 'f16' && !onCpu ? 2 : 4;
+    const need = fluxForwardNeed(
+      c,
+      { valueBytes, batch: 1, imageTokens: tokens, textTokens },
+      `FLUX.1 at ${width}x${height} (${dtype})`,
+    );
+    const memNote = checkMemory(need, budgetOf(be));
+    if (memNote) console.error(memNote);
     const cacheOptions = cacheCreateOptions(values, [cache], steps);
     const target: PipelineMethod = { method, options, ...(cache ? { cache, cacheOptions } : {}) };
     const methods: PipelineMethod[] =

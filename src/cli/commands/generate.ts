@@ -21,7 +21,8 @@ and the encoder folders beside it or given. Components load one at a time and ar
   --prompt       the text (required)
   --steps        Euler steps (default 4 schnell, 28 dev)
   --guidance     distilled guidance, FLUX.1-dev only (default 3.5)
-  --size         WxH or one side in pixels, multiples of 16 (default 1024x1024; 256x256 on the CPU)
+  --size         WxH or one side in pixels, multiples of 16 (default 1024x1024; 256x256 on the CPU);
+                 at most 4096 a side and 4 megapixels, and within the machine's memory (estimated first)
   --seed         noise seed (default 0)
   --max-length   T5 tokens (default 256 schnell, 512 dev)
   --ae-dtype     the autoencoder's dtype (default f32: it overflows f16 on real weights)
@@ -34,7 +35,7 @@ Embedded model (a small pixel-space Flux trained by this project, models/embedde
 per class; unless --no-compare, the same seeds run dense too and the speedup of the method is printed.
   --class        class name (or unique prefix) or index, comma-separated for several images
                  (default: green-meadow,twilight-lake on a GPU; green-meadow on the CPU)
-  --size         square size in pixels, even (default 128 on a GPU, 64 on the CPU)
+  --size         square size in pixels, even, at most 1024 (default 128 on a GPU, 64 on the CPU)
   --steps        Euler steps (default 28 on a GPU, 4 on the CPU); --cfg guidance scale (default 4)
   --method       token reduction or sparse attention (default toma)
   --ratio --tile --merge-every --exempt   default for toma: ratio 0.25 on every 3rd step, tile 4,

@@ -1,6 +1,8 @@
 // `toma forward --component flux`: one Flux transformer forward from the official forward's arguments.
 import { Checkpoint } from '../../io/safetensors.js';
 import { configFromCheckpoint, FluxModel, FluxPositions, parseConfig } from '../../models/flux/index.js';
+import { fluxForwardNeed } from '../../models/flux/memory.js';
+import { budgetOf, checkMemory } from '../../models/limits.js';
 import { readInput } from './inputs.js';
 import type { ForwardComponent } from './registry.js';
 
@@ -17,6 +19,17 @@ export const flux: ForwardComponent = {
     let model: FluxModel;
     try {
       const config = configText ? parseConfig(configText) : configFromCheckpoint(ck).config;
+      // sized from the inputs' headers, before any weight is read
+      const dim = (k: string, i: number) => (inputs.has(k) ? (inputs.info(k).shape[i] ?? 0) : 0);
+      const [B, N, Lt] = [dim('in.img', 0), dim('in.img', 1), dim('in.txt', 1)];
+      const valueBytes = dtype === 'f16' && be.name === 'webgpu' ? 2 : 4;
+      const need = fluxForwardNeed(
+        config,
+        { valueBytes, batch: B, imageTokens: N, textTokens: Lt },
+        `this forward (batch ${B}, ${N} + ${Lt} tokens, ${dtype})`,
+      );
+      const note = checkMemory(need, budgetOf(be));
+      if (note) log(note);
       const t0 = performance.now();
       model = FluxModel.load(be, ck, { dtype, config, ignoreKeys: notWeights });
       log(

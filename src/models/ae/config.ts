@@ -2,6 +2,7 @@
 // same weights: the original release (ae.safetensors: decoder.up.N.block.M...) and diffusers
 // (vae/diffusion_pytorch_model.safetensors: decoder.up_blocks.K.resnets.M..., up_blocks in reverse
 // order, Linear attention projections). Code uses the original names; canonicalKey maps them.
+import { AE_LIMITS, checkField, checkLimits } from '../limits.js';
 import { WeightError, type WeightSource } from '../weights.js';
 
 export interface AeDecoderConfig {
@@ -68,7 +69,7 @@ export function aeDecoderConfig(src: WeightSource, given: Record<string, unknown
     for (const n of names) if (typeof given[n] === 'number') return given[n] as number;
     return fallback;
   };
-  return {
+  const c: AeDecoderConfig = {
     z_channels: shape('decoder.conv_in.weight')[1]!,
     out_ch: shape('decoder.conv_out.weight')[0]!,
     level_channels: Array.from(
@@ -81,4 +82,11 @@ export function aeDecoderConfig(src: WeightSource, given: Record<string, unknown
     groups: 32,
     eps: 1e-6,
   };
+  const where = `${src.path}: autoencoder config`;
+  const error = (m: string) => new WeightError(m);
+  checkLimits(where, { ...c, levels }, AE_LIMITS, error);
+  for (const ch of c.level_channels) checkField(where, 'level channels', ch, AE_LIMITS.level_channel!, error);
+  for (const k of ['scale_factor', 'shift_factor'] as const)
+    if (!Number.isFinite(c[k])) throw new WeightError(`${where}: ${k} must be a finite number, got ${c[k]}`);
+  return c;
 }

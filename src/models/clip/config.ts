@@ -1,6 +1,7 @@
 // CLIP text model configuration (Hugging Face CLIPTextConfig names). Shapes give everything except
 // the head count (default: heads of 64, true of every OpenAI CLIP text tower; CLIP-L: 768 / 12) and the
 // EOS id used for pooling (default: the largest id, which <|endoftext|> is in CLIP's vocabulary).
+import { CLIP_LIMITS, checkLimits } from '../limits.js';
 import { WeightError, type WeightSource } from '../weights.js';
 
 export interface ClipTextConfig {
@@ -50,7 +51,7 @@ export function clipTextConfig(src: WeightSource, given: Record<string, unknown>
   if (act !== 'quick_gelu')
     throw new WeightError(`${src.path}: hidden_act "${act}" is not supported (CLIP-L uses quick_gelu)`);
   const eos = typeof given.eos_token_id === 'number' ? given.eos_token_id : tok[0]! - 1;
-  return {
+  const c: ClipTextConfig = {
     vocab_size: tok[0]!,
     hidden_size: hidden,
     intermediate_size: shape('encoder.layers.0.mlp.fc1.weight')[0]!,
@@ -60,6 +61,12 @@ export function clipTextConfig(src: WeightSource, given: Record<string, unknown>
     layer_norm_eps: typeof given.layer_norm_eps === 'number' ? given.layer_norm_eps : 1e-5,
     eos_token_id: eos,
   };
+  checkLimits(`${src.path}: CLIP config`, { ...c }, CLIP_LIMITS, (m) => new WeightError(m));
+  if (c.eos_token_id >= c.vocab_size)
+    throw new WeightError(
+      `${src.path}: CLIP config: eos_token_id ${c.eos_token_id} is outside the vocabulary of ${c.vocab_size}`,
+    );
+  return c;
 }
 
 /** Row of each sequence whose hidden state is pooled (transformers' CLIPTextTransformer rule). */

@@ -2,6 +2,8 @@
 // Sources of a config, in order of precedence where the CLI resolves one: an explicit preset name or
 // JSON (official or diffusers field names), the checkpoint's __metadata__.config, or the tensor shapes.
 
+import { checkLimits, FLUX_LIMITS, FLUX_MAX_AXES } from '../limits.js';
+
 export interface FluxConfig {
   /** Channels of a packed latent token (16 latent channels x 2x2 patch = 64 for Flux). */
   in_channels: number;
@@ -93,8 +95,20 @@ export function mlpHidden(c: FluxConfig): number {
   return Math.trunc(c.hidden_size * c.mlp_ratio);
 }
 
-/** Throws a FluxConfigError naming the first inconsistent field. */
+/**
+ * Throws a FluxConfigError naming the first field outside its plausible range (models/limits.ts) or
+ * inconsistent with the others. Runs before anything is sized from the config.
+ */
 export function validateConfig(c: FluxConfig): FluxConfig {
+  try {
+    checkLimits('config', c as unknown as Record<string, unknown>, FLUX_LIMITS);
+  } catch (e) {
+    throw new FluxConfigError((e as Error).message.replace(/^config: /, 'config.'));
+  }
+  if (Array.isArray(c.axes_dim) && c.axes_dim.length > FLUX_MAX_AXES)
+    throw new FluxConfigError(
+      `config.axes_dim has ${c.axes_dim.length} axes; at most ${FLUX_MAX_AXES} are plausible (FLUX.1: 3)`,
+    );
   const positive = [
     'in_channels',
     'out_channels',

@@ -1,6 +1,7 @@
 // T5 encoder configuration (Hugging Face T5Config names), read from a config object or inferred from
 // the checkpoint's tensor shapes. Flux uses T5 v1.1 XXL: d_model 4096, 64 heads of 64, d_ff 10240,
 // 24 layers, 32 buckets, max distance 128, gated tanh-GELU feed-forward.
+import { checkLimits, T5_LIMITS } from '../limits.js';
 import { WeightError, type WeightSource } from '../weights.js';
 
 export interface T5Config {
@@ -59,6 +60,7 @@ export function t5Config(
   }
   if (!Number.isInteger(c.d_kv))
     throw new WeightError(`${src.path}: q projection width ${inner} is not a multiple of ${heads} heads`);
+  checkLimits(`${src.path}: T5 config`, { ...c }, T5_LIMITS, (m) => new WeightError(m));
   if (given.feed_forward_proj !== undefined && given.feed_forward_proj !== 'gated-gelu')
     throw new WeightError(
       `${src.path}: feed_forward_proj "${given.feed_forward_proj}" is not supported (Flux's T5 uses gated-gelu)`,
