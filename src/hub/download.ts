@@ -98,10 +98,12 @@ export async function downloadBlob(job: BlobJob, o: TransferOptions): Promise<vo
         if (attempt >= o.retries)
           throw new HubError(
             'unreachable',
-            `${job.file}: connection lost after ${o.retries + 1} attempts (${e.message}) with ` +
+            `${job.file}: connection lost after ${o.retries + 1} attempt${o.retries ? 's' : ''} (${e.message}) with ` +
               `${formatBytes(st.have)} of ${formatBytes(job.size)} on disk: run again to resume`,
           );
-        o.log(`${job.file}: ${e.message}; resuming at ${formatBytes(st.have)} of ${formatBytes(job.size)}`);
+        o.log(
+          `${job.file}: connection lost (${e.message}); resuming at ${formatBytes(st.have)} of ${formatBytes(job.size)}`,
+        );
         await sleep(Math.min(250 * 2 ** attempt, 5000), o.signal).catch(() => {
           throw aborted(job, st.have);
         });
@@ -149,11 +151,14 @@ async function transferOnce(job: BlobJob, part: string, st: State, o: TransferOp
     } catch (e) {
       if (o.signal?.aborted) throw aborted(job, st.have);
       if (e instanceof HubError) throw e;
-      throw new Retryable(ctrl.signal.aborted ? 'no answer' : `no connection (${networkReason(e)})`);
+      throw new Retryable(
+        ctrl.signal.aborted ? `no answer in ${o.idleTimeoutMs / 1000} s` : networkReason(e),
+      );
     }
     if (!res.ok) {
       await res.body?.cancel();
-      if (res.status >= 500 || res.status === 429) throw new Retryable(`HTTP ${res.status}`);
+      if (res.status >= 500 || res.status === 429)
+        throw new Retryable(`the server answered HTTP ${res.status}`);
       throw o.httpError(res);
     }
     if (st.have > 0 && res.status === 206) {
@@ -196,7 +201,7 @@ async function streamBody(
       } catch (e) {
         if (o.signal?.aborted) throw aborted(job, st.have);
         throw new Retryable(
-          ctrl.signal.aborted ? 'the connection stalled' : `connection lost (${networkReason(e)})`,
+          ctrl.signal.aborted ? `stalled for ${o.idleTimeoutMs / 1000} s` : networkReason(e),
         );
       }
       if (r.done) {
@@ -229,5 +234,5 @@ async function streamBody(
     if (!finished) await reader.cancel().catch(() => {});
     await fh.close();
   }
-  if (st.have < job.size) throw new Retryable('the connection closed early');
+  if (st.have < job.size) throw new Retryable('the server ended the file early');
 }

@@ -39,15 +39,29 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(v < 10 ? 1 : 0)} ${units[i]}`;
 }
 
-/** Node's fetch hides the socket error in `cause`; name it (ECONNREFUSED, ENOTFOUND, ...). */
+const SOCKET_ERRORS: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ECONNRESET: 'connection reset',
+  UND_ERR_SOCKET: 'the server closed the connection',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'DNS lookup failed',
+  ETIMEDOUT: 'timed out',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+};
+
+/** Why a fetch failed, in words: Node's fetch says only "fetch failed" and keeps the reason in `cause`. */
 export function networkReason(e: unknown): string {
   let c: unknown = e;
+  let innermost = (e as Error)?.message ?? String(e);
   for (let i = 0; i < 4 && c; i++) {
     const code = (c as { code?: unknown }).code;
-    if (typeof code === 'string' && /^E[A-Z]+$|^UND_ERR/.test(code)) return code;
+    if (typeof code === 'string' && /^E[A-Z]+$|^UND_ERR/.test(code))
+      return SOCKET_ERRORS[code] ? `${SOCKET_ERRORS[code]}, ${code}` : code;
+    if (c instanceof Error && c.message) innermost = c.message;
     c = (c as { cause?: unknown }).cause;
   }
-  return (e as Error)?.message ?? String(e);
+  return innermost;
 }
 
 /**
