@@ -5,6 +5,7 @@ import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { readRegularText } from '../io/regular-file.js';
+import { HubError } from './errors.js';
 
 export const DEFAULT_ENDPOINT = 'https://huggingface.co';
 
@@ -18,10 +19,10 @@ export function hubEndpoint(env: Env = process.env): string {
   try {
     u = new URL(e);
   } catch {
-    throw new Error(`HF_ENDPOINT=${e} is not a URL (expected e.g. https://hf-mirror.com)`);
+    throw new HubError('bad-config', `HF_ENDPOINT=${e} is not a URL (expected e.g. https://hf-mirror.com)`);
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:')
-    throw new Error(`HF_ENDPOINT=${e} must be an http:// or https:// URL`);
+    throw new HubError('bad-config', `HF_ENDPOINT=${e} must be an http:// or https:// URL`);
   return e.replace(/\/+$/, '');
 }
 

@@ -3,6 +3,7 @@
 
 export type HubErrorCode =
   | 'bad-id' // not a repo id nor an existing local path
+  | 'bad-config' // HF_ENDPOINT or a token file that cannot be used
   | 'not-found' // repo, revision or file absent on the hub
   | 'unauthorized' // 401: gated or private, no (valid) token
   | 'forbidden' // 403: token lacks access (gated terms not accepted)
