@@ -67,7 +67,7 @@ before(async () => {
   put(join(flux, 'README.md'), '# tiny\n');
   put(join(flux, 'grid.jpeg'), bytes(2000, 2));
   // Small repos for the transfer cases (selected with allowPatterns).
-  for (const name of ['cut', 'cut-again', 'corrupt', 'abort', 'gated'])
+  for (const name of ['cut', 'cut-again', 'cut-norange', 'corrupt', 'abort', 'gated'])
     put(join(root, `test-org/${name}/weights.safetensors`), bytes(BIG, name.length));
   put(join(root, 'test-org/gated/config.json'), '{}');
   put(join(root, 'test-org/sd/model_index.json'), JSON.stringify({ _class_name: 'StableDiffusionPipeline' }));
@@ -76,7 +76,11 @@ before(async () => {
     root,
     gated: { 'test-org/gated': ['hf_good'] },
     faults: {
-      cutOnce: { 'test-org/cut/weights.safetensors': CUT, 'test-org/cut-again/weights.safetensors': CUT },
+      cutOnce: {
+        'test-org/cut/weights.safetensors': CUT,
+        'test-org/cut-again/weights.safetensors': CUT,
+        'test-org/cut-norange/weights.safetensors': CUT,
+      },
       corrupt: ['test-org/corrupt/weights.safetensors'],
     },
   });
@@ -250,6 +254,26 @@ describe('resolveModel: transfers', () => {
       [`bytes=${kept}-`],
     );
     assert.ok(!existsSync(partial));
+  });
+
+  it('a server that ignores Range (200 to a resume request) is read again from the start', async () => {
+    const first = mirror.requests.length;
+    const noRange: typeof fetch = (u, init) => {
+      const headers = new Headers(init?.headers);
+      headers.delete('range');
+      return fetch(u, { ...init, headers });
+    };
+    const dir = await resolveModel('test-org/cut-norange', {
+      ...opts(freshCache()),
+      ...pick,
+      fetch: noRange,
+    });
+    assert.deepEqual(readFileSync(join(dir, 'weights.safetensors')), bytes(BIG, 'cut-norange'.length));
+    const lfs = since(first).filter((r) => r.url.startsWith('/lfs/'));
+    assert.deepEqual(
+      lfs.map((r) => r.range),
+      [undefined, undefined],
+    );
   });
 
   it('a file whose sha256 differs from the hub listing is rejected and nothing is kept', async () => {
