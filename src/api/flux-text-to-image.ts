@@ -14,7 +14,7 @@ import { type GenerateCallOptions, type LoadOptions, TextToImagePipeline, withEt
 
 /** A Hugging Face repo id ("org/name"), as opposed to a path. */
 export function isRepoId(s: string): boolean {
-  return /^[A-Za-z0-9][\w.-]*\/[\w.-]+$/.test(s) && !s.includes('..');
+  return /^[A-Za-z0-9][\w.-]*\/[\w.-]+(\/[\w./-]+)?$/.test(s) && !s.includes('..');
 }
 
 /** A local folder or file for `model`: as given when it exists, else resolved from the Hugging Face cache / hub. */

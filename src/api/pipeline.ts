@@ -29,6 +29,8 @@ export interface LoadOptions extends DeviceOptions {
    * itself): URLs or bytes.
    */
   embeddedFiles?: { model: string | URL | Uint8Array; conditioning: string | URL | Uint8Array };
+  /** A hub repo id's revision (branch, tag or commit; default main). */
+  revision?: string;
   /** FLUX.1: the autoencoder's dtype (default f32: real weights overflow f16 there). */
   aeDtype?: ComputeDType;
 }

@@ -1,11 +1,12 @@
 // The public API from the package root: the one-call pipeline on the embedded model and on a tiny random
 // FLUX.1 folder (CPU backend: fast and deterministic), its images, options, errors and cancellation.
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { inflateSync } from 'node:zlib';
+import { startHubMirror } from '../../src/hub/mirror-server.js';
 import {
   CpuBackend,
   EmbeddedPipeline,
@@ -144,6 +145,47 @@ describe('TextToImagePipeline.fromPretrained', () => {
       assert.equal(im!.method, 'dense');
     } finally {
       p.dispose();
+    }
+  });
+
+  it('downloads a hub repo id into the Hugging Face cache (HF_HOME, HF_ENDPOINT), then loads it offline', async () => {
+    const root = join(dir, 'hub-root');
+    cpSync(await tinyFolder(), join(root, 'test-org/tiny-flux'), { recursive: true });
+    const mirror = await startHubMirror({ root });
+    const saved = {
+      home: process.env.HF_HOME,
+      endpoint: process.env.HF_ENDPOINT,
+      offline: process.env.HF_HUB_OFFLINE,
+    };
+    process.env.HF_HOME = join(dir, 'hf-home');
+    process.env.HF_ENDPOINT = mirror.url;
+    try {
+      const files = new Set<string>();
+      const p = await TextToImagePipeline.fromPretrained('test-org/tiny-flux', {
+        backend: 'cpu',
+        onLoadProgress: (l) => files.add(l.what),
+      });
+      assert.equal(p.kind, 'flux');
+      assert.ok(
+        [...files].some((f) => f.startsWith('transformer/')),
+        `progress named ${[...files].join(', ')}`,
+      );
+      p.dispose();
+      await mirror.close();
+      process.env.HF_HUB_OFFLINE = '1';
+      const again = await TextToImagePipeline.fromPretrained('test-org/tiny-flux', { backend: 'cpu' });
+      const [im] = await again.generate('offline', { steps: 1, width: 32, height: 32 });
+      assert.equal(im!.width, 32);
+      again.dispose();
+    } finally {
+      await mirror.close().catch(() => {});
+      for (const [k, v] of [
+        ['HF_HOME', saved.home],
+        ['HF_ENDPOINT', saved.endpoint],
+        ['HF_HUB_OFFLINE', saved.offline],
+      ] as const)
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
     }
   });
 
