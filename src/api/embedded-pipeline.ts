@@ -1,6 +1,7 @@
 // The embedded class-conditional model behind TextToImagePipeline: files beside the package in Node,
 // fetched (with progress) in a browser.
 import type { Backend } from '../backend.js';
+import { fullSteps } from '../cache/step-cache.js';
 import { parseSafetensors } from '../io/safetensors-bytes.js';
 import type { TensorReader } from '../io/safetensors-format.js';
 import { TomaReducer } from '../merge/toma-reducer.js';
@@ -56,12 +57,14 @@ async function readerFor(
   o: LoadOptions,
 ): Promise<TensorReader> {
   if (source instanceof Uint8Array) return parseSafetensors(source, file);
-  if (source === undefined && isNode) {
+  // Node: the package's own file, or a path (anything that is not a URL with a scheme)
+  const isPath = typeof source === 'string' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(source);
+  if (isNode && (source === undefined || isPath)) {
     const [{ embeddedDir }, { Checkpoint }] = await Promise.all([
       import('../pipeline/embedded.js'),
       import('../io/safetensors.js'),
     ]);
-    return Checkpoint.open(`${embeddedDir()}${file}`);
+    return Checkpoint.open((source as string | undefined) ?? `${embeddedDir()}${file}`);
   }
   // browsers: the file as the bundler placed it beside this module (or the URL given)
   const url = source ?? new URL(`../../../models/embedded/${file}`, import.meta.url);
@@ -146,7 +149,10 @@ export class EmbeddedPipeline extends TextToImagePipeline {
       ...(isDefault ? EMBEDDED_DEFAULTS.toma : EMBEDDED_DEFAULTS.other),
       ...o.methodOptions,
     };
-    const setup = createMethod(this.backend, method, options, c.depth, { cache });
+    const setup = createMethod(this.backend, method, options, c.depth, {
+      cache,
+      cacheOptions: cache ? o.cacheOptions : undefined,
+    });
     if (o.keepDestinations && setup.reducer instanceof TomaReducer) setup.reducer.keepDestinations = true;
     const progress = withEta(o.onProgress);
     try {
@@ -170,6 +176,7 @@ export class EmbeddedPipeline extends TextToImagePipeline {
         o.keepDestinations && setup.reducer instanceof TomaReducer
           ? await setup.reducer.lastDestinations('double')
           : undefined;
+      const decisions = setup.cache?.decisions();
       return r.images.map((img, i) =>
         GeneratedImage.fromFloatRgb(img, r.width, r.height, {
           seed: seed + i,
@@ -178,6 +185,7 @@ export class EmbeddedPipeline extends TextToImagePipeline {
           stepMs: r.stepMs,
           totalMs: r.totalMs,
           destinations,
+          fullSteps: decisions && fullSteps(decisions, i),
         }),
       );
     } finally {

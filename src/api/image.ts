@@ -15,6 +15,8 @@ export interface ImageInfo {
   totalMs?: number;
   /** With `keepDestinations` (embedded model, ToMA): the destinations ToMA chose last, for a map. */
   destinations?: ChosenDestinations | null;
+  /** With a step cache: the steps this image computed in full (the others reused work). */
+  fullSteps?: number[];
 }
 
 const isNode = typeof process !== 'undefined' && !!process.versions?.node;
@@ -37,6 +39,7 @@ export class GeneratedImage implements ImageInfo {
   readonly stepMs?: number[];
   readonly totalMs?: number;
   readonly destinations?: ChosenDestinations | null;
+  readonly fullSteps?: number[];
 
   constructor(
     readonly width: number,
@@ -53,6 +56,7 @@ export class GeneratedImage implements ImageInfo {
     this.stepMs = info.stepMs;
     this.totalMs = info.totalMs;
     this.destinations = info.destinations;
+    this.fullSteps = info.fullSteps;
   }
 
   /** From interleaved float RGB in [-1, 1] (what the samplers produce). */

@@ -8,6 +8,8 @@
 // Device and dtype are chosen like the CLI chooses them (src/api/device.ts); method and cache defaults
 // are the CLI's too (EMBEDDED_DEFAULTS below), so a library call and `toma generate` make the same image.
 import type { Backend } from '../backend.js';
+import type { CreateCacheOptions } from '../cache/create.js';
+import type { AbortFlag } from '../util/abort.js';
 import type { ComputeDType } from '../models/weights.js';
 import type { MethodName, MethodOptions } from '../pipeline/methods.js';
 import { chooseDtype, type DeviceOptions, openBackend } from './device.js';
@@ -25,10 +27,10 @@ export interface LoadOptions extends DeviceOptions {
   onLoadProgress?: (p: LoadProgress) => void;
   signal?: AbortSignal;
   /**
-   * The embedded model's two files when they are not beside this package (a browser app serving them
-   * itself): URLs or bytes.
+   * The embedded model's two files when they are not the package's own: URLs or bytes (a browser app
+   * serving them itself), or paths in Node (another pixel-space Flux checkpoint and its conditioning).
    */
-  embeddedFiles?: { model: string | URL | Uint8Array; conditioning: string | URL | Uint8Array };
+  embeddedFiles?: { model?: string | URL | Uint8Array; conditioning?: string | URL | Uint8Array };
   /** A hub repo id's revision (branch, tag or commit; default main). */
   revision?: string;
   /** FLUX.1: the autoencoder's dtype (default f32: real weights overflow f16 there). */
@@ -61,8 +63,11 @@ export interface GenerateCallOptions {
   methodOptions?: MethodOptions;
   /** Step cache spec ('fora:2', 'fbcache:0.12', ...), or null for none. Default: the embedded default's fora:2 with toma. */
   cache?: string | null;
-  signal?: AbortSignal;
+  /** An AbortSignal, or any flag with `aborted` (checked between steps and at every operation). */
+  signal?: AbortFlag;
   onProgress?: (p: StepProgress) => void;
+  /** The cache's schedule / TeaCache coefficients (createCache's options). */
+  cacheOptions?: CreateCacheOptions;
   /** Embedded model with ToMA: read back the destinations chosen last (images' `destinations`), for a map. */
   keepDestinations?: boolean;
 }

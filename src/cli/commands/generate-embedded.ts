@@ -2,41 +2,26 @@
 // conditioning): images per class, with the chosen token-reduction method timed against dense on the
 // same seeds.
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
-import { deflateSync } from 'node:zlib';
+import type { EmbeddedPipeline } from '../../api/embedded-pipeline.js';
+import type { GeneratedImage } from '../../api/image.js';
+import { EMBEDDED_DEFAULTS, type GenerateCallOptions, TextToImagePipeline } from '../../api/pipeline.js';
 import type { Backend } from '../../backend.js';
 import { scheduleString } from '../../cache/spec.js';
-import { fullSteps } from '../../cache/step-cache.js';
-import { validateOutputDir, writeFileAtomic } from '../../io/output.js';
-import { encodePng, toUint8 } from '../../io/png.js';
+import { validateOutputDir } from '../../io/output.js';
 import { fluxForwardNeed } from '../../models/flux/memory.js';
-import { FluxModel } from '../../models/flux/model.js';
 import { budgetOf, checkMemory, EMBEDDED_MAX_SIZE } from '../../models/limits.js';
-import { embeddedDir, loadConditioning, resolveClass } from '../../pipeline/embedded.js';
-import { type GenerateResult, generate } from '../../pipeline/generate.js';
-import {
-  type CacheSpec,
-  cacheSpecString,
-  createMethod,
-  METHODS,
-  type MethodName,
-  smallModelDefaults,
-} from '../../pipeline/methods.js';
+import { type CacheSpec, cacheSpecString, METHODS, type MethodName } from '../../pipeline/methods.js';
 import { choice, exemptOption, num, UsageError } from '../args.js';
 import { defaultDtype } from '../backend-choice.js';
 import { cacheCreateOptions, cacheSpecOption } from '../cache-options.js';
 import { cliAbortFlag } from '../cancel.js';
+import { freePath, imageName } from '../output-names.js';
 import { ProgressBar } from '../progress.js';
 import type { GenerateValues } from './generate.js';
 
 interface Run {
   method: MethodName;
   cache: CacheSpec | null;
-}
-
-/** The file-name tag of a run: the method, with the cache ("toma+fbcache-0.12"). */
-function fileTag(r: Run): string {
-  return r.cache ? `${r.method}+${cacheSpecString(r.cache).replace(/:/g, '-')}` : r.method;
 }
 
 /** `toma generate` without a FLUX.1 model: the embedded class-conditional model (parsed options in). */
@@ -73,154 +58,125 @@ export async function generateEmbedded(
     );
   }
 
+  const outDir = values.out ?? 'out';
   validateOutputDir(
-    values.out ?? 'out',
+    outDir,
     [values.checkpoint, values.conditioning].filter((p) => p !== undefined),
   );
   const be = await makeBackend();
-  const onCpu = be.name === 'cpu';
-  const dtype = choice(values.dtype, ['f16', 'f32'] as const, 'dtype', defaultDtype(be));
-  const size = num(
-    values.size,
-    'size',
-    onCpu ? 64 : 128,
-    (v) => Number.isInteger(v) && v >= 4 && v % 2 === 0 && v <= EMBEDDED_MAX_SIZE,
-    `an even integer in 4..${EMBEDDED_MAX_SIZE}`,
-  );
-  const steps = num(
-    values.steps,
-    'steps',
-    onCpu ? 4 : 28,
-    (v) => Number.isInteger(v) && v >= 1,
-    'a positive integer',
-  );
-  const outDir = values.out ?? 'out';
-  const cacheOptions = cacheCreateOptions(values, [cache], steps);
-
-  const dir = values.checkpoint ? null : embeddedDir();
-  const model = FluxModel.load(be, values.checkpoint ?? `${dir}flux-embedded.safetensors`, { dtype });
-  const cond = loadConditioning(values.conditioning ?? `${dir}conditioning.safetensors`);
-  const classes = (values.class ?? (onCpu ? 'green-meadow' : 'green-meadow,twilight-lake'))
-    .split(',')
-    .map((c) => resolveClass(cond, c.trim()));
-  const c = model.config;
-  // two rows per class (classifier-free guidance), 2x2 pixel patches
-  const need = fluxForwardNeed(
-    c,
-    {
-      valueBytes: dtype === 'f16' && !onCpu ? 2 : 4,
-      batch: 2 * classes.length,
-      imageTokens: (size / 2) ** 2,
-      textTokens: cond.textTokens,
-    },
-    `the embedded model at ${size}x${size} for ${classes.length} class(es)`,
-  );
+  let pipe: EmbeddedPipeline | undefined;
   try {
+    const onCpu = be.name === 'cpu';
+    const defaults = onCpu ? EMBEDDED_DEFAULTS.cpu : EMBEDDED_DEFAULTS.gpu;
+    const dtype = choice(values.dtype, ['f16', 'f32'] as const, 'dtype', defaultDtype(be));
+    const size = num(
+      values.size,
+      'size',
+      defaults.size,
+      (v) => Number.isInteger(v) && v >= 4 && v % 2 === 0 && v <= EMBEDDED_MAX_SIZE,
+      `an even integer in 4..${EMBEDDED_MAX_SIZE}`,
+    );
+    const steps = num(
+      values.steps,
+      'steps',
+      defaults.steps,
+      (v) => Number.isInteger(v) && v >= 1,
+      'a positive integer',
+    );
+    const cacheOptions = cacheCreateOptions(values, [cache], steps);
+
+    // the library's pipeline: the package's model, or --checkpoint / --conditioning
+    pipe = await TextToImagePipeline.fromPretrained('embedded', {
+      backend: be,
+      dtype,
+      embeddedFiles: { model: values.checkpoint, conditioning: values.conditioning },
+    });
+    const p = pipe;
+    const labels = (values.class ?? (onCpu ? 'green-meadow' : 'green-meadow,twilight-lake'))
+      .split(',')
+      .map((k) => p.conditioning.names[p.classIndex(k.trim())]!);
+    const c = p.model.config;
+    // two rows per class (classifier-free guidance), 2x2 pixel patches
+    const need = fluxForwardNeed(
+      c,
+      {
+        valueBytes: dtype === 'f16' && !onCpu ? 2 : 4,
+        batch: 2 * labels.length,
+        imageTokens: (size / 2) ** 2,
+        textTokens: p.conditioning.textTokens,
+      },
+      `the embedded model at ${size}x${size} for ${labels.length} class(es)`,
+    );
     const memNote = checkMemory(need, budgetOf(be));
     if (memNote) console.error(memNote);
-  } catch (e) {
-    model.dispose();
-    be.destroy();
-    throw e;
-  }
-  const mopts = { ...smallModelDefaults(c.depth, c.depth_single_blocks), ...exempt, ratio, tile, mergeEvery };
-  console.log(`backend: ${be.info().description}, ${dtype}`);
-  console.log(
-    `model: ${c.depth} double + ${c.depth_single_blocks} single blocks, hidden ${c.hidden_size}; ${size}x${size} px = ${(size / 2) ** 2} image tokens, ${steps} steps, cfg ${cfg}`,
-  );
+    console.log(`backend: ${be.info().description}, ${dtype}`);
+    console.log(
+      `model: ${c.depth} double + ${c.depth_single_blocks} single blocks, hidden ${c.hidden_size}; ${size}x${size} px = ${(size / 2) ** 2} image tokens, ${steps} steps, cfg ${cfg}`,
+    );
 
-  // dense (unless --no-compare) and the method with its cache
-  const target: Run = { method, cache };
-  const runs: Run[] =
-    values['no-compare'] || (method === 'dense' && !cache)
-      ? [target]
-      : [{ method: 'dense', cache: null }, target];
-  const results = new Map<string, { run: Run; result: GenerateResult; full?: number[][] }>();
-  const setupFor = (r: Run) =>
-    createMethod(be, r.method, mopts, c.depth, {
-      cache: r.cache,
+    // dense (unless --no-compare) and the method with its cache
+    const target: Run = { method, cache };
+    const runs: Run[] =
+      values['no-compare'] || (method === 'dense' && !cache)
+        ? [target]
+        : [{ method: 'dense', cache: null }, target];
+    const call = (r: Run): GenerateCallOptions => ({
+      method: r.method,
+      methodOptions: { ...exempt, ratio, tile, mergeEvery },
+      cache: r.cache ? cacheSpecString(r.cache) : null,
       cacheOptions: r.cache ? cacheOptions : undefined,
+      width: size,
+      height: size,
+      seed,
+      guidance: cfg,
+      signal: cliAbortFlag(),
     });
-  try {
     if (!onCpu) {
       // compile every pipeline once (one step at this size) so the timed runs compare like with like
-      for (const r of runs) {
-        const setup = setupFor(r);
-        await generate({
-          model,
-          conditioning: cond,
-          classes,
-          width: size,
-          height: size,
-          steps: 1,
-          seed,
-          cfg,
-          reducer: setup.reducer,
-          pattern: setup.pattern,
-          cache: setup.cache,
-        });
-        setup.dispose();
-      }
+      for (const r of runs) await p.generate(labels, { ...call(r), steps: 1 });
     }
+    const results: GeneratedImage[][] = [];
     for (const r of runs) {
-      const setup = setupFor(r);
-      const bar = new ProgressBar(setup.name.padEnd(10));
-      try {
-        const result = await generate({
-          model,
-          conditioning: cond,
-          classes,
-          width: size,
-          height: size,
+      const bar = new ProgressBar((r.method === 'dense' && !r.cache ? 'dense' : method).padEnd(10));
+      results.push(
+        await p.generate(labels, {
+          ...call(r),
           steps,
-          seed,
-          cfg,
-          reducer: setup.reducer,
-          pattern: setup.pattern,
-          cache: setup.cache,
-          signal: cliAbortFlag(),
-          onProgress: (p) => bar.update(p.step, p.steps, `${(p.stepMs / 1000).toFixed(2)} s/step`),
-        });
-        bar.done();
-        const d = setup.cache?.decisions();
-        results.set(setup.name, { run: r, result, full: d && classes.map((_, i) => fullSteps(d, i)) });
-      } finally {
-        setup.dispose();
+          onProgress: (s) => bar.update(s.step, s.steps, `${(s.stepMs / 1000).toFixed(2)} s/step`),
+        }),
+      );
+      bar.done();
+    }
+
+    mkdirSync(outDir, { recursive: true });
+    const taken = new Set<string>();
+    for (const images of results)
+      for (const im of images) {
+        const parts = { ...im, backend: be.name };
+        const path = freePath(outDir, imageName(parts), !!values.overwrite, taken);
+        await im.save(path);
+        console.log(`wrote ${path}`);
+      }
+    for (const images of results) {
+      const im = images[0]!;
+      const ms = im.totalMs ?? 0;
+      console.log(`${im.method.padEnd(8)} ${(ms / 1000).toFixed(2)} s (${(ms / steps).toFixed(0)} ms/step)`);
+      for (const x of images) {
+        const f = x.fullSteps;
+        if (!f) continue;
+        const flags = Array.from({ length: steps }, (_, s) => f.includes(s));
+        console.log(`  ${x.label}: ${f.length} of ${steps} steps computed (${scheduleString(flags)})`);
       }
     }
-  } catch (e) {
-    model.dispose();
-    be.destroy();
-    throw e;
-  }
-
-  mkdirSync(outDir, { recursive: true });
-  for (const { run, result: r } of results.values()) {
-    r.images.forEach((img, i) => {
-      const name = `${cond.names[classes[i]!]}-seed${seed}-${fileTag(run)}.png`;
-      writeFileAtomic(
-        join(outDir, name),
-        encodePng(toUint8(img), r.width, r.height, 3, (raw) => deflateSync(raw)),
-      );
-      console.log(`wrote ${join(outDir, name)}`);
-    });
-  }
-  for (const [name, { result: r, full }] of results) {
-    console.log(
-      `${name.padEnd(8)} ${(r.totalMs / 1000).toFixed(2)} s (${(r.totalMs / steps).toFixed(0)} ms/step)`,
-    );
-    full?.forEach((f, i) => {
-      const flags = Array.from({ length: steps }, (_, s) => f.includes(s));
+    if (results.length === 2) {
+      const [dense, other] = results as [GeneratedImage[], GeneratedImage[]];
       console.log(
-        `  ${cond.names[classes[i]!]}: ${f.length} of ${steps} steps computed (${scheduleString(flags)})`,
+        `${other[0]!.method} vs dense: ${((dense[0]!.totalMs ?? 0) / (other[0]!.totalMs ?? 1)).toFixed(2)}x`,
       );
-    });
+    }
+    return 0;
+  } finally {
+    pipe?.dispose();
+    be.destroy();
   }
-  const dense = [...results.values()].find((x) => x.run.method === 'dense' && !x.run.cache);
-  const other = [...results].find(([, x]) => x !== dense);
-  if (dense && other)
-    console.log(`${other[0]} vs dense: ${(dense.result.totalMs / other[1].result.totalMs).toFixed(2)}x`);
-  model.dispose();
-  be.destroy();
-  return 0;
 }

@@ -4,6 +4,7 @@
 //   - otherwise the embedded class-conditional model, as before (generate-embedded.ts).
 // Options of one path given to the other are usage errors, not silently ignored.
 
+import { embeddedDir, loadConditioning } from '../../pipeline/embedded.js';
 import { type Command, choice, parse, UsageError } from '../args.js';
 import { chooseBackend } from '../backend-choice.js';
 import { CACHE_USAGE } from '../cache-options.js';
@@ -11,13 +12,16 @@ import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from '../gpu-options.js';
 import { generateEmbedded } from './generate-embedded.js';
 import { generateFlux } from './generate-flux.js';
 
-const usage = `usage: toma generate --model-dir DIR --prompt TEXT [options]        (a FLUX.1 model)
+const usage = `usage: toma generate --model ORG/NAME|DIR --prompt TEXT [options]  (a FLUX.1 model)
+       toma generate --model-dir DIR --prompt TEXT [options]
        toma generate --checkpoint flux1-schnell.safetensors --prompt TEXT [--ae FILE] [--clip DIR] [--t5 DIR]
        toma generate [--class NAME|INDEX[,...]] [options]              (the embedded model)
 
 FLUX.1 (schnell or dev, told apart by the guidance embedder): a diffusers-layout folder (transformer/,
 text_encoder/, text_encoder_2/, vae/, tokenizer/, tokenizer_2/) or the single-file release with ae.safetensors
 and the encoder folders beside it or given. Components load one at a time and are freed after use.
+  --model        a Hugging Face repo id (e.g. black-forest-labs/FLUX.1-schnell: downloaded into the
+                 Hugging Face cache, HF_HOME / HF_TOKEN / HF_HUB_OFFLINE honoured; docs/hub.md) or a folder
   --prompt       the text (required)
   --steps        Euler steps (default 4 schnell, 28 dev)
   --guidance     distilled guidance, FLUX.1-dev only (default 3.5)
@@ -29,7 +33,6 @@ and the encoder folders beside it or given. Components load one at a time and ar
   --method       dense|toma|tomesd|todo|hilbert (default dense); --compare also runs dense
   --ratio --tile ToMA / ToMeSD ratio (0.5) and tile (4); --merge-every K (3); --exempt D,S (5,5)
   --ae --clip --t5 --clip-tokenizer --t5-tokenizer   component locations outside the model folder
-  --out DIR      where PNGs go (default ./out), named <prompt>-seed<N>-<method>.png
 
 Embedded model (a small pixel-space Flux trained by this project, models/embedded/MODEL_CARD.md): PNGs
 per class; unless --no-compare, the same seeds run dense too and the speedup of the method is printed.
@@ -42,8 +45,11 @@ per class; unless --no-compare, the same seeds run dense too and the speedup of 
                  first double and single block exempt, with --cache fora:2 (26.2 dB vs dense, 1.5x
                  on an H100; --cache none for ToMA alone); other methods: ratio 0.5, every step
   --checkpoint FILE --conditioning FILE   another pixel-space model and its class conditioning
+  classes of the embedded model: @CLASSES@
 
 Both:
+  --out DIR      where PNGs go (default ./out), named <prompt or class>-seed<N>-<size>-<method>-<backend>.png;
+                 an existing file is kept and the new one gets a -2, -3... suffix unless --overwrite
   --backend      auto (WebGPU if there is an adapter, else CPU), webgpu or cpu
   --dtype        f16 or f32 (default f16 where the adapter has it, f32 on the CPU)
 ${CACHE_USAGE}
@@ -63,6 +69,7 @@ const OPTIONS = {
   ratio: { type: 'string' },
   tile: { type: 'string' },
   out: { type: 'string' },
+  overwrite: { type: 'boolean' },
   backend: { type: 'string' },
   dtype: { type: 'string' },
   checkpoint: { type: 'string' },
@@ -72,6 +79,7 @@ const OPTIONS = {
   'no-compare': { type: 'boolean' },
   conditioning: { type: 'string' },
   // FLUX.1
+  model: { type: 'string' },
   'model-dir': { type: 'string' },
   prompt: { type: 'string' },
   guidance: { type: 'string' },
@@ -90,6 +98,7 @@ const OPTIONS = {
 
 const EMBEDDED_ONLY = ['class', 'cfg', 'no-compare', 'conditioning'];
 const FLUX_ONLY = [
+  'model',
   'model-dir',
   'prompt',
   'guidance',
@@ -106,7 +115,30 @@ const FLUX_ONLY = [
 export type GenerateValues = Record<string, string | undefined> & {
   'no-compare'?: boolean;
   compare?: boolean;
+  overwrite?: boolean;
 };
+
+/** The embedded model's class names, wrapped for the help text. */
+function embeddedClassList(): string {
+  let names: string[];
+  try {
+    const cond = loadConditioning(`${embeddedDir()}conditioning.safetensors`);
+    names = cond.names.filter((_, i) => i !== cond.nullClass);
+  } catch {
+    return '(the embedded model is missing from this installation)';
+  }
+  const lines: string[] = [];
+  let line = '';
+  for (const n of names) {
+    if (line && line.length + n.length + 2 > 74) {
+      lines.push(`${line},`);
+      line = '';
+    }
+    line = line ? `${line}, ${n}` : n;
+  }
+  lines.push(line);
+  return lines.join('\n                 ');
+}
 
 export const generateCommand: Command = {
   name: 'generate',
@@ -115,11 +147,14 @@ export const generateCommand: Command = {
   async run(argv) {
     const { values } = parse(argv, OPTIONS, usage);
     if (values.help) {
-      console.log(usage);
+      console.log(usage.replace('@CLASSES@', embeddedClassList()));
       return 0;
     }
     const v = values as GenerateValues;
-    const flux = v['model-dir'] !== undefined || (v.checkpoint !== undefined && v.conditioning === undefined);
+    const flux =
+      v.model !== undefined ||
+      v['model-dir'] !== undefined ||
+      (v.checkpoint !== undefined && v.conditioning === undefined);
     const wrong = (flux ? EMBEDDED_ONLY : FLUX_ONLY).filter((k) => v[k] !== undefined);
     if (wrong.length)
       throw new UsageError(
