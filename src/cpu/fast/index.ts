@@ -51,7 +51,8 @@ export function matmulWasm(
   const bias = o.bias ? L.take(N * 4) : 0;
   const gate = o.gate ? L.take(o.gate.length * 4) : 0;
   const residual = o.residual ? L.take(M * N * 4) : 0;
-  if (!fast.reserve(L.end)) return undefined;
+  // slack: the epilogue reads whole groups of four, up to three floats past an operand
+  if (!fast.reserve(L.end + 16)) return undefined;
   const { f32, i32 } = fast.ctx;
   packRows(x, M, K, f32, ap / 4);
   packColumns(w, N, K, f32, bp / 4);
@@ -110,17 +111,13 @@ export function attentionWasm(
   if (!fast.reserve(L.end)) return undefined;
   const f32 = fast.ctx.f32;
   for (let bh = 0; bh < BH; bh++) {
-    packRows(q.subarray(bh * Lq * D, (bh + 1) * Lq * D), Lq, D, f32, qp / 4 + bh * qTiles * MR * D);
+    // the scale goes into Q, so the softmax sees final scores (and padding keys stay at -Infinity)
+    packRows(q.subarray(bh * Lq * D, (bh + 1) * Lq * D), Lq, D, f32, qp / 4 + bh * qTiles * MR * D, scale);
     packColumns(k.subarray(bh * Lk * D, (bh + 1) * Lk * D), Lk, D, f32, kp / 4 + bh * kPanels * NR * D);
     packPanels(v.subarray(bh * Lk * D, (bh + 1) * Lk * D), Lk, D, f32, vp / 4 + bh * dPanels * NR * Lk);
   }
   const jobTiles = ATTENTION_JOB_TILES;
-  writeAttentionParams(
-    fast.ctx.i32,
-    fast.ctx.f64,
-    { B, H, Lq, Lk, D, qp, kp, vp, out, scratch, scratchBytes, jobTiles },
-    scale,
-  );
+  writeAttentionParams(fast.ctx.i32, { B, H, Lq, Lk, D, qp, kp, vp, out, scratch, scratchBytes, jobTiles });
   fast.run(BH * Math.ceil(qTiles / jobTiles));
   return fast.ctx.f32.slice(out / 4, out / 4 + B * Lq * H * D);
 }

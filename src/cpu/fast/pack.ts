@@ -3,8 +3,15 @@
 // zero padding to whole tiles removes every edge case from it.
 import { MR, NR } from './kernels.js';
 
-/** x [M, K] row-major -> ceil(M/MR) tiles of [K][MR] at dst[at..]; rows past M are zeros. */
-export function packRows(x: Float32Array, M: number, K: number, dst: Float32Array, at: number): void {
+/** x [M, K] row-major, times `scale` -> ceil(M/MR) tiles of [K][MR] at dst[at..]; rows past M are zeros. */
+export function packRows(
+  x: Float32Array,
+  M: number,
+  K: number,
+  dst: Float32Array,
+  at: number,
+  scale = 1,
+): void {
   const tiles = Math.ceil(M / MR);
   for (let t = 0; t < tiles; t++) {
     const base = at + t * K * MR;
@@ -15,7 +22,7 @@ export function packRows(x: Float32Array, M: number, K: number, dst: Float32Arra
         continue;
       }
       const src = m * K;
-      for (let k = 0; k < K; k++) dst[base + k * MR + r] = x[src + k]!;
+      for (let k = 0; k < K; k++) dst[base + k * MR + r] = x[src + k]! * scale;
     }
   }
 }

@@ -131,9 +131,16 @@ function startWorkers(
     const worker = new Worker(url, {
       workerData: { memory, module, thread: t, port: port2 },
       transferList: [port2],
+      // the parent's Node options may not suit a worker (--input-type is refused); V8's are per process
+      execArgv: [],
     });
     // idle workers must not keep the process alive
     worker.unref();
+    // a worker that fails to start is left out (the wait below times out); it must not end the process
+    worker.on('error', (e) => {
+      if (Atomics.load(ctx.i32, CTL.ready) >= n)
+        console.warn(`toma: a CPU worker thread stopped: ${e.message}`);
+    });
     started.push({ worker, port: port1 });
   }
   const i32 = ctx.i32;

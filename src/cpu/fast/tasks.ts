@@ -2,7 +2,6 @@
 // from a shared counter until none is left. A task's inputs, packed, and its parameters lie in the
 // shared memory; the main thread writes them (gemm.ts) and reads the results.
 import type { Activation } from '../../backend.js';
-import { activate } from '../elementwise.js';
 import { type KernelExports, MR, NR } from './kernels.js';
 
 /** Int32 slots of the control block at the start of the memory. */
@@ -20,8 +19,6 @@ export const CTL = {
   kind: 5,
   /** first int32 parameter */
   params: 8,
-  /** first float64 parameter, as an index of a Float64Array over the same memory */
-  f64Params: 32,
 } as const;
 /** Bytes reserved for the control block; operands start after it. */
 export const CONTROL_BYTES = 1024;
@@ -37,7 +34,6 @@ export const KC = 256;
 export class ThreadContext {
   f32!: Float32Array;
   i32!: Int32Array;
-  f64!: Float64Array;
   private length = -1;
 
   constructor(
@@ -56,7 +52,6 @@ export class ThreadContext {
     this.length = buffer.byteLength;
     this.f32 = new Float32Array(buffer);
     this.i32 = new Int32Array(buffer);
-    this.f64 = new Float64Array(buffer);
   }
 }
 
@@ -148,7 +143,7 @@ function matmulJob(ctx: ThreadContext, p: Int32Array, job: number): void {
   epilogue(ctx, p, r0, r1, M!, N!, ldc! / 4);
 }
 
-/** bias, activation, gate and residual on rows [r0, r1) of C, in matmulRef's order. */
+/** bias, activation, gate and residual on rows [r0, r1) of C, in matmulRef's order (in the kernel). */
 function epilogue(
   ctx: ThreadContext,
   p: Int32Array,
@@ -158,7 +153,8 @@ function epilogue(
   N: number,
   ldc: number,
 ): void {
-  const [act, bias, gate, gateRows, gateStride, gateColumn, residual] = [
+  const [cp, act, bias, gate, gateRows, gateStride, gateColumn, residual] = [
+    p[7]!,
     p[11]!,
     p[12]!,
     p[13]!,
@@ -168,22 +164,12 @@ function epilogue(
     p[17]!,
   ];
   if (act === 0 && !bias && !gate && !residual) return;
-  const f = ctx.f32;
-  const c = p[7]! / 4;
-  const activation = ACTIVATIONS[act]!;
   const rowsPerGate = gate ? M / gateRows : 0;
+  // whole groups of four: the row's padding columns take the excess (operands have slack after them)
+  const groups = Math.ceil(N / 4);
   for (let m = r0; m < r1; m++) {
-    const y = c + m * ldc;
-    const g = gate ? gate / 4 + Math.floor(m / rowsPerGate) * gateStride + gateColumn : 0;
-    const res = residual / 4 + m * N;
-    for (let n = 0; n < N; n++) {
-      let v = f[y + n]!;
-      if (bias) v += f[bias / 4 + n]!;
-      if (act) v = activate(v, activation);
-      if (gate) v *= f[g + n]!;
-      if (residual) v += f[res + n]!;
-      f[y + n] = v;
-    }
+    const g = gate ? gate + (Math.floor(m / rowsPerGate) * gateStride + gateColumn) * 4 : 0;
+    ctx.kernels.epilogue(cp + m * ldc * 4, bias, g, residual ? residual + m * N * 4 : 0, groups, act);
   }
 }
 
@@ -209,15 +195,17 @@ export interface AttentionParams {
 /** Query tiles per attention job: the scores of 64 rows against every key stay in L2 for small Lk. */
 export const ATTENTION_JOB_TILES = 16;
 
-/** Scratch bytes one thread needs for attention over Lk keys of D dims. */
+/** Scratch bytes one thread needs for attention over Lk keys of D dims: S, P, O and row sums. */
 export function attentionScratchBytes(Lk: number, D: number): number {
   const rows = ATTENTION_JOB_TILES * MR;
   const kPanels = Math.ceil(Lk / NR);
   const dPanels = Math.ceil(D / NR);
-  return 4 * (rows * kPanels * NR + rows * Lk + rows * dPanels * NR);
+  return 4 * (rows * kPanels * NR + rows * roundUp4(Lk) + rows * dPanels * NR + rows);
 }
 
-export function writeAttentionParams(i32: Int32Array, f64: Float64Array, o: AttentionParams, scale: number) {
+const roundUp4 = (n: number) => Math.ceil(n / 4) * 4;
+
+export function writeAttentionParams(i32: Int32Array, o: AttentionParams) {
   const qTiles = Math.ceil(o.Lq / MR);
   const jobsPerHead = Math.ceil(qTiles / o.jobTiles);
   i32[CTL.kind] = TASK.attention;
@@ -243,34 +231,35 @@ export function writeAttentionParams(i32: Int32Array, f64: Float64Array, o: Atte
     ],
     CTL.params,
   );
-  f64[CTL.f64Params] = scale;
 }
 
 /**
- * One block of query rows of one (b, h): S = Q Kᵀ by the kernel, softmax rows in JS (f64 sums)
- * written straight into the packed layout of the second product, then O = P V by the kernel.
+ * One block of query rows of one (b, h): S = Q Kᵀ, softmax rows written straight into the packed
+ * layout of the second product, O = P V, all by the kernel; then O / row sums into the output.
  */
 function attentionJob(ctx: ThreadContext, p: Int32Array, job: number): void {
   const [, H, Lq, Lk, D, qp, kp, vp, out, scratch, scratchBytes, jobTiles, qTiles, jobsPerHead] =
     p as unknown as number[];
-  const scale = ctx.f64[CTL.f64Params]!;
   const bh = Math.floor(job / jobsPerHead!);
   const t0 = (job % jobsPerHead!) * jobTiles!;
   const tiles = Math.min(jobTiles!, qTiles! - t0);
   const kPanels = Math.ceil(Lk! / NR);
   const dPanels = Math.ceil(D! / NR);
+  const Lk4 = roundUp4(Lk!);
   const rows = ATTENTION_JOB_TILES * MR;
   const ldS = kPanels * NR;
   const ldO = dPanels * NR;
   const sAt = scratch! + ctx.thread * scratchBytes!;
   const pAt = sAt + rows * ldS * 4;
-  const oAt = pAt + rows * Lk! * 4;
+  const oAt = pAt + rows * Lk4 * 4;
+  const sumsAt = oAt + rows * ldO * 4;
   const qAt = qp! + (bh * qTiles! + t0) * D! * MR * 4;
   const kAt = kp! + bh * kPanels * D! * NR * 4;
   const vAt = vp! + bh * dPanels * Lk! * NR * 4;
+  const k = ctx.kernels;
   for (let k0 = 0; k0 < D!; k0 += KC) {
     const kc = Math.min(KC, D! - k0);
-    ctx.kernels.gemm(
+    k.gemm(
       qAt + k0 * MR * 4,
       kAt + k0 * NR * 4,
       sAt,
@@ -280,39 +269,31 @@ function attentionJob(ctx: ThreadContext, p: Int32Array, job: number): void {
       D! * NR * 4,
       tiles,
       kPanels,
-      k0 > 0 ? 1 : 0,
+      k0 ? 1 : 0,
     );
   }
   const f = ctx.f32;
-  const s = sAt / 4;
-  const pk = pAt / 4;
-  const inv = new Float64Array(tiles * MR);
-  for (let r = 0; r < tiles * MR; r++) {
-    const row = s + r * ldS;
-    let max = Number.NEGATIVE_INFINITY;
-    for (let j = 0; j < Lk!; j++) max = Math.max(max, f[row + j]! * scale);
-    let sum = 0;
-    const tile = pk + Math.floor(r / MR) * Lk! * MR + (r % MR);
-    for (let j = 0; j < Lk!; j++) {
-      const e = Math.exp(f[row + j]! * scale - max);
-      f[tile + j * MR] = e;
-      sum += e;
-    }
-    inv[r] = 1 / sum;
+  if (Lk4 > Lk!) {
+    // the padding keys' scores (0 from the zero-padded panels) must not count
+    for (let r = 0; r < tiles * MR; r++)
+      f.fill(Number.NEGATIVE_INFINITY, sAt / 4 + r * ldS + Lk!, sAt / 4 + r * ldS + Lk4);
+  }
+  for (let t = 0; t < tiles; t++) {
+    k.softmax(sAt + t * MR * ldS * 4, ldS * 4, pAt + t * Lk4 * MR * 4, Lk4 / 4, sumsAt + t * MR * 4);
   }
   for (let k0 = 0; k0 < Lk!; k0 += KC) {
     const kc = Math.min(KC, Lk! - k0);
-    ctx.kernels.gemm(
+    k.gemm(
       pAt + k0 * MR * 4,
       vAt + k0 * NR * 4,
       oAt,
       ldO * 4,
       kc,
-      Lk! * MR * 4,
+      Lk4 * MR * 4,
       Lk! * NR * 4,
       tiles,
       dPanels,
-      k0 > 0 ? 1 : 0,
+      k0 ? 1 : 0,
     );
   }
   const b = Math.floor(bh / H!);
@@ -322,7 +303,7 @@ function attentionJob(ctx: ThreadContext, p: Int32Array, job: number): void {
   for (let i = t0 * MR; i < rowEnd; i++) {
     const src = o + (i - t0 * MR) * ldO;
     const dst = out! / 4 + (b * Lq! + i) * H! * D! + h * D!;
-    const scaleRow = inv[i - t0 * MR]!;
-    for (let d = 0; d < D!; d++) f[dst + d] = f[src + d]! * scaleRow;
+    const inv = 1 / f[sumsAt / 4 + i - t0 * MR]!;
+    for (let d = 0; d < D!; d++) f[dst + d] = f[src + d]! * inv;
   }
 }

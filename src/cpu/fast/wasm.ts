@@ -45,14 +45,34 @@ const SIMD = {
   load32Splat: 0x09,
   store: 0x0b,
   const: 0x0c,
-  f32x4Splat: 0x13,
-  f32x4ExtractLane: 0x1f,
+  shuffle: 0x0d,
+  i32x4Splat: 0x11,
+  f32x4Nearest: 0x6a,
+  i32x4Shl: 0xab,
+  i32x4Add: 0xae,
   f32x4Add: 0xe4,
   f32x4Sub: 0xe5,
   f32x4Mul: 0xe6,
+  f32x4Div: 0xe7,
+  f32x4Min: 0xe8,
   f32x4Max: 0xe9,
+  i32x4TruncSatF32x4S: 0xf8,
   f32x4RelaxedMadd: 0x105,
 } as const;
+
+/** The lane-wise operations (two v128 in, one out, or one in for the conversions) by name. */
+export type SimdOp =
+  | 'f32x4Add'
+  | 'f32x4Sub'
+  | 'f32x4Mul'
+  | 'f32x4Div'
+  | 'f32x4Min'
+  | 'f32x4Max'
+  | 'f32x4Nearest'
+  | 'i32x4TruncSatF32x4S'
+  | 'i32x4Add'
+  | 'i32x4Shl'
+  | 'i32x4Splat';
 
 /**
  * One function's body as a list of instructions. The methods push instructions in stack-machine
@@ -102,6 +122,9 @@ export class FunctionBuilder {
   i32LtU(): this {
     return this.op(0x49);
   }
+  i32Eq(): this {
+    return this.op(0x46);
+  }
   /** l += v (an i32 constant or another local). */
   inc(l: Local, v: number | Local): this {
     this.get(l);
@@ -146,6 +169,22 @@ export class FunctionBuilder {
     this.simd(SIMD.const);
     for (let i = 0; i < 16; i++) this.code.push(0);
     return this;
+  }
+  /** Four f32 lanes of the same value. */
+  f32x4Const(v: number): this {
+    this.simd(SIMD.const);
+    const bytes = new Uint8Array(new Float32Array([v, v, v, v]).buffer);
+    for (const b of bytes) this.code.push(b);
+    return this;
+  }
+  /** Lanes of a and b (lanes 0-3 of a, 4-7 of b) picked by 32-bit lane index. */
+  shuffle32(lanes: [number, number, number, number]): this {
+    this.simd(SIMD.shuffle);
+    for (const l of lanes) this.code.push(4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3);
+    return this;
+  }
+  v(op: SimdOp): this {
+    return this.simd(SIMD[op]);
   }
   f32x4Add(): this {
     return this.simd(SIMD.f32x4Add);
@@ -237,7 +276,7 @@ export function encodeModule(
   section(out, 2, imports);
   const funcs: number[] = [];
   uleb(funcs, functions.length);
-  functions.forEach((_, i) => uleb(funcs, i));
+  for (let i = 0; i < functions.length; i++) uleb(funcs, i);
   section(out, 3, funcs);
   const exports: number[] = [];
   uleb(exports, functions.length);
