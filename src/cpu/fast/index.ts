@@ -4,7 +4,7 @@
 import type { AttentionRefShape } from '../attention.js';
 import type { MatmulRefOptions } from '../matmul.js';
 import { MR, NR } from './kernels.js';
-import { packColumns, packPanels, packRows } from './pack.js';
+import { packColumns, packPanels } from './pack.js';
 import { fastCpu } from './pool.js';
 import {
   ACTIVATIONS,
@@ -45,6 +45,7 @@ export function matmulWasm(
   const nPanels = Math.ceil(N / NR);
   const ldc = nPanels * NR;
   const L = new Layout();
+  const xp = L.take(M * K * 4);
   const ap = L.take(mTiles * MR * K * 4);
   const bp = L.take(nPanels * NR * K * 4);
   const cp = L.take(mTiles * MR * ldc * 4);
@@ -54,7 +55,7 @@ export function matmulWasm(
   // slack: the epilogue reads whole groups of four, up to three floats past an operand
   if (!fast.reserve(L.end + 16)) return undefined;
   const { f32, i32 } = fast.ctx;
-  packRows(x, M, K, f32, ap / 4);
+  f32.set(x.subarray(0, M * K), xp / 4);
   packColumns(w, N, K, f32, bp / 4);
   if (o.bias) f32.set(o.bias.subarray(0, N), bias / 4);
   if (o.gate) f32.set(o.gate, gate / 4);
@@ -65,6 +66,7 @@ export function matmulWasm(
     M,
     N,
     K,
+    xp,
     ap,
     bp,
     cp,
@@ -102,6 +104,7 @@ export function attentionWasm(
   const kPanels = Math.ceil(Lk / NR);
   const dPanels = Math.ceil(D / NR);
   const L = new Layout();
+  const qx = L.take(BH * Lq * D * 4);
   const qp = L.take(BH * qTiles * MR * D * 4);
   const kp = L.take(BH * kPanels * NR * D * 4);
   const vp = L.take(BH * dPanels * NR * Lk * 4);
@@ -110,14 +113,28 @@ export function attentionWasm(
   const scratch = L.take(fast.threads * scratchBytes);
   if (!fast.reserve(L.end)) return undefined;
   const f32 = fast.ctx.f32;
+  f32.set(q.subarray(0, BH * Lq * D), qx / 4);
   for (let bh = 0; bh < BH; bh++) {
-    // the scale goes into Q, so the softmax sees final scores (and padding keys stay at -Infinity)
-    packRows(q.subarray(bh * Lq * D, (bh + 1) * Lq * D), Lq, D, f32, qp / 4 + bh * qTiles * MR * D, scale);
     packColumns(k.subarray(bh * Lk * D, (bh + 1) * Lk * D), Lk, D, f32, kp / 4 + bh * kPanels * NR * D);
     packPanels(v.subarray(bh * Lk * D, (bh + 1) * Lk * D), Lk, D, f32, vp / 4 + bh * dPanels * NR * Lk);
   }
   const jobTiles = ATTENTION_JOB_TILES;
-  writeAttentionParams(fast.ctx.i32, { B, H, Lq, Lk, D, qp, kp, vp, out, scratch, scratchBytes, jobTiles });
+  writeAttentionParams(fast.ctx.i32, {
+    B,
+    H,
+    Lq,
+    Lk,
+    D,
+    qx,
+    scale,
+    qp,
+    kp,
+    vp,
+    out,
+    scratch,
+    scratchBytes,
+    jobTiles,
+  });
   fast.run(BH * Math.ceil(qTiles / jobTiles));
   return fast.ctx.f32.slice(out / 4, out / 4 + B * Lq * H * D);
 }

@@ -3,6 +3,7 @@
 // shared memory; the main thread writes them (gemm.ts) and reads the results.
 import type { Activation } from '../../backend.js';
 import { type KernelExports, MR, NR } from './kernels.js';
+import { packRows } from './pack.js';
 
 /** Int32 slots of the control block at the start of the memory. */
 export const CTL = {
@@ -74,6 +75,8 @@ export interface MatmulParams {
   M: number;
   N: number;
   K: number;
+  /** x row-major (each job packs its rows into ap) */
+  xp: number;
   ap: number;
   bp: number;
   cp: number;
@@ -113,6 +116,7 @@ export function writeMatmulParams(i32: Int32Array, o: MatmulParams): void {
       o.gateStride,
       o.gateColumn,
       o.residual,
+      o.xp,
     ],
     CTL.params,
   );
@@ -123,6 +127,10 @@ function matmulJob(ctx: ThreadContext, p: Int32Array, job: number): void {
   const [M, N, K, mTiles, nPanels, ap, bp, cp, ldc, jobTiles] = p as unknown as number[];
   const t0 = job * jobTiles!;
   const tiles = Math.min(jobTiles!, mTiles! - t0);
+  const r0 = t0 * MR;
+  const r1 = Math.min(M!, (t0 + tiles) * MR);
+  const xp = p[18]! / 4;
+  packRows(ctx.f32.subarray(xp + r0 * K!, xp + r1 * K!), r1 - r0, K!, ctx.f32, ap! / 4 + t0 * K! * MR);
   for (let k0 = 0; k0 < K!; k0 += KC) {
     const kc = Math.min(KC, K! - k0);
     ctx.kernels.gemm(
@@ -138,8 +146,6 @@ function matmulJob(ctx: ThreadContext, p: Int32Array, job: number): void {
       k0 > 0 ? 1 : 0,
     );
   }
-  const r0 = t0 * MR;
-  const r1 = Math.min(M!, (t0 + tiles) * MR);
   epilogue(ctx, p, r0, r1, M!, N!, ldc! / 4);
 }
 
@@ -180,6 +186,9 @@ export interface AttentionParams {
   Lq: number;
   Lk: number;
   D: number;
+  /** q as given (each job packs its rows, times the scale, into qp) */
+  qx: number;
+  scale: number;
   /** packed Q tiles, K panels and V panels of every (b, h); the output [B, Lq, H*D] */
   qp: number;
   kp: number;
@@ -228,9 +237,12 @@ export function writeAttentionParams(i32: Int32Array, o: AttentionParams) {
       0,
       0,
       o.B * o.H * jobsPerHead,
+      o.qx,
+      0, // the scale, as an f32 below
     ],
     CTL.params,
   );
+  new Float32Array(i32.buffer, i32.byteOffset)[CTL.params + 18] = o.scale;
 }
 
 /**
@@ -254,6 +266,11 @@ function attentionJob(ctx: ThreadContext, p: Int32Array, job: number): void {
   const oAt = pAt + rows * Lk4 * 4;
   const sumsAt = oAt + rows * ldO * 4;
   const qAt = qp! + (bh * qTiles! + t0) * D! * MR * 4;
+  const f = ctx.f32;
+  const q0 = p[17]! / 4 + (bh * Lq! + t0 * MR) * D!;
+  const qRows = Math.min(Lq!, (t0 + tiles) * MR) - t0 * MR;
+  // the scale goes into Q, so the softmax sees final scores (and padding keys stay at -Infinity)
+  packRows(f.subarray(q0, q0 + qRows * D!), qRows, D!, f, qAt / 4, f[CTL.params + 18]!);
   const kAt = kp! + bh * kPanels * D! * NR * 4;
   const vAt = vp! + bh * dPanels * Lk! * NR * 4;
   const k = ctx.kernels;
@@ -272,7 +289,6 @@ function attentionJob(ctx: ThreadContext, p: Int32Array, job: number): void {
       k0 ? 1 : 0,
     );
   }
-  const f = ctx.f32;
   if (Lk4 > Lk!) {
     // the padding keys' scores (0 from the zero-padded panels) must not count
     for (let r = 0; r < tiles * MR; r++)
