@@ -16,14 +16,14 @@ import {
 import { type DType, Tensor } from '../tensor.js';
 import { f16BitsToF32, roundToF16 } from '../util/f16.js';
 import { numel, type Shape } from '../util/shape.js';
-import { attentionFast, rangeMask } from './attention.js';
+import { rangeMask } from './attention.js';
 import { conv2dRef, upsampleNearest2xRef } from './conv.js';
 import { binaryRef, softmaxRef, unaryRef } from './elementwise.js';
 import { groupNormApplyRef, groupNormStatsRef } from './group-norm.js';
 import { headsRef } from './heads.js';
+import { cpuAttention, cpuMatmul } from './kernels.js';
 import { copyAxisRef, gatherRef, scatterRef } from './layout.js';
 import { maskedAttentionRef } from './masked-attention.js';
-import { matmulBlocked } from './matmul.js';
 import { layerNormRef, modulateRef, rmsNormRef } from './norm.js';
 import { randomRef } from './random.js';
 import { absDiffSumsRef } from './reduce.js';
@@ -125,7 +125,7 @@ export class CpuBackend extends Backend {
     K: number,
     outShape: Shape,
   ): Tensor {
-    const y = matmulBlocked(this.data(x), this.data(w), M, N, K, {
+    const y = cpuMatmul(this.data(x), this.data(w), M, N, K, {
       bias: o.bias && this.data(o.bias),
       activation: o.activation,
       gate: o.gate && this.data(o.gate),
@@ -152,7 +152,7 @@ export class CpuBackend extends Backend {
       rangeMask(r, ranges.ranges.dim(1), ranges.blockSize); // validates: no overlapping ranges
       kr = { ranges: r, maxRanges: ranges.ranges.dim(1), blockSize: ranges.blockSize };
     }
-    const y = attentionFast(this.data(q), this.data(k), this.data(v), { B, H, Lq, Lk, D }, scale, kr);
+    const y = cpuAttention(this.data(q), this.data(k), this.data(v), { B, H, Lq, Lk, D }, scale, kr);
     return this.wrap(y, [B, Lq, H * D], q.dtype);
   }
 
