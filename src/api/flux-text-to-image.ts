@@ -18,7 +18,7 @@ export function isRepoId(s: string): boolean {
 }
 
 /** A local folder or file for `model`: as given when it exists, else resolved from the Hugging Face cache / hub. */
-async function localPath(model: string, o: LoadOptions): Promise<string> {
+export async function resolveModelPath(model: string, o: LoadOptions): Promise<string> {
   if (existsSync(model)) return model;
   if (!isRepoId(model))
     throw new Error(`${model}: no such file or folder (and not a Hugging Face repo id like org/name)`);
@@ -48,7 +48,7 @@ export class FluxTextToImage extends TextToImagePipeline {
     own: boolean,
     o: LoadOptions,
   ): Promise<FluxTextToImage> {
-    const path = await localPath(model, o);
+    const path = await resolveModelPath(model, o);
     const isDir = statSync(path).isDirectory();
     const components = openFluxFolder(locateFlux(isDir ? { modelDir: path } : { checkpoint: path }));
     return new FluxTextToImage(be, dtype, own, components, o.aeDtype ?? 'f32', o.onLoadProgress);

@@ -9,9 +9,9 @@
 // are the CLI's too (EMBEDDED_DEFAULTS below), so a library call and `toma generate` make the same image.
 import type { Backend } from '../backend.js';
 import type { CreateCacheOptions } from '../cache/create.js';
-import type { AbortFlag } from '../util/abort.js';
 import type { ComputeDType } from '../models/weights.js';
 import type { MethodName, MethodOptions } from '../pipeline/methods.js';
+import type { AbortFlag } from '../util/abort.js';
 import { chooseDtype, type DeviceOptions, openBackend } from './device.js';
 import type { EmbeddedPipeline } from './embedded-pipeline.js';
 import { GeneratedImage } from './image.js';

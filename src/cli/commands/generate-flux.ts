@@ -1,9 +1,10 @@
 // `toma generate` with a FLUX.1 model: locate and check the components (before a backend is even
 // created), run the staged pipeline with a line per stage and progress bars for loading and denoising,
 // and write one PNG per method (atomically).
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, statSync } from 'node:fs';
 import { deflateSync } from 'node:zlib';
+import { resolveModelPath } from '../../api/flux-text-to-image.js';
+import type { LoadProgress } from '../../api/pipeline.js';
 import type { Backend } from '../../backend.js';
 import { scheduleString } from '../../cache/spec.js';
 import { validateOutputDir, writeFileAtomic } from '../../io/output.js';
@@ -26,6 +27,7 @@ import { choice, exemptOption, num, UsageError } from '../args.js';
 import { defaultDtype } from '../backend-choice.js';
 import { cacheCreateOptions, cacheSpecOption } from '../cache-options.js';
 import { cliAbortFlag } from '../cancel.js';
+import { freePath, imageName } from '../output-names.js';
 import { ProgressBar } from '../progress.js';
 import type { GenerateValues } from './generate.js';
 
@@ -111,6 +113,20 @@ function stagePrinter(): (e: StageEvent) => void {
   };
 }
 
+/** Download progress on stderr: redrawn on a terminal, a line per 10% otherwise. */
+function downloadPrinter(): (p: LoadProgress) => void {
+  let lastTenth = -1;
+  return (p) => {
+    const tenth = Math.floor((10 * p.loaded) / Math.max(1, p.total));
+    if (!process.stderr.isTTY && tenth === lastTenth) return;
+    lastTenth = tenth;
+    const line = `download ${size(p.loaded)} of ${size(p.total)} (${p.what})`;
+    if (process.stderr.isTTY)
+      process.stderr.write(`\r${line.padEnd(78).slice(0, 78)}${p.loaded >= p.total ? '\n' : ''}`);
+    else process.stderr.write(`${line}\n`);
+  };
+}
+
 /** `toma generate` for a FLUX.1 model (parsed options in). */
 export async function generateFlux(
   values: GenerateValues,
@@ -143,11 +159,22 @@ export async function generateFlux(
       .filter((p) => p !== undefined),
   );
 
+  // --model: a folder, a file, or a hub repo id fetched into the Hugging Face cache (the library's resolution)
+  let modelDir = values['model-dir'];
+  let checkpoint = values.checkpoint;
+  if (values.model !== undefined) {
+    if (modelDir !== undefined || checkpoint !== undefined)
+      throw new UsageError('--model replaces --model-dir and --checkpoint: give one of them');
+    const path = await resolveModelPath(values.model, { onLoadProgress: downloadPrinter() });
+    if (statSync(path).isDirectory()) modelDir = path;
+    else checkpoint = path;
+  }
+
   // everything that can be checked without loading weights, before a device is opened
   const components: FluxComponents = openFluxFolder(
     locateFlux({
-      modelDir: values['model-dir'],
-      checkpoint: values.checkpoint,
+      modelDir,
+      checkpoint,
       ae: values.ae,
       clip: values.clip,
       t5: values.t5,
@@ -216,8 +243,17 @@ export async function generateFlux(
     }
 
     mkdirSync(outDir, { recursive: true });
+    const taken = new Set<string>();
     for (const out of r.outputs) {
-      const path = join(outDir, `${promptSlug(prompt)}-seed${seed}-${out.method.replace(/:/g, '-')}.png`);
+      const name = imageName({
+        label: promptSlug(prompt),
+        seed,
+        width: r.width,
+        height: r.height,
+        method: out.method,
+        backend: be.name,
+      });
+      const path = freePath(outDir, name, !!values.overwrite, taken);
       writeFileAtomic(
         path,
         encodePng(toUint8(out.images[0]!), r.width, r.height, 3, (raw) => deflateSync(raw)),
