@@ -2,12 +2,14 @@
 // created), run the staged pipeline with a line per stage and progress bars for loading and denoising,
 // and write one PNG per method (atomically).
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import type { Backend } from '../../backend.js';
 import { scheduleString } from '../../cache/spec.js';
 import { writeFileAtomic } from '../../io/atomic.js';
 import { encodePng, toUint8 } from '../../io/png.js';
+import { Checkpoint } from '../../io/safetensors.js';
+import { defaultTaef1Path } from '../../models/taesd/files.js';
 import { type FluxComponents, fluxVariant, openFluxFolder } from '../../pipeline/flux-components.js';
 import {
   FLUX_VARIANT_DEFAULTS,
@@ -22,6 +24,7 @@ import { locateFlux } from '../../pipeline/model-folder.js';
 import { choice, exemptOption, num, UsageError } from '../args.js';
 import { defaultDtype } from '../backend-choice.js';
 import { cacheCreateOptions, cacheSpecOption } from '../cache-options.js';
+import { defaultPreviewEvery, writePreview } from '../preview.js';
 import { ProgressBar } from '../progress.js';
 import type { GenerateValues } from './generate.js';
 
@@ -127,6 +130,21 @@ export async function generateFlux(
   const options = methodOptions(values);
   const cache = cacheSpecOption(values.cache);
   const outDir = values.out ?? 'out';
+  const decoder = choice(values.decoder, ['ae', 'taef1'] as const, 'decoder', 'ae');
+  // --preview with no file: an empty value (generate.ts), meaning preview.png in the output folder
+  const previewPath = values.preview === undefined ? null : values.preview || join(outDir, 'preview.png');
+  if (values['preview-every'] !== undefined && !previewPath)
+    throw new UsageError('--preview-every needs --preview [FILE]');
+  const previewEveryGiven =
+    values['preview-every'] === undefined
+      ? undefined
+      : num(
+          values['preview-every'],
+          'preview-every',
+          1,
+          (x) => Number.isInteger(x) && x >= 1,
+          'a positive integer',
+        );
 
   // everything that can be checked without loading weights, before a device is opened
   const components: FluxComponents = openFluxFolder(
@@ -142,6 +160,8 @@ export async function generateFlux(
   );
   const c = components.transformerConfig;
   const variant = fluxVariant(c);
+  // the bundled TAEF1, opened (header only) before a device is
+  const taef1 = decoder === 'taef1' || previewPath ? Checkpoint.open(defaultTaef1Path()) : undefined;
   if (variant === 'schnell' && guidanceGiven !== undefined)
     console.error('note: --guidance is ignored: FLUX.1-schnell has no guidance embedder');
 
@@ -157,7 +177,10 @@ export async function generateFlux(
     const methods: PipelineMethod[] =
       values.compare && (method !== 'dense' || cache) ? [{ method: 'dense', options }, target] : [target];
     const t5 = components.t5Config;
-    console.log(`backend: ${be.info().description}, ${dtype} (autoencoder ${aeDtype})`);
+    const previewEvery = previewPath ? (previewEveryGiven ?? defaultPreviewEvery(steps)) : 0;
+    console.log(
+      `backend: ${be.info().description}, ${dtype} (${decoder === 'taef1' ? 'decoder TAEF1' : 'autoencoder'} ${aeDtype})`,
+    );
     console.log(
       `model: FLUX.1-${variant} from ${components.description}: transformer ${c.depth} + ${c.depth_single_blocks} blocks of ${c.hidden_size}, T5 ${t5.num_layers} x ${t5.d_model}, CLIP ${components.clipConfig.num_hidden_layers} x ${components.clipConfig.hidden_size}`,
     );
@@ -165,6 +188,13 @@ export async function generateFlux(
       `image: ${width}x${height}, ${steps} steps${variant === 'dev' ? `, guidance ${guidanceGiven ?? FLUX_VARIANT_DEFAULTS.dev.guidance}` : ''}, seed ${seed}, method ${methods.map(pipelineMethodLabel).join(' and ')}`,
     );
 
+    if (previewPath) {
+      mkdirSync(dirname(previewPath), { recursive: true });
+      console.log(
+        `preview: ${previewPath}, refreshed every ${previewEvery} step${previewEvery > 1 ? 's' : ''} (TAEF1)`,
+      );
+    }
+    const printStage = stagePrinter();
     const controller = new AbortController();
     const onSigint = () => controller.abort();
     process.once('SIGINT', onSigint);
@@ -183,8 +213,14 @@ export async function generateFlux(
         seed,
         maxSequenceLength: maxLength,
         methods,
-        onEvent: stagePrinter(),
+        onEvent: (e) => {
+          printStage(e);
+          if (e.preview && previewPath) writePreview(previewPath, e.preview);
+        },
         signal: controller.signal,
+        taef1,
+        previewEvery,
+        decoder,
       });
     } catch (e) {
       if ((e as Error).name === 'AbortError') {
@@ -196,6 +232,7 @@ export async function generateFlux(
       throw e;
     } finally {
       process.off('SIGINT', onSigint);
+      taef1?.close();
     }
 
     mkdirSync(outDir, { recursive: true });

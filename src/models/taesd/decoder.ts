@@ -97,13 +97,14 @@ export class TaesdDecoder {
 
   /** Loads a TAESD-family decoder checkpoint (taef1_decoder.safetensors, taesdxl_decoder.safetensors). */
   static load(be: Backend, src: WeightSource, opts: TaesdLoadOptions = {}): TaesdDecoder {
-    const first = src.has('1.weight') ? src.info('1.weight').shape : null;
-    if (!first || first.length !== 4 || first[0] !== TAESD_WIDTH || first[2] !== 3 || first[3] !== 3) {
+    const first = src.has('1.weight') ? src.info('1.weight').shape : [];
+    const isTaesd = first.length === 4 && first[0] === TAESD_WIDTH && first[2] === 3 && first[3] === 3;
+    if (!isTaesd) {
       const { family, evidence } = detectFamily(src.keys());
       const what =
         family !== 'unknown'
           ? `it looks like ${familyName(family)} (e.g. "${evidence}")`
-          : first
+          : first.length
             ? `its "1.weight" is [${first.join(', ')}], not [${TAESD_WIDTH}, C, 3, 3]`
             : 'it has no "1.weight" (the first convolution)';
       throw new Error(`${src.path} is not a TAESD decoder checkpoint: ${what}`);
