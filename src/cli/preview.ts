@@ -43,8 +43,11 @@ export function shrinkRgb(
 /** Writes the first image of a preview to `path` as a PNG (atomically). */
 export function writePreview(path: string, p: PreviewImages): void {
   const s = shrinkRgb(p.images[0]!, p.width, p.height);
-  writeFileAtomic(
-    path,
-    encodePng(toUint8(s.rgb), s.width, s.height, 3, (raw) => deflateSync(raw)),
-  );
+  const png = encodePng(toUint8(s.rgb), s.width, s.height, 3, (raw) => deflateSync(raw));
+  try {
+    writeFileAtomic(path, png);
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+    throw new Error(`--preview ${path}: cannot write the preview file (${why})`);
+  }
 }

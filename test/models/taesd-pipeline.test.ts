@@ -4,7 +4,7 @@
 // random FLUX.1 folder. Skips when the bundled TAEF1 weights are absent.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -188,6 +188,33 @@ describe('toma generate --decoder taef1 --preview', { skip: noWeights }, () => {
     assert.match(r.out, /^ {2}load AE /m);
     assert.deepEqual(pngSize(file), [32, 32]);
     assert.deepEqual(readdirSync(out), ['a-cat-seed0-dense.png']);
+  });
+
+  it('a preview path that cannot be written is one line naming it', async () => {
+    const folder = join(tmp, 'preview-is-a-folder');
+    mkdirSync(folder, { recursive: true });
+    const r = toma([
+      'generate',
+      '--model-dir',
+      await tinyFolder(),
+      '--prompt',
+      'a',
+      '--steps',
+      '2',
+      '--size',
+      '32',
+      '--backend',
+      'cpu',
+      '--preview',
+      folder,
+      '--out',
+      join(tmp, 'out-preview-folder'),
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(
+      r.err,
+      new RegExp(`^toma: --preview ${folder}: cannot write the preview file \\(EISDIR\\)$`, 'm'),
+    );
   });
 
   it('usage errors (exit 2) name the option and the rule', async () => {

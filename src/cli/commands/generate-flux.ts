@@ -160,7 +160,7 @@ export async function generateFlux(
   );
   const c = components.transformerConfig;
   const variant = fluxVariant(c);
-  // the bundled TAEF1, opened (header only) before a device is
+  // the bundled TAEF1 (its header), opened before a device is so that a missing file fails early
   const taef1 = decoder === 'taef1' || previewPath ? Checkpoint.open(defaultTaef1Path()) : undefined;
   if (variant === 'schnell' && guidanceGiven !== undefined)
     console.error('note: --guidance is ignored: FLUX.1-schnell has no guidance embedder');
