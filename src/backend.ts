@@ -819,7 +819,7 @@ export abstract class Backend {
    * 2-D convolution, stride 1, zero "same" padding, channels-last: x [B, H, W, Cin], weight
    * [Cout, KH, KW, Cin] (PyTorch's [Cout, Cin, KH, KW] permuted; see convWeightToOHWI), odd KH and KW.
    * Returns [B, H', W', Cout] (H' = 2H and W' = 2W with `upsample`, else H and W) =
-   * conv(upsample?(x)) + bias + residual. `upsample` reads x through a nearest-neighbour 2x upsampling
+   * conv(upsample?(x)) + bias + residual, then ReLU with `relu`. `upsample` reads x through a nearest-neighbour 2x upsampling
    * without materialising it. `top` / `bottom` [B, p, W, Cin] hold the input rows just above and below
    * x, used instead of zero padding (row bands of a larger image); p = ceil((KH-1)/2 / (upsample ? 2 : 1)).
    */
@@ -948,6 +948,8 @@ export interface Conv2dOptions {
   residual?: Tensor;
   /** Nearest 2x upsampling of the input, fused into the convolution. */
   upsample?: boolean;
+  /** max(0, ·) of the result, after the residual (TAESD's conv → ReLU and fuse(conv + skip)). */
+  relu?: boolean;
   /** Input rows just above x, [B, p, W, Cin] (instead of zero padding). */
   top?: Tensor;
   /** Input rows just below x, [B, p, W, Cin]. */

@@ -283,6 +283,7 @@ export class CpuBackend extends Backend {
         bias: o.bias && this.data(o.bias),
         residual: o.residual && this.data(o.residual),
         upsample: o.upsample,
+        relu: o.relu,
         top: o.top && this.data(o.top),
         bottom: o.bottom && this.data(o.bottom),
         padRows: convPadRows(KH, o.upsample ? 2 : 1),

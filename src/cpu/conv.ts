@@ -1,5 +1,5 @@
 // Reference 2-D convolution (channels-last, stride 1, same padding, optional fused nearest 2x
-// upsampling and explicit rows above/below) and nearest upsampling, accumulating in f64.
+// upsampling, explicit rows above/below and ReLU) and nearest upsampling, accumulating in f64.
 
 export interface Conv2dRefShape {
   B: number;
@@ -15,6 +15,8 @@ export interface Conv2dRefOptions {
   bias?: Float32Array;
   residual?: Float32Array;
   upsample?: boolean;
+  /** max(0, ·) after the residual. */
+  relu?: boolean;
   /** [B, p, W, Cin] rows above / below x. */
   top?: Float32Array;
   bottom?: Float32Array;
@@ -63,7 +65,7 @@ export function conv2dRef(
             }
           }
           if (o.residual) acc += o.residual[ob + co]!;
-          out[ob + co] = acc;
+          out[ob + co] = o.relu ? Math.max(acc, 0) : acc;
         }
       }
     }

@@ -21,6 +21,7 @@ export function conv2d(be: GpuBackend, x: Tensor, w: Tensor, o: Conv2dOptions, o
       UP: up,
       BIAS: !!o.bias,
       RESIDUAL: !!o.residual,
+      RELU: !!o.relu,
       TOP: !!o.top,
       BOTTOM: !!o.bottom,
     },

@@ -2,7 +2,8 @@
 //   y[m, co] = bias[co] + sum_k A[m, k] * w[co, k] (+ residual[m, co])
 // with m = (b, oy, ox) over the output and k = (ky, kx, ci), so w [Cout, KH, KW, Cin] is the [N, K]
 // operand of matmul_simt and A is gathered from x on the fly: zero padding, optional nearest 2x
-// upsampling of x (UP = 2), optional input rows above / below x from other buffers (TOP / BOTTOM).
+// upsampling of x (UP = 2), optional input rows above / below x from other buffers (TOP / BOTTOM),
+// and an optional ReLU of the result after the residual (RELU).
 // Tiling as matmul_simt: 64x64 outputs per workgroup of 16x16 threads, 4x4 per thread, K by 16.
 // Each thread loads the same 4 output rows at every K step, so their (b, oy, ox) are decoded once,
 // and its k position advances without divisions.
@@ -153,6 +154,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
 #endif
 #if RESIDUAL
       v += f32(residual[r * p.N + c]);
+#endif
+#if RELU
+      v = max(v, 0.0);
 #endif
       y[r * p.N + c] = T(v);
     }

@@ -3,6 +3,8 @@
 //   -> load the transformer; per method: seeded latent noise [B, 16, H/8, W/8] packed 2x2 into tokens,
 //      Euler steps over the schedule (schnell: uniform; dev: shifted by image size, with guidance); free
 //   -> load the autoencoder, decode each method's latents, free.
+// With TAEF1 (models/taesd/, a 1.2 M-parameter decoder) beside the transformer, the current estimate of
+// the final image is decoded every few steps for live previews; TAEF1 can also replace the autoencoder.
 // Freed models' buffers are returned to the device (trim), so the peak is the largest component plus its
 // activations, not the sum. Each stage is timed to completion on the device and its peak memory recorded.
 
@@ -14,7 +16,8 @@ import { REDUCER_DEFAULTS } from '../merge/options.js';
 import { FLUX_CLIP_MAX_LENGTH } from '../models/clip/config.js';
 import type { FluxConfig } from '../models/flux/config.js';
 import { FLUX_T5_MAX_LENGTH } from '../models/t5/config.js';
-import type { ComputeDType } from '../models/weights.js';
+import { TAESD_SCALE, TaesdDecoder } from '../models/taesd/decoder.js';
+import type { ComputeDType, WeightSource } from '../models/weights.js';
 import type { Tensor } from '../tensor.js';
 import type { AbortFlag } from '../util/abort.js';
 import { Rng } from '../util/random.js';
@@ -32,6 +35,7 @@ export type StageName =
   | 'load transformer'
   | 'denoise'
   | 'load AE'
+  | 'load TAEF1'
   | 'decode';
 
 export interface StageEvent {
@@ -48,6 +52,20 @@ export interface StageEvent {
   peakBytes?: number;
   /** end of a load: bytes of parameters on the device. */
   paramBytes?: number;
+  /** progress of denoise, on preview steps: the current estimate of the final images. */
+  preview?: PreviewImages;
+}
+
+/** TAEF1's decode of x0 = x_t − t·v, the sampler's current estimate of the final latents. */
+export interface PreviewImages {
+  /** The steps done when it was taken (as `done`). */
+  step: number;
+  width: number;
+  height: number;
+  /** Per prompt: interleaved RGB [H, W, 3] in [-1, 1], like MethodOutput.images. */
+  images: Float32Array[];
+  /** The preview's own time (ms), not counted in the step's. */
+  ms: number;
 }
 
 export interface StageRecord {
@@ -101,6 +119,12 @@ export interface FluxPipelineOptions {
   onEvent?: (e: StageEvent) => void;
   /** Checked between steps (an AbortSignal, or a flag another thread sets: util/abort.ts). */
   signal?: AbortFlag;
+  /** TAEF1 decoder weights (models/taesd/taef1_decoder.safetensors), for previewEvery and decoder 'taef1'. */
+  taef1?: WeightSource;
+  /** Decode a preview (StageEvent.preview) after every this many steps but the last; 0 (default): none. */
+  previewEvery?: number;
+  /** The final decode: 'ae' (default, the FLUX.1 autoencoder) or 'taef1' (fast and small, lower fidelity). */
+  decoder?: 'ae' | 'taef1';
 }
 
 export interface MethodOutput {
@@ -156,6 +180,14 @@ export function latentNoise(seed: number, B: number, C: number, h: number, w: nu
 
 const aborted = () => new DOMException('generation cancelled', 'AbortError');
 
+/** TAESD's RGB in about [0, 1] ([B, H, W, 3]) -> per image, [-1, 1] like the autoencoder's, clamped. */
+function signedImages(rgb: Float32Array, B: number): Float32Array[] {
+  const per = rgb.length / B;
+  return Array.from({ length: B }, (_, b) =>
+    rgb.subarray(b * per, (b + 1) * per).map((v) => Math.max(-1, Math.min(1, 2 * v - 1))),
+  );
+}
+
 export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipelineResult> {
   const { be, components: comps, dtype } = o;
   const c = comps.transformerConfig;
@@ -182,6 +214,18 @@ export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipel
       throw new RangeError(
         `${what} must be a positive multiple of ${2 * factor} (${factor}x autoencoder scale x 2x2 patches), got ${v}`,
       );
+  const previewEvery = o.previewEvery ?? 0;
+  const useTaef1 = previewEvery > 0 || o.decoder === 'taef1';
+  if (!Number.isInteger(previewEvery) || previewEvery < 0)
+    throw new RangeError(`previewEvery must be a non-negative integer, got ${previewEvery}`);
+  if (useTaef1 && !o.taef1)
+    throw new RangeError(
+      `${previewEvery ? 'previews need' : "decoder 'taef1' needs"} the TAEF1 decoder weights (option taef1)`,
+    );
+  if (useTaef1 && (factor !== TAESD_SCALE || zc !== 16))
+    throw new RangeError(
+      `TAEF1 decodes 16-channel latents at 1/${TAESD_SCALE} scale; this model's autoencoder has ${zc} channels at 1/${factor}`,
+    );
   const h = H / factor;
   const w = W / factor;
   const rows = h / 2;
@@ -224,6 +268,10 @@ export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipel
     m.dispose();
     be.trim();
   };
+  const loadTaef1 = () =>
+    stage('load TAEF1', () => TaesdDecoder.load(be, o.taef1!, { dtype: o.aeDtype ?? 'f32' }), {
+      paramBytes: (m) => m.deviceBytes,
+    });
 
   // tokenize
   const { t5Ids, clipIds } = await stage('tokenize', () => {
@@ -279,12 +327,24 @@ export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipel
       paramBytes: (m) => m.params.bytes,
     });
     const positions = model.positions({ batch: B, rows, cols, textTokens: L });
+    let taef1: TaesdDecoder | null = null;
     try {
+      if (previewEvery > 0) taef1 = await loadTaef1();
+      /** x0 [B, N, 4·zc] (packed tokens) -> preview images. */
+      const preview = async (x0: Tensor, step: number): Promise<PreviewImages> => {
+        const p0 = performance.now();
+        const img = await taef1!.decode(await x0.read(), B, h, w, { layout: 'packed' });
+        return { step, width: W, height: H, images: signedImages(img.data, B), ms: performance.now() - p0 };
+      };
       const ts = fluxSchedule(steps, N, defaults.schedule);
       const noise = latentNoise(o.seed ?? 0, B, zc, h, w);
       const tokenChannels = 4 * zc;
       const cacheGroups = Array.from({ length: B }, (_, b) => b); // one cache group per prompt
-      const run = async (m: PipelineMethod, count: number, onStep?: (i: number, ms: number) => void) => {
+      const run = async (
+        m: PipelineMethod,
+        count: number,
+        onStep?: (i: number, ms: number, preview?: PreviewImages) => void,
+      ) => {
         const setup = createMethod(be, m.method, { ...methodDefaults(c), ...m.options }, c.depth, {
           cache: m.cache,
           cacheOptions: m.cacheOptions,
@@ -305,18 +365,29 @@ export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipel
               positions,
             };
             const hooks = { reducer: setup.reducer, pattern: setup.pattern, step: i, steps };
-            let next: Tensor;
-            if (setup.cache) {
-              const v = await model.forwardAsync(inputs, { ...hooks, cache: setup.cache, cacheGroups });
-              next = be.tidy(() => be.add(x, be.scale(v, dt)));
-              v.dispose();
-            } else {
-              next = be.tidy(() => be.add(x, be.scale(model.forward(inputs, hooks), dt)));
-            }
+            const v = setup.cache
+              ? await model.forwardAsync(inputs, { ...hooks, cache: setup.cache, cacheGroups })
+              : be.keep(be.tidy(() => model.forward(inputs, hooks)));
+            // x0 = x_t − t·v: where this step's straight line reaches t = 0 (v = noise − data)
+            const x0 =
+              onStep && taef1 && (i + 1) % previewEvery === 0 && i + 1 < count
+                ? be.keep(be.tidy(() => be.add(x, be.scale(v, -tCur))))
+                : null;
+            const next = be.tidy(() => be.add(x, be.scale(v, dt)));
+            v.dispose();
             x.dispose();
             x = be.keep(next);
             await be.sync();
-            onStep?.(i, performance.now() - s0);
+            const ms = performance.now() - s0;
+            let p: PreviewImages | undefined;
+            if (x0) {
+              try {
+                p = await preview(x0, i + 1);
+              } finally {
+                x0.dispose();
+              }
+            }
+            onStep?.(i, ms, p);
           }
           const d = setup.cache?.decisions();
           return { z: await x.read(), fullSteps: d && cacheGroups.map((g) => fullSteps(d, g)) };
@@ -332,9 +403,17 @@ export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipel
         const r = await stage(
           'denoise',
           () =>
-            run(m, steps, (i, ms) => {
+            run(m, steps, (i, ms, preview) => {
               stepMs.push(ms);
-              emit({ stage: 'denoise', phase: 'progress', method: label, done: i + 1, total: steps, ms });
+              const e: StageEvent = {
+                stage: 'denoise',
+                phase: 'progress',
+                method: label,
+                done: i + 1,
+                total: steps,
+                ms,
+              };
+              emit(preview ? { ...e, preview } : e);
             }),
           { method: label },
         );
@@ -342,6 +421,7 @@ export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipel
       }
     } finally {
       positions.dispose();
+      if (taef1) free(taef1);
       free(model);
     }
   } finally {
@@ -349,20 +429,26 @@ export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipel
     y.dispose();
   }
 
-  // autoencoder: decode each method's latents
+  // the final decode: the autoencoder, or TAEF1
   const outputs: MethodOutput[] = [];
-  const ae = await stage('load AE', (p) => comps.loadAe(be, o.aeDtype ?? 'f32', p), {
-    paramBytes: (m) => m.deviceBytes,
-  });
+  const decoder = o.decoder === 'taef1' ? await loadTaef1() : null;
+  const ae = decoder
+    ? null
+    : await stage('load AE', (p) => comps.loadAe(be, o.aeDtype ?? 'f32', p), {
+        paramBytes: (m) => m.deviceBytes,
+      });
+  const decode = async (z: Float32Array): Promise<Float32Array[]> => {
+    if (decoder) return signedImages((await decoder.decode(z, B, h, w)).data, B);
+    const img = await ae!.decode(z, B, h, w);
+    const per = img.data.length / B;
+    return Array.from({ length: B }, (_, b) =>
+      img.data.subarray(b * per, (b + 1) * per).map((v) => Math.max(-1, Math.min(1, v))),
+    );
+  };
   try {
     for (const l of latents) {
-      if (o.warmup) await ae.decode(l.z, B, h, w);
-      const img = await stage('decode', () => ae.decode(l.z, B, h, w), { method: l.method });
-      const [, Hd, Wd, C] = img.shape;
-      const per = Hd * Wd * C;
-      const images = Array.from({ length: B }, (_, b) =>
-        img.data.subarray(b * per, (b + 1) * per).map((v) => Math.max(-1, Math.min(1, v))),
-      );
+      if (o.warmup) await decode(l.z);
+      const images = await stage('decode', () => decode(l.z), { method: l.method });
       outputs.push({
         method: l.method,
         images,
@@ -371,7 +457,7 @@ export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipel
       });
     }
   } finally {
-    free(ae);
+    free(decoder ?? ae!);
   }
 
   return {

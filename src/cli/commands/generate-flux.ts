@@ -2,6 +2,7 @@
 // created), run the staged pipeline with a line per stage and progress bars for loading and denoising,
 // and write one PNG per method (atomically).
 import { mkdirSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { resolveModelPath } from '../../api/flux-text-to-image.js';
 import type { LoadProgress } from '../../api/pipeline.js';
@@ -9,9 +10,11 @@ import type { Backend } from '../../backend.js';
 import { scheduleString } from '../../cache/spec.js';
 import { validateOutputDir, writeFileAtomic } from '../../io/output.js';
 import { encodePng, toUint8 } from '../../io/png.js';
+import { Checkpoint } from '../../io/safetensors.js';
 import { fluxForwardNeed } from '../../models/flux/memory.js';
 import { budgetOf, checkImageSize, checkMemory } from '../../models/limits.js';
 import { FLUX_T5_MAX_LENGTH } from '../../models/t5/config.js';
+import { defaultTaef1Path } from '../../models/taesd/files.js';
 import { type FluxComponents, fluxVariant, openFluxFolder } from '../../pipeline/flux-components.js';
 import {
   FLUX_VARIANT_DEFAULTS,
@@ -28,6 +31,7 @@ import { defaultDtype } from '../backend-choice.js';
 import { cacheCreateOptions, cacheSpecOption } from '../cache-options.js';
 import { cliAbortFlag } from '../cancel.js';
 import { freePath, imageName } from '../output-names.js';
+import { defaultPreviewEvery, writePreview } from '../preview.js';
 import { ProgressBar } from '../progress.js';
 import type { GenerateValues } from './generate.js';
 
@@ -170,6 +174,22 @@ export async function generateFlux(
     else checkpoint = path;
   }
 
+  const decoder = choice(values.decoder, ['ae', 'taef1'] as const, 'decoder', 'ae');
+  // --preview with no file: an empty value (generate.ts), meaning preview.png in the output folder
+  const previewPath = values.preview === undefined ? null : values.preview || join(outDir, 'preview.png');
+  if (values['preview-every'] !== undefined && !previewPath)
+    throw new UsageError('--preview-every needs --preview [FILE]');
+  const previewEveryGiven =
+    values['preview-every'] === undefined
+      ? undefined
+      : num(
+          values['preview-every'],
+          'preview-every',
+          1,
+          (x) => Number.isInteger(x) && x >= 1,
+          'a positive integer',
+        );
+
   // everything that can be checked without loading weights, before a device is opened
   const components: FluxComponents = openFluxFolder(
     locateFlux({
@@ -184,6 +204,8 @@ export async function generateFlux(
   );
   const c = components.transformerConfig;
   const variant = fluxVariant(c);
+  // the bundled TAEF1 (its header), opened before a device is so that a missing file fails early
+  const taef1 = decoder === 'taef1' || previewPath ? Checkpoint.open(defaultTaef1Path()) : undefined;
   if (variant === 'schnell' && guidanceGiven !== undefined)
     console.error('note: --guidance is ignored: FLUX.1-schnell has no guidance embedder');
 
@@ -210,7 +232,10 @@ export async function generateFlux(
     const methods: PipelineMethod[] =
       values.compare && (method !== 'dense' || cache) ? [{ method: 'dense', options }, target] : [target];
     const t5 = components.t5Config;
-    console.log(`backend: ${be.info().description}, ${dtype} (autoencoder ${aeDtype})`);
+    const previewEvery = previewPath ? (previewEveryGiven ?? defaultPreviewEvery(steps)) : 0;
+    console.log(
+      `backend: ${be.info().description}, ${dtype} (${decoder === 'taef1' ? 'decoder TAEF1' : 'autoencoder'} ${aeDtype})`,
+    );
     console.log(
       `model: FLUX.1-${variant} from ${components.description}: transformer ${c.depth} + ${c.depth_single_blocks} blocks of ${c.hidden_size}, T5 ${t5.num_layers} x ${t5.d_model}, CLIP ${components.clipConfig.num_hidden_layers} x ${components.clipConfig.hidden_size}`,
     );
@@ -218,6 +243,13 @@ export async function generateFlux(
       `image: ${width}x${height}, ${steps} steps${variant === 'dev' ? `, guidance ${guidanceGiven ?? FLUX_VARIANT_DEFAULTS.dev.guidance}` : ''}, seed ${seed}, method ${methods.map(pipelineMethodLabel).join(' and ')}`,
     );
 
+    if (previewPath) {
+      mkdirSync(dirname(previewPath), { recursive: true });
+      console.log(
+        `preview: ${previewPath}, refreshed every ${previewEvery} step${previewEvery > 1 ? 's' : ''} (TAEF1)`,
+      );
+    }
+    const printStage = stagePrinter();
     let r: FluxPipelineResult;
     try {
       r = await runFluxPipeline({
@@ -233,13 +265,21 @@ export async function generateFlux(
         seed,
         maxSequenceLength: maxLength,
         methods,
-        onEvent: stagePrinter(),
+        onEvent: (e) => {
+          printStage(e);
+          if (e.preview && previewPath) writePreview(previewPath, e.preview);
+        },
         signal: cliAbortFlag(),
+        taef1,
+        previewEvery,
+        decoder,
       });
     } catch (e) {
       if (e instanceof RangeError && /width|height/.test(e.message))
         throw new UsageError(`--size: ${e.message}`);
       throw e;
+    } finally {
+      taef1?.close();
     }
 
     mkdirSync(outDir, { recursive: true });

@@ -33,6 +33,10 @@ and the encoder folders beside it or given. Components load one at a time and ar
   --method       dense|toma|tomesd|todo|hilbert (default dense); --compare also runs dense
   --ratio --tile ToMA / ToMeSD ratio (0.5) and tile (4); --merge-every K (3); --exempt D,S (5,5)
   --ae --clip --t5 --clip-tokenizer --t5-tokenizer   component locations outside the model folder
+  --decoder      ae|taef1: the final decode by the FLUX.1 autoencoder (default) or by TAEF1, the bundled
+                 1.2 M-parameter tiny decoder (much faster and smaller, softer images: docs/taesd.md)
+  --preview [FILE]  a live preview (TAEF1's decode of the current estimate), refreshed in FILE (default
+                 <out>/preview.png, at most 256 px) every --preview-every N steps (default steps/8, >= 1)
 
 Embedded model (a small pixel-space Flux trained by this project, models/embedded/MODEL_CARD.md): PNGs
 per class; unless --no-compare, the same seeds run dense too and the speedup of the method is printed.
@@ -93,6 +97,9 @@ const OPTIONS = {
   t5: { type: 'string' },
   'clip-tokenizer': { type: 'string' },
   't5-tokenizer': { type: 'string' },
+  decoder: { type: 'string' },
+  preview: { type: 'string' },
+  'preview-every': { type: 'string' },
   ...GPU_OPTIONS,
 } as const;
 
@@ -110,6 +117,9 @@ const FLUX_ONLY = [
   't5',
   'clip-tokenizer',
   't5-tokenizer',
+  'decoder',
+  'preview',
+  'preview-every',
 ];
 
 export type GenerateValues = Record<string, string | undefined> & {
@@ -145,7 +155,7 @@ export const generateCommand: Command = {
   summary: 'prompt -> image with FLUX.1 (--model-dir), or the embedded model; dense vs a merging method',
   usage,
   async run(argv) {
-    const { values } = parse(argv, OPTIONS, usage);
+    const { values } = parse(optionalValue(argv, 'preview'), OPTIONS, usage);
     if (values.help) {
       console.log(usage.replace('@CLASSES@', embeddedClassList()));
       return 0;
@@ -169,3 +179,8 @@ export const generateCommand: Command = {
       : generateEmbedded(v, () => chooseBackend(backend, 'smaller size, fewer steps', true, gpu));
   },
 };
+
+/** `--name` given without a value (last, or before another option) becomes `--name=` (an empty value). */
+function optionalValue(argv: string[], name: string): string[] {
+  return argv.map((a, i) => (a === `--${name}` && (argv[i + 1] ?? '--').startsWith('-') ? `--${name}=` : a));
+}

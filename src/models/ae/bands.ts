@@ -11,7 +11,7 @@ export type Bands = Tensor[];
 export interface ConvParams {
   /** [Cout, KH, KW, Cin] */
   weight: Tensor;
-  bias: Tensor;
+  bias?: Tensor;
 }
 
 export interface NormParams {
@@ -53,7 +53,7 @@ export function convBands(
   be: Backend,
   xs: Bands,
   conv: ConvParams,
-  opts: { residual?: Bands; upsample?: boolean } = {},
+  opts: { residual?: Bands; upsample?: boolean; relu?: boolean } = {},
 ): Bands {
   const p = convPadRows(conv.weight.dim(1), opts.upsample ? 2 : 1);
   return xs.map((x, i) =>
@@ -67,6 +67,7 @@ export function convBands(
           bias: conv.bias,
           residual: opts.residual?.[i],
           upsample: opts.upsample,
+          relu: opts.relu,
           top,
           bottom,
         }),
