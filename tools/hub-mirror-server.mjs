@@ -4,21 +4,17 @@
 // Then `HF_ENDPOINT=http://127.0.0.1:8090 toma generate --model org/name ...` downloads from it into the
 // Hugging Face cache. Needs a build (npm run build).
 import { existsSync, statSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { toolArgs, usageError } from './tool-args.mjs';
 
-const { startHubMirror } = await import(new URL('../dist/src/hub/mirror-server.js', import.meta.url).href);
-const { values: a } = parseArgs({
+const { values: a } = toolArgs(import.meta.url, {
   options: {
     root: { type: 'string' },
     port: { type: 'string', default: '8090' },
     host: { type: 'string', default: '127.0.0.1' },
-    help: { type: 'boolean', short: 'h' },
   },
 });
-if (a.help || !a.root) {
-  console.error('usage: node tools/hub-mirror-server.mjs --root DIR [--port 8090] [--host 127.0.0.1]');
-  process.exit(a.help ? 0 : 2);
-}
+if (!a.root) usageError(import.meta.url, '--root DIR is required');
+const { startHubMirror } = await import(new URL('../dist/src/hub/mirror-server.js', import.meta.url).href);
 if (!existsSync(a.root) || !statSync(a.root).isDirectory()) {
   console.error(`hub-mirror-server: --root ${a.root} is not a folder`);
   process.exit(2);

@@ -47,7 +47,6 @@ export function writePreview(path: string, p: PreviewImages): void {
   try {
     writeFileAtomic(path, png);
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code ?? (e as Error).message;
-    throw new Error(`--preview ${path}: cannot write the preview file (${why})`);
+    throw new Error(`--preview: ${(e as Error).message}`);
   }
 }

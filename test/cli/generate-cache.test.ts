@@ -30,8 +30,8 @@ describe('toma generate --cache', () => {
     assert.match(r.out, /^toma 0\.25 \+ fora 2 +[0-9.]+ s/m);
     assert.match(r.out, /green-meadow: 3 of 5 steps computed \(full=0,2,4\)/);
     assert.match(r.out, /toma 0\.25 \+ fora 2 vs dense: [0-9.]+x/);
-    assert.ok(existsSync(join(out, 'green-meadow-seed0-toma+fora-2.png')));
-    assert.ok(existsSync(join(out, 'green-meadow-seed0-dense.png')));
+    assert.ok(existsSync(join(out, 'green-meadow-seed0-8px-toma0.25+fora2-cpu.png')));
+    assert.ok(existsSync(join(out, 'green-meadow-seed0-8px-dense-cpu.png')));
   });
 
   it('FLUX.1 folder: toma + taylorseer with --compare, replaying a schedule', async () => {
@@ -54,7 +54,7 @@ describe('toma generate --cache', () => {
     assert.match(r.out, /denoise toma\+taylorseer:3 +[0-9.]+ s/);
     assert.match(r.out, /toma\+taylorseer:3: 2 of 4 steps computed \(full=0,3\)/);
     assert.match(r.out, /toma\+taylorseer:3 vs dense \(denoising\): [0-9.]+x/);
-    assert.ok(existsSync(join(out, 'a-cat-seed0-toma+taylorseer-3.png')));
+    assert.ok(existsSync(join(out, 'a-cat-seed0-32px-toma+taylorseer-3-cpu.png')));
   });
 
   it('the default for the embedded model is ToMA 0.25 with FORA every 2nd step; --cache none turns it off', () => {

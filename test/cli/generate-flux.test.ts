@@ -80,12 +80,12 @@ describe('toma generate with a FLUX.1 model folder', () => {
       assert.match(r.out, new RegExp(`^  ${stage} +[0-9.]+ s   peak`, 'm'), stage);
     assert.match(r.out, /model: FLUX\.1-schnell/);
     assert.match(r.err, /denoise dense +\[#+\] 2\/2/);
-    const png = join(out, 'a-cat-seed0-dense.png');
+    const png = join(out, 'a-cat-seed0-32px-dense-cpu.png');
     assert.match(r.out, new RegExp(`wrote ${png}`));
     const img = readPng(png);
     assert.equal(img.w, 32);
     assert.equal(img.h, 32);
-    assert.deepEqual(readdirSync(out), ['a-cat-seed0-dense.png'], 'no temp files left');
+    assert.deepEqual(readdirSync(out), ['a-cat-seed0-32px-dense-cpu.png'], 'no temp files left');
   });
 
   it('--method toma --compare writes both images and the speedup', async () => {
@@ -115,7 +115,8 @@ describe('toma generate with a FLUX.1 model folder', () => {
     assert.match(r.out, /guidance 2/);
     assert.match(r.out, /toma vs dense \(denoising\): [0-9.]+x/);
     assert.ok(
-      existsSync(join(out, 'a-cat-seed0-dense.png')) && existsSync(join(out, 'a-cat-seed0-toma.png')),
+      existsSync(join(out, 'a-cat-seed0-32px-dense-cpu.png')) &&
+        existsSync(join(out, 'a-cat-seed0-32px-toma-cpu.png')),
     );
   });
 
@@ -139,8 +140,8 @@ describe('toma generate with a FLUX.1 model folder', () => {
       out,
     ]);
     assert.equal(r.code, 0, r.err);
-    const gpuImg = readPng(join(out, 'a-cat-seed0-dense.png')).rgb;
-    const cpuImg = readPng(join(tmp, 'out-cpu/a-cat-seed0-dense.png')).rgb;
+    const gpuImg = readPng(join(out, 'a-cat-seed0-32px-dense-webgpu.png')).rgb;
+    const cpuImg = readPng(join(tmp, 'out-cpu/a-cat-seed0-32px-dense-cpu.png')).rgb;
     let worst = 0;
     for (let i = 0; i < gpuImg.length; i++) worst = Math.max(worst, Math.abs(gpuImg[i]! - cpuImg[i]!));
     assert.ok(worst <= 1, `largest pixel difference ${worst}`);
@@ -238,7 +239,7 @@ describe('toma generate with a FLUX.1 model folder', () => {
       out,
     ]);
     assert.equal(r.code, 0, r.err);
-    assert.equal(readPng(join(out, 'green-meadow-seed0-dense.png')).w, 8);
+    assert.equal(readPng(join(out, 'green-meadow-seed0-8px-dense-cpu.png')).w, 8);
   });
 
   it('parses sizes and names files after the prompt', () => {

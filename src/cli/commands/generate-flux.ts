@@ -1,14 +1,14 @@
 // `toma generate` with a FLUX.1 model: locate and check the components (before a backend is even
 // created), run the staged pipeline with a line per stage and progress bars for loading and denoising,
 // and write one PNG per method (atomically).
-import { mkdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { deflateSync } from 'node:zlib';
 import { resolveModelPath } from '../../api/flux-text-to-image.js';
 import type { LoadProgress } from '../../api/pipeline.js';
 import type { Backend } from '../../backend.js';
 import { scheduleString } from '../../cache/spec.js';
-import { validateOutputDir, writeFileAtomic } from '../../io/output.js';
+import { validateOutput, validateOutputDir, writeFileAtomic } from '../../io/output.js';
 import { encodePng, toUint8 } from '../../io/png.js';
 import { Checkpoint } from '../../io/safetensors.js';
 import { fluxForwardNeed } from '../../models/flux/memory.js';
@@ -156,12 +156,10 @@ export async function generateFlux(
   const options = methodOptions(values);
   const cache = cacheSpecOption(values.cache);
   const outDir = values.out ?? 'out';
-  validateOutputDir(
-    outDir,
-    ['model-dir', 'checkpoint', 'ae', 'clip', 't5', 'clip-tokenizer', 't5-tokenizer']
-      .map((k) => values[k])
-      .filter((p) => p !== undefined),
-  );
+  const inputs = ['model-dir', 'checkpoint', 'ae', 'clip', 't5', 'clip-tokenizer', 't5-tokenizer']
+    .map((k) => values[k])
+    .filter((p) => p !== undefined);
+  validateOutputDir(outDir, inputs);
 
   // --model: a folder, a file, or a hub repo id fetched into the Hugging Face cache (the library's resolution)
   let modelDir = values['model-dir'];
@@ -179,6 +177,8 @@ export async function generateFlux(
   const previewPath = values.preview === undefined ? null : values.preview || join(outDir, 'preview.png');
   if (values['preview-every'] !== undefined && !previewPath)
     throw new UsageError('--preview-every needs --preview [FILE]');
+  // an existing preview path must be a file that is none of the inputs (its folder is made later)
+  if (previewPath && existsSync(previewPath)) validateOutput(previewPath, inputs, '--preview');
   const previewEveryGiven =
     values['preview-every'] === undefined
       ? undefined
