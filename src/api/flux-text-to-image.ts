@@ -4,6 +4,8 @@
 // largest component, not of all four.
 import { existsSync, statSync } from 'node:fs';
 import type { Backend } from '../backend.js';
+import { Checkpoint } from '../io/safetensors.js';
+import { defaultTaef1Path } from '../models/taesd/files.js';
 import type { ComputeDType } from '../models/weights.js';
 import { type FluxComponents, fluxVariant, openFluxFolder } from '../pipeline/flux-components.js';
 import { runFluxPipeline } from '../pipeline/flux-pipeline.js';
@@ -70,42 +72,59 @@ export class FluxTextToImage extends TextToImagePipeline {
     const progress = withEta(o.onProgress);
     const images: GeneratedImage[] = [];
     let denoiseStart = performance.now();
-    // one prompt at a time: image i is the same whatever else was asked for (its own seed)
-    for (let i = 0; i < prompts.length; i++) {
-      const r = await runFluxPipeline({
-        be: this.backend,
-        components: this.components,
-        dtype: this.dtype,
-        aeDtype: this.aeDtype,
-        prompts: [prompts[i]!],
-        width,
-        height,
-        steps: o.steps,
-        guidance: o.guidance,
-        seed: seed + i,
-        methods: [{ method, options: o.methodOptions, ...(cache ? { cache } : {}) }],
-        signal: o.signal,
-        onEvent: (e) => {
-          if (e.stage === 'denoise' && e.phase === 'start') denoiseStart = performance.now();
-          if (e.phase !== 'progress' || !e.total) return;
-          if (e.stage === 'denoise')
-            progress?.(e.done!, e.total, performance.now() - denoiseStart, e.ms ?? 0);
-          else if (e.stage.startsWith('load '))
-            this.onLoadProgress?.({ what: e.stage.slice(5), loaded: e.done!, total: e.total });
-        },
-      });
-      const out = r.outputs[0]!;
-      images.push(
-        GeneratedImage.fromFloatRgb(out.images[0]!, r.width, r.height, {
+    const previewEvery = o.previewEvery ?? 0;
+    const taef1 = previewEvery > 0 || o.decoder === 'taef1' ? Checkpoint.open(defaultTaef1Path()) : undefined;
+    try {
+      // one prompt at a time: image i is the same whatever else was asked for (its own seed)
+      for (let i = 0; i < prompts.length; i++) {
+        const r = await runFluxPipeline({
+          be: this.backend,
+          components: this.components,
+          dtype: this.dtype,
+          aeDtype: this.aeDtype,
+          prompts: [prompts[i]!],
+          width,
+          height,
+          steps: o.steps,
+          guidance: o.guidance,
           seed: seed + i,
-          label: prompts[i]!,
-          method: out.method,
-          stepMs: out.stepMs,
-          totalMs: r.stages.find((st) => st.stage === 'denoise')?.ms,
-        }),
-      );
+          methods: [{ method, options: o.methodOptions, ...(cache ? { cache } : {}) }],
+          signal: o.signal,
+          taef1,
+          previewEvery,
+          decoder: o.decoder,
+          onEvent: (e) => {
+            if (e.stage === 'denoise' && e.phase === 'start') denoiseStart = performance.now();
+            if (e.phase !== 'progress' || !e.total) return;
+            if (e.stage === 'denoise') {
+              const pv = e.preview;
+              const previews = pv?.images.map((rgb) =>
+                GeneratedImage.fromFloatRgb(rgb, pv.width, pv.height, {
+                  seed: seed + i,
+                  label: prompts[i]!,
+                  method: `preview at step ${pv.step}`,
+                }),
+              );
+              progress?.(e.done!, e.total, performance.now() - denoiseStart, e.ms ?? 0, previews);
+            } else if (e.stage.startsWith('load '))
+              this.onLoadProgress?.({ what: e.stage.slice(5), loaded: e.done!, total: e.total });
+          },
+        });
+        const out = r.outputs[0]!;
+        images.push(
+          GeneratedImage.fromFloatRgb(out.images[0]!, r.width, r.height, {
+            seed: seed + i,
+            label: prompts[i]!,
+            method: out.method,
+            stepMs: out.stepMs,
+            totalMs: r.stages.find((st) => st.stage === 'denoise')?.ms,
+          }),
+        );
+      }
+      return images;
+    } finally {
+      taef1?.close();
     }
-    return images;
   }
 
   protected release(): void {

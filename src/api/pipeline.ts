@@ -45,6 +45,8 @@ export interface StepProgress {
   stepMs: number;
   /** Estimated time left (ms), from the mean step so far. */
   etaMs: number;
+  /** FLUX.1 with `previewEvery`: TAEF1's decode of the current estimate of the final image(s). */
+  previews?: GeneratedImage[];
 }
 
 export interface GenerateCallOptions {
@@ -68,6 +70,13 @@ export interface GenerateCallOptions {
   onProgress?: (p: StepProgress) => void;
   /** The cache's schedule / TeaCache coefficients (createCache's options). */
   cacheOptions?: CreateCacheOptions;
+  /**
+   * FLUX.1: decode a live preview (TAEF1, bundled) after every this many steps, passed to onProgress as
+   * `previews`. Default 0: none.
+   */
+  previewEvery?: number;
+  /** FLUX.1: the final decode, 'ae' (default, the FLUX.1 autoencoder) or 'taef1' (fast, small, softer). */
+  decoder?: 'ae' | 'taef1';
   /** Embedded model with ToMA: read back the destinations chosen last (images' `destinations`), for a map. */
   keepDestinations?: boolean;
 }
@@ -161,8 +170,15 @@ export async function pipeline(
 /** Progress with an ETA from the mean step time so far. */
 export function withEta(onProgress: ((p: StepProgress) => void) | undefined) {
   return onProgress
-    ? (step: number, steps: number, elapsedMs: number, stepMs: number) =>
-        onProgress({ step, steps, elapsedMs, stepMs, etaMs: (elapsedMs / step) * (steps - step) })
+    ? (step: number, steps: number, elapsedMs: number, stepMs: number, previews?: GeneratedImage[]) =>
+        onProgress({
+          step,
+          steps,
+          elapsedMs,
+          stepMs,
+          etaMs: (elapsedMs / step) * (steps - step),
+          ...(previews ? { previews } : {}),
+        })
     : undefined;
 }
 

@@ -143,6 +143,24 @@ describe('TextToImagePipeline.fromPretrained', () => {
       assert.equal(im!.width, 32);
       assert.equal(im!.label, 'a red fox');
       assert.equal(im!.method, 'dense');
+      // live previews (TAEF1) every step but the last, as images; TAEF1 as the final decoder
+      const previews: number[] = [];
+      const [fast] = await p.generate('a red fox', {
+        steps: 3,
+        width: 32,
+        height: 48,
+        previewEvery: 1,
+        decoder: 'taef1',
+        onProgress: (s) => {
+          for (const pv of s.previews ?? []) {
+            assert.equal(pv.width, 32);
+            assert.equal(pv.height, 48);
+            previews.push(s.step);
+          }
+        },
+      });
+      assert.deepEqual(previews, [1, 2]);
+      assert.equal(fast!.height, 48);
     } finally {
       p.dispose();
     }
