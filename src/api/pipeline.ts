@@ -50,13 +50,13 @@ export interface StepProgress {
 }
 
 export interface GenerateCallOptions {
-  /** Euler steps. Default: embedded 28 on a GPU, 4 on the CPU; FLUX.1-schnell 4, -dev 28. */
+  /** Euler steps. Default: embedded 28 on a GPU, 8 on the CPU; FLUX.1-schnell 4, -dev 28. */
   steps?: number;
   /** Guidance: classifier-free scale for the embedded model (default 4), distilled guidance for FLUX.1-dev (3.5). */
   guidance?: number;
   /** Noise seed of the first image; image i uses seed + i. Default 0. */
   seed?: number;
-  /** Pixels. Default: embedded 128 on a GPU, 64 on the CPU (square, even); FLUX.1 1024 on a GPU, 256 on the CPU. */
+  /** Pixels. Default: embedded 128 (square, even); FLUX.1 1024 on a GPU, 256 on the CPU. */
   width?: number;
   height?: number;
   /** Token reduction or sparse attention. Default: 'toma' for the embedded model, 'dense' for FLUX.1. */
@@ -84,7 +84,8 @@ export interface GenerateCallOptions {
 /** The embedded model's defaults (the CLI's `toma generate` uses the same). */
 export const EMBEDDED_DEFAULTS = {
   gpu: { size: 128, steps: 28 },
-  cpu: { size: 64, steps: 4 },
+  /** 128 px in 8 steps: 31.6 s for ToMA + FORA on 2 cores (docs/kernels/cpu.md). */
+  cpu: { size: 128, steps: 8 },
   guidance: 4,
   method: 'toma' as MethodName,
   /** ToMA 0.25 on every 3rd step with FORA every 2nd: 26.2 dB vs dense, 1.51x on an H100 (docs/eval/defaults.md). */

@@ -24,7 +24,19 @@ function toma(args: string[]) {
 describe('toma generate --cache', () => {
   it('embedded model: toma + fora:2 against dense, with the computed steps', () => {
     const out = join(dir, 'embedded');
-    const r = toma(['--size', '8', '--steps', '5', '--method', 'toma', '--cache', 'fora:2', '--out', out]);
+    const r = toma([
+      '--size',
+      '8',
+      '--steps',
+      '5',
+      '--method',
+      'toma',
+      '--cache',
+      'fora:2',
+      '--compare',
+      '--out',
+      out,
+    ]);
     assert.equal(r.code, 0, r.err);
     // the embedded model's default ratio for toma is 0.25 (README, "Defaults")
     assert.match(r.out, /^toma 0\.25 \+ fora 2 +[0-9.]+ s/m);
@@ -61,6 +73,11 @@ describe('toma generate --cache', () => {
     const r = toma(['--size', '4', '--steps', '4', '--out', join(dir, 'defaults')]);
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /^toma 0\.25 \+ fora 2 +[0-9.]+ s/m);
+    // on the CPU dense runs only with --compare (it would double the wait)
+    assert.doesNotMatch(r.out, /^dense /m);
+    const both = toma(['--size', '4', '--steps', '1', '--compare', '--no-compare']);
+    assert.equal(both.code, 2);
+    assert.match(both.err, /--compare and --no-compare contradict/);
     const off = toma(['--size', '4', '--steps', '2', '--cache', 'none', '--out', join(dir, 'defaults')]);
     assert.equal(off.code, 0, off.err);
     assert.match(off.out, /^toma 0\.25 +[0-9.]+ s/m);

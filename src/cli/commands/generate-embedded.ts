@@ -114,12 +114,12 @@ export async function generateEmbedded(
       `model: ${c.depth} double + ${c.depth_single_blocks} single blocks, hidden ${c.hidden_size}; ${size}x${size} px = ${(size / 2) ** 2} image tokens, ${steps} steps, cfg ${cfg}`,
     );
 
-    // dense (unless --no-compare) and the method with its cache
+    // dense (on a GPU unless --no-compare, on the CPU only with --compare) and the method with its cache
+    if (values.compare && values['no-compare']) throw new UsageError('--compare and --no-compare contradict');
+    const compare = values.compare ?? (!onCpu && !values['no-compare']);
     const target: Run = { method, cache };
     const runs: Run[] =
-      values['no-compare'] || (method === 'dense' && !cache)
-        ? [target]
-        : [{ method: 'dense', cache: null }, target];
+      !compare || (method === 'dense' && !cache) ? [target] : [{ method: 'dense', cache: null }, target];
     const call = (r: Run): GenerateCallOptions => ({
       method: r.method,
       methodOptions: { ...exempt, ratio, tile, mergeEvery },

@@ -39,11 +39,12 @@ and the encoder folders beside it or given. Components load one at a time and ar
                  <out>/preview.png, at most 256 px) every --preview-every N steps (default steps/8, >= 1)
 
 Embedded model (a small pixel-space Flux trained by this project, models/embedded/MODEL_CARD.md): PNGs
-per class; unless --no-compare, the same seeds run dense too and the speedup of the method is printed.
+per class. On a GPU the same seeds run dense too and the speedup of the method is printed (--no-compare
+skips it); on the CPU only the method runs unless --compare (dense there takes about twice as long).
   --class        class name (or unique prefix) or index, comma-separated for several images
                  (default: green-meadow,twilight-lake on a GPU; green-meadow on the CPU)
-  --size         square size in pixels, even, at most 1024 (default 128 on a GPU, 64 on the CPU)
-  --steps        Euler steps (default 28 on a GPU, 4 on the CPU); --cfg guidance scale (default 4)
+  --size         square size in pixels, even, at most 1024 (default 128)
+  --steps        Euler steps (default 28 on a GPU, 8 on the CPU); --cfg guidance scale (default 4)
   --method       token reduction or sparse attention (default toma)
   --ratio --tile --merge-every --exempt   default for toma: ratio 0.25 on every 3rd step, tile 4,
                  first double and single block exempt, with --cache fora:2 (26.2 dB vs dense, 1.5x
@@ -111,7 +112,6 @@ const FLUX_ONLY = [
   'guidance',
   'max-length',
   'ae-dtype',
-  'compare',
   'ae',
   'clip',
   't5',
