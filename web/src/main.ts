@@ -6,6 +6,7 @@ import { psnr8 } from '../../src/pipeline/psnr.js';
 import { drawDestinationMap, drawImage } from './draw.js';
 import { computeDtype, defaultsFor, describeGpu } from './gpu-info.js';
 import { loadEmbeddedModel } from './load-model.js';
+import { ms, ProgressLine } from './progress-line.js';
 import { DemoRunner, type MethodRun, type RunSettings } from './runner.js';
 
 const METHOD_HELP: Record<MethodName, string> = {
@@ -24,6 +25,26 @@ const METHOD_HELP: Record<MethodName, string> = {
   'toma+hilbert':
     'ToMA + HilbertA: the blocks ToMA merges run on the merged tokens ordered along a Hilbert curve over the ' +
     'tiles, with HilbertA sparse attention over them; the other blocks stay dense.',
+};
+
+const nth = (n: string) =>
+  `${n}${({ '1': 'st', '2': 'nd', '3': 'rd' } as Record<string, string>)[n] ?? 'th'}`;
+
+/** By the cache's kind (the spec up to its colon); N and T are the spec's number. */
+const CACHE_HELP: Record<string, (n: string) => string> = {
+  none: () => 'No step cache: the transformer runs in full at every step.',
+  fora: (n) =>
+    `FORA: the transformer runs in full at step 1 and then on every ${nth(n)} step; ` +
+    'the steps between reuse the residual of its block stack from the last full step.',
+  taylorseer: (n) =>
+    `TaylorSeer (ICCV 2025): full for the first steps, then on every ${nth(n)} step; ` +
+    "in between, the block stack's residual is forecast from the last full steps (Taylor series).",
+  fbcache: (t) =>
+    'First-Block-Cache: the first block always runs; when its output moved by less than ' +
+    `${Math.round(Number(t) * 100)}% since the last full step, the other blocks are skipped and their cached residual reused.`,
+  teacache: (t) =>
+    "TeaCache: the relative change of the first block's input is summed over the steps; while the sum stays " +
+    `under ${t}, a step reuses the cached residual instead of running the blocks.`,
 };
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string): T => {
@@ -59,8 +80,6 @@ function fail(where: string, e: unknown): void {
   setState('error');
   console.error(e);
 }
-
-const ms = (v: number) => (v >= 10000 ? `${(v / 1000).toFixed(1)} s` : `${v.toFixed(v < 10 ? 1 : 0)} ms`);
 
 async function main(): Promise<void> {
   const nav = navigator as Navigator & { gpu?: GPU };
@@ -154,11 +173,17 @@ async function main(): Promise<void> {
     $<HTMLInputElement>('tile').disabled = !(m === 'toma' || m === 'tomesd');
     $<HTMLInputElement>('merge-every').disabled = !(m === 'toma' || m === 'tomesd' || m === 'todo');
     $<HTMLSelectElement>('cache').disabled = m === 'dense';
-    $<HTMLInputElement>('show-map').disabled = m !== 'toma';
     $<HTMLInputElement>('compare').disabled = m === 'dense';
   };
   method.addEventListener('change', onMethod);
   onMethod();
+  const cache = $<HTMLSelectElement>('cache');
+  const onCache = () => {
+    const [kind = 'none', arg = ''] = cache.value.split(':');
+    $('cache-help').textContent = CACHE_HELP[kind]?.(arg) ?? '';
+  };
+  cache.addEventListener('change', onCache);
+  onCache();
 
   let last: MethodRun[] = [];
   let warmedUp = true;
@@ -185,29 +210,20 @@ async function main(): Promise<void> {
     generateBtn.disabled = true;
     cancelBtn.disabled = false;
     setState('running');
-    const progress = $<HTMLProgressElement>('progress');
-    const text = $('progress-text');
-    text.className = '';
-    progress.value = 0;
+    const line = new ProgressLine($('progress-text'), $<HTMLProgressElement>('progress'));
     try {
       last = await runner.run(settings, {
         signal: controller.signal,
-        onPhase: (t) => {
-          text.textContent = `${t}…`;
-        },
-        onStep: (i, runs, label, p) => {
-          progress.value = (i + p.step / p.steps) / runs;
-          text.textContent = `${label}: step ${p.step} of ${p.steps} (${ms(p.stepMs)} for that step)`;
-        },
+        onPhase: (t) => line.phase(t),
+        onStep: (i, runs, label, p) => line.step(i, runs, label, p),
       });
-      progress.value = 1;
-      text.textContent = 'Done.';
+      await line.done();
       warmedUp = settings.warmUp;
       showResults(last, warmedUp);
       setState('done');
     } catch (e) {
       if ((e as Error).name === 'AbortError') {
-        text.textContent = 'Cancelled.';
+        $('progress-text').textContent = 'Cancelled.';
         setState('ready');
       } else fail('generation failed', e);
     } finally {
@@ -270,36 +286,39 @@ function showResults(runs: MethodRun[], warmedUp: boolean): void {
   const showMap = $<HTMLInputElement>('show-map').checked;
   let mapShown = false;
   for (const r of runs) {
-    const fig = document.createElement('figure');
-    fig.dataset.method = r.method;
-    const stack = document.createElement('div');
-    stack.className = 'stack';
-    const canvas = document.createElement('canvas');
-    canvas.className = 'image';
-    drawImage(canvas, r.rgb, r.size, r.size);
-    stack.append(canvas);
-    let mapNote = '';
+    images.append(figure(r.method, [imageCanvas(r, 'image')], `${r.label}: ${ms(r.totalMs)}`));
+    // beside the image, over a copy of it: the result itself is never covered
     if (showMap && r.destinations) {
       const overlay = document.createElement('canvas');
       overlay.className = 'map';
       const kept = drawDestinationMap(overlay, r.destinations, 512);
       const l = r.destinations.layout;
-      mapNote = `; map: ${kept} of ${l.n} tokens kept as destinations, ${l.tile}×${l.tile} tiles, step ${r.destinations.step + 1}`;
-      stack.append(overlay);
+      const fig = figure(
+        null,
+        [imageCanvas(r, 'underlay'), overlay],
+        `${r.label}, destination map: ${kept} of ${l.n} tokens kept as destinations, ` +
+          `${l.tile}×${l.tile} tiles, step ${r.destinations.step + 1}`,
+      );
+      fig.dataset.role = 'map';
+      images.append(fig);
       mapShown = true;
     }
-    const cap = document.createElement('figcaption');
-    cap.textContent = `${r.label}: ${ms(r.totalMs)}${mapNote}`;
-    fig.append(stack, cap);
-    images.append(fig);
   }
+  $('map-toggle').hidden = !runs.some((r) => r.destinations);
   $('map-legend').hidden = !mapShown;
 
   const dense = runs.find((r) => r.method === 'dense');
   const table = $<HTMLTableElement>('timings');
   table.innerHTML = '';
   const head = table.createTHead().insertRow();
-  for (const h of ['method', 'total', 'per step (mean)', 'each step', 'speed-up vs dense', 'PSNR vs dense'])
+  for (const h of [
+    'method',
+    'total',
+    'per step (mean)',
+    'each step (ms)',
+    'speed-up vs dense',
+    'PSNR vs dense',
+  ])
     head.append(Object.assign(document.createElement('th'), { textContent: h }));
   const body = table.createTBody();
   let summary = '';
@@ -332,6 +351,25 @@ function showResults(runs: MethodRun[], warmedUp: boolean): void {
   if (!warmedUp)
     summary += ' Without warm-up, the first step of a run may include compiling its GPU pipelines.';
   $('summary').textContent = summary.trim();
+}
+
+function imageCanvas(r: MethodRun, className: string): HTMLCanvasElement {
+  const canvas = document.createElement('canvas');
+  canvas.className = className;
+  drawImage(canvas, r.rgb, r.size, r.size);
+  return canvas;
+}
+
+function figure(method: string | null, canvases: HTMLCanvasElement[], caption: string): HTMLElement {
+  const fig = document.createElement('figure');
+  if (method) fig.dataset.method = method;
+  const stack = document.createElement('div');
+  stack.className = 'stack';
+  stack.append(...canvases);
+  const cap = document.createElement('figcaption');
+  cap.textContent = caption;
+  fig.append(stack, cap);
+  return fig;
 }
 
 main().catch((e) => fail('the demo failed to start', e));

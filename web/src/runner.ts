@@ -9,6 +9,8 @@ export interface StepInfo {
   steps: number;
   stepMs: number;
   elapsedMs: number;
+  /** Time left in this run, from the mean step time so far. */
+  etaMs: number;
 }
 
 export interface RunSettings {
@@ -84,15 +86,16 @@ export class DemoRunner {
     runs = 1,
     cb?: RunCallbacks,
   ): Promise<MethodRun> {
-    const label =
-      method === 'dense'
-        ? 'dense'
-        : `${method}${method === 'todo' || method === 'hilbert' ? '' : ` ${s.ratio}`}`;
+    // the label the library gives the run ("toma 0.5 + fora 2"), known before it starts
+    const cache = method === 'dense' || s.cache === 'none' ? null : s.cache;
+    const base =
+      method === 'todo' || method === 'hilbert' || method === 'dense' ? method : `${method} ${s.ratio}`;
+    const label = cache ? `${base} + ${cache.replace(':', ' ')}` : base;
     cb?.onPhase(`running ${label}`);
     const [image] = await this.pipe.generate(this.pipe.conditioning.names[s.classIndex]!, {
       method,
       methodOptions: { ratio: s.ratio, tile: s.tile, mergeEvery: s.mergeEvery },
-      cache: method === 'dense' || s.cache === 'none' ? null : s.cache,
+      cache,
       width: s.size,
       height: s.size,
       steps,
