@@ -32,12 +32,22 @@ function help(): string {
 usage: toma <command> [options]   (toma <command> --help for its options)
        toma --version
 
+  --verbose      also show the WebGPU runtime's (Dawn's) own log lines, hidden by default
+                 (also TOMA_VERBOSE=1)
+
 commands:
 ${commands.map((c) => `  ${c.name.padEnd(w)}  ${c.summary}`).join('\n')}`;
 }
 
+/** argv without the global --verbose (main.ts acted on it: Dawn's log lines unfiltered). */
+function withoutVerbose(argv: string[]): string[] {
+  const end = argv.indexOf('--');
+  const head = end < 0 ? argv : argv.slice(0, end);
+  return [...head.filter((a) => a !== '--verbose'), ...(end < 0 ? [] : argv.slice(end))];
+}
+
 async function dispatch(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
+  const [name, ...rest] = withoutVerbose(argv);
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(help());
     return name ? 0 : 2;
