@@ -60,3 +60,47 @@ export class ProgressBar {
     this.pending = null;
   }
 }
+
+/** A duration for people: "42 s", "3 min 20 s", "2 h 05 min". */
+export function formatDuration(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${String(s % 60).padStart(2, '0')} s`;
+  return `${Math.floor(s / 3600)} h ${String(Math.floor((s % 3600) / 60)).padStart(2, '0')} min`;
+}
+
+/**
+ * A bar over items that take a while each (eval's images): done/total, the mean time per item so
+ * far and the time left at that pace.
+ */
+export class EtaBar {
+  private readonly bar: ProgressBar;
+  private readonly t0: number;
+
+  constructor(
+    label: string,
+    private readonly unit: string,
+    stream?: BarStream,
+    private readonly now: () => number = () => performance.now(),
+  ) {
+    this.bar = new ProgressBar(label, stream, now);
+    this.t0 = now();
+  }
+
+  update(done: number, total: number): void {
+    const elapsed = this.now() - this.t0;
+    const per = done > 0 ? elapsed / done : 0;
+    const left =
+      done >= total ? `done in ${formatDuration(elapsed)}` : `~${formatDuration(per * (total - done))} left`;
+    this.bar.update(
+      done,
+      total,
+      `${(per / 1000).toFixed(2)} s/${this.unit}, ${left}`,
+      `${done}/${total} ${this.unit}s`,
+    );
+  }
+
+  done(): void {
+    this.bar.done();
+  }
+}
