@@ -82,7 +82,8 @@ adapter (faster there), --backend webgpu uses it anyway. Progress: images done, 
   --real        folder(s) of real PNG/JPEG images for KID (cropped and resized to --size), e.g. from
                 node tools/eval/real-crops.mjs; none: KID is reported as unavailable
   --features    deep-feature network from npm nsfwjs (default inception: InceptionV3 2048-d); needs the
-                dev dependencies nsfwjs and @tensorflow/tfjs-*; without them those metrics are unavailable
+                optional packages nsfwjs and @tensorflow/tfjs-* (npm run setup:eval); without them those
+                metrics are unavailable
   --from DIR    recompute the metrics from an earlier run's results.json and samples-K.png (timings and
                 images are kept; writes to --out as usual)
 ${GPU_USAGE}
