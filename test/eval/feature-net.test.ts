@@ -1,6 +1,7 @@
 // The deep-feature networks from nsfwjs (optional packages: npm run setup:eval): loaded once per
 // process, the expected feature sizes, deterministic, different images give different features.
-// Skipped where the packages are not installed (then `toma eval` reports the metrics as unavailable, tested in the CLI test).
+// Skipped where the packages are not installed (then `toma eval` reports the metrics as unavailable,
+// tested in the CLI test).
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { closeFeatureNets, FeatureNetUnavailable, loadFeatureNet } from '../../src/eval/feature-net.js';
