@@ -61,7 +61,7 @@ function finish(code: number): void {
   }
   // a run that completed despite a late signal keeps its outcome (its files are whole)
   if (cancelled && code !== 0) {
-    process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}toma: interrupted\n`);
+    process.stderr.write(`${data.stderr.isTTY ? '\n' : ''}toma: interrupted\n`);
     process.exit(EXIT_CANCELLED);
   }
   process.exit(code);
