@@ -9,8 +9,16 @@ import { mergeCheckCases } from './merge/selfcheck-cases.js';
 import type { DType, Tensor } from './tensor.js';
 import { Rng } from './util/random.js';
 
+/**
+ * What a row's result was compared with: the CPU reference (WebGPU backends), a property with a known
+ * answer (the CPU backend checking itself), or nothing but finiteness (the CPU backend where no
+ * independent answer exists: it is the reference).
+ */
+export type CheckKind = 'reference' | 'known-answer' | 'finite';
+
 export interface CheckRow {
   kernel: string;
+  check: CheckKind;
   dtype: DType;
   path: string;
   shape: string;
@@ -302,6 +310,8 @@ export async function selfCheck(be: Backend, opts: SelfCheckOptions = {}): Promi
         const t0 = performance.now();
         let error = Number.POSITIVE_INFINITY;
         let note: string | undefined;
+        const check: CheckKind =
+          be instanceof GpuBackend ? 'reference' : c.property ? 'known-answer' : 'finite';
         const tol = CHECK_TOLERANCE[dtype] * (c.kernel.startsWith('attention') ? 2 : 1);
         try {
           const inputsUsed: Float32Array[] = [];
@@ -319,7 +329,6 @@ export async function selfCheck(be: Backend, opts: SelfCheckOptions = {}): Promi
             else {
               // no property: f32 result vs an f64-exact recomputation is the reference itself; check finiteness
               error = out.every(Number.isFinite) ? 0 : Number.POSITIVE_INFINITY;
-              note = 'finite';
             }
           }
         } catch (e) {
@@ -327,6 +336,7 @@ export async function selfCheck(be: Backend, opts: SelfCheckOptions = {}): Promi
         }
         const row: CheckRow = {
           kernel: c.kernel,
+          check,
           dtype,
           path: dtype === 'f32' && v.be instanceof GpuBackend ? 'simt' : v.path,
           shape: c.shape,

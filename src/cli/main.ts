@@ -1,87 +1,59 @@
 #!/usr/bin/env node
-// The `toma` command line: a thin supervisor. The command itself (src/cli/run.ts) runs in a worker
-// thread, because the CPU backend computes in long synchronous stretches during which a signal
-// handler in the same thread would never run. Here, Ctrl-C (SIGINT) or SIGTERM:
-//   - the first sets the abort flag shared with the worker; the run stops at its next operation and
-//     unwinds (temporary files removed, the device released); if the worker has not exited 1.5 s
-//     later it is terminated;
-//   - a second one ends everything at once.
-// Either way the temporary files the worker reported are removed synchronously, one line
-// `toma: interrupted` is printed and the exit code is 130.
-import { rmSync } from 'node:fs';
-import { MessageChannel, receiveMessageOnPort, SHARE_ENV, Worker } from 'node:worker_threads';
-import { SharedAbortFlag } from '../util/abort.js';
-import type { CliWorkerData, TempMessage } from './worker.js';
+// The `toma` entry point. Normally it starts the CLI again as a child process whose stderr it reads,
+// to keep Dawn's native log lines out of the output (dawn-log.ts), and mirrors the child's exit
+// code; the child runs the supervisor (supervisor.ts), which runs the command in a worker thread.
+// With --verbose or TOMA_VERBOSE=1, and on Windows, the supervisor runs in this process and Dawn's
+// lines go to stderr unfiltered.
+import { spawn } from 'node:child_process';
+import { constants } from 'node:os';
+import { DawnLogFilter } from './dawn-log.js';
 
-const GRACE_MS = 1500;
-const EXIT_CANCELLED = 130;
+/** Set in the child's environment: it is the child (it runs the supervisor). */
+const CHILD = 'TOMA_CLI_CHILD';
+/** The parent's stderr when it is a terminal: its width (the child's own stderr is a pipe). */
+const STDERR_TTY = 'TOMA_STDERR_TTY';
 
-const flag = new SharedAbortFlag();
-const { port1, port2 } = new MessageChannel();
-const temps = new Set<string>();
-const note = (m: TempMessage) => {
-  if (m.exists) temps.add(m.path);
-  else temps.delete(m.path);
-};
-port1.on('message', note);
-/** Takes in the temp-file reports still queued (a signal handler may run before them). */
-const drain = () => {
-  for (let m = receiveMessageOnPort(port1); m; m = receiveMessageOnPort(port1)) note(m.message);
-};
+const argv = process.argv.slice(2);
+const end = argv.indexOf('--');
+const verbose =
+  process.env.TOMA_VERBOSE === '1' || (end < 0 ? argv : argv.slice(0, end)).includes('--verbose');
 
-const data: CliWorkerData = {
-  argv: process.argv.slice(2),
-  abort: flag.buffer,
-  temps: port2,
-  stdout: { isTTY: !!process.stdout.isTTY, columns: process.stdout.columns },
-  stderr: { isTTY: !!process.stderr.isTTY, columns: process.stderr.columns },
-};
-const worker = new Worker(new URL('./worker.js', import.meta.url), {
-  workerData: data,
-  transferList: [port2],
-  env: SHARE_ENV,
-});
+// help and the version never start Dawn: no child needed
+const quick =
+  argv.length === 0 || /^(-h|--help|help|-v|--version|version)$/.test(argv[0]!) || argv.includes('--help');
 
-let cancelled = false;
-let finished = false;
-function finish(code: number): void {
-  if (finished) return;
-  finished = true;
-  drain();
-  for (const p of temps) {
-    try {
-      rmSync(p, { recursive: true, force: true });
-    } catch {}
-  }
-  // a run that completed despite a late signal keeps its outcome (its files are whole)
-  if (cancelled && code !== 0) {
-    process.stderr.write(`${process.stderr.isTTY ? '\n' : ''}toma: interrupted\n`);
-    process.exit(EXIT_CANCELLED);
-  }
-  process.exit(code);
+if (verbose || quick || process.env[CHILD] === '1' || process.platform === 'win32') {
+  await import('./supervisor.js');
+} else {
+  runFiltered();
 }
 
-function onSignal(): void {
-  if (cancelled) {
-    finish(EXIT_CANCELLED);
-    return;
-  }
-  cancelled = true;
-  flag.set();
-  setTimeout(() => {
-    void worker.terminate();
-    finish(EXIT_CANCELLED);
-  }, GRACE_MS).unref();
+function runFiltered(): void {
+  const script = process.argv[1]!;
+  // Its own process group (detached), so a Ctrl-C at the terminal reaches the child once, from here,
+  // not twice (the supervisor ends at once on a second signal). The IPC channel tells the child when
+  // this process is gone (killed outright).
+  const child = spawn(process.execPath, [...process.execArgv, script, ...argv], {
+    stdio: ['inherit', 'inherit', 'pipe', 'ipc'],
+    detached: true,
+    env: {
+      ...process.env,
+      [CHILD]: '1',
+      [STDERR_TTY]: process.stderr.isTTY ? String(process.stderr.columns || 80) : '',
+    },
+  });
+  const filter = new DawnLogFilter();
+  child.stderr!.setEncoding('utf8');
+  child.stderr!.on('data', (s: string) => process.stderr.write(filter.push(s)));
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const)
+    process.on(sig, () => child.kill(sig === 'SIGHUP' ? 'SIGTERM' : sig));
+  child.on('error', (e) => {
+    process.stderr.write(`toma: could not start the command: ${e.message}\n`);
+    process.exit(1);
+  });
+  // 'close': the exit, and stderr read to its end
+  child.on('close', (code, signal) => {
+    process.stderr.write(filter.end());
+    process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0));
+  });
 }
-process.on('SIGINT', onSignal);
-process.on('SIGTERM', onSignal);
-
-worker.on('error', (e) => {
-  // an exception the command did not catch (run.ts catches everything it awaits)
-  if (!cancelled) {
-    console.error(`toma: ${e instanceof Error ? e.message : String(e)}`);
-    if (process.env.TOMA_DEBUG) console.error(e);
-  }
-  finish(cancelled ? EXIT_CANCELLED : 1);
-});
-worker.on('exit', (code) => finish(code));

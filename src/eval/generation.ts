@@ -64,6 +64,11 @@ export interface GenerationOptions {
   /** Checked between steps (an AbortSignal, or a flag another thread sets: util/abort.ts). */
   signal?: AbortFlag;
   log?: (line: string) => void;
+  /**
+   * After every timed call: images generated so far (the batched pass, then the speed pass) of all,
+   * and the call's line, which then does not go to `log`.
+   */
+  onProgress?: (p: { images: number; total: number; line: string }) => void;
 }
 
 export interface GenerationResult {
@@ -133,6 +138,13 @@ export async function runGenerations(o: GenerationOptions): Promise<GenerationRe
 
     const total = batches.length * configs.length;
     let done = 0;
+    const imagesTotal = (n + speedSeeds) * configs.length;
+    let imagesDone = 0;
+    const called = (images: number, line: string) => {
+      imagesDone += images;
+      if (o.onProgress) o.onProgress({ images: imagesDone, total: imagesTotal, line });
+      else o.log?.(line);
+    };
     for (let b = 0; b < batches.length; b++) {
       const idx = batches[b]!;
       for (let j = 0; j < configs.length; j++) {
@@ -186,7 +198,8 @@ export async function runGenerations(o: GenerationOptions): Promise<GenerationRe
             }
           }
           done++;
-          o.log?.(
+          called(
+            idx.length,
             `[${done}/${total}] ${k.label.padEnd(11)} seeds ${idx[0]}-${idx.at(-1)}: ${timing.ms.toFixed(0)} ms (${timing.msPerImage.toFixed(1)} ms/image)`,
           );
         } finally {
@@ -213,7 +226,8 @@ export async function runGenerations(o: GenerationOptions): Promise<GenerationRe
           signal: o.signal,
         });
         singleCalls.get(k.label)!.push({ seeds: [i], ms: r.totalMs, msPerImage: r.totalMs });
-        o.log?.(
+        called(
+          1,
           `speed [${i * configs.length + j + 1}/${speedSeeds * configs.length}] ${k.label.padEnd(11)} seed ${i}: ${r.totalMs.toFixed(0)} ms`,
         );
       }

@@ -2,8 +2,8 @@
 // @tensorflow/tfjs-core + tfjs-layers on the WebAssembly backend, cut at their pooled feature layer.
 // nsfwjs ships each model as JavaScript modules (the Keras topology and base64 weight shards, weights
 // quantised to 8 bits); we read those files directly, so nsfwjs's own entry point (which needs the whole
-// @tensorflow/tfjs bundle) is never imported. These are dev dependencies: where they are missing the
-// caller reports the deep-feature metrics as unavailable.
+// @tensorflow/tfjs bundle) is never imported. These packages are optional (`npm run setup:eval`
+// installs them): where they are missing the caller reports the deep-feature metrics as unavailable.
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
@@ -35,19 +35,54 @@ export class FeatureNetUnavailable extends Error {
 }
 
 const INSTALL =
-  'npm install nsfwjs@4.4.0 @tensorflow/tfjs-core@4.22.0 @tensorflow/tfjs-layers@4.22.0 @tensorflow/tfjs-backend-wasm@4.22.0';
+  'npm run setup:eval (or: npm install --no-save nsfwjs@4.4.0 @tensorflow/tfjs-core@4.22.0 @tensorflow/tfjs-layers@4.22.0 @tensorflow/tfjs-backend-wasm@4.22.0)';
+
+// The parts of TensorFlow.js used here, typed locally: the packages are optional (npm run setup:eval),
+// so the build must not need their type declarations.
+interface TfTensor {
+  data(): Promise<ArrayLike<number>>;
+  dispose(): void;
+}
+interface TfCore {
+  setBackend(name: string): Promise<boolean>;
+  ready(): Promise<void>;
+  tidy<T extends TfTensor>(fn: () => T): T;
+  tensor4d(values: Float32Array, shape: [number, number, number, number]): TfTensor;
+  image: { resizeBilinear(x: TfTensor, size: [number, number], alignCorners?: boolean): TfTensor };
+}
+/** A weight's entry in a weights manifest (passed through to tfjs as read). */
+type WeightsManifestEntry = object;
+interface TfLayersModel {
+  inputs: { shape: (number | null)[] }[];
+  layers: { name: string; output: unknown; outputShape: unknown }[];
+  predict(x: TfTensor): TfTensor;
+}
+interface TfLayers {
+  loadLayersModel(handler: {
+    load(): Promise<{
+      modelTopology: object;
+      format?: string;
+      weightSpecs: WeightsManifestEntry[];
+      weightData: ArrayBuffer;
+    }>;
+  }): Promise<TfLayersModel>;
+  model(args: { inputs: TfLayersModel['inputs']; outputs: unknown }): TfLayersModel;
+}
+
+/** Imports an optional package (a variable specifier: no type declarations needed at build time). */
+const optional = (name: string): Promise<unknown> => import(name);
 
 export async function loadNetwork(name: FeatureNetName): Promise<LoadedNetwork> {
   const spec = SPECS[name];
   if (!spec) throw new RangeError(`unknown feature network "${name}" (${FEATURE_NETS.join(', ')})`);
-  let tf: typeof import('@tensorflow/tfjs-core');
-  let tfl: typeof import('@tensorflow/tfjs-layers');
+  let tf: TfCore;
+  let tfl: TfLayers;
   let nsfwDist: string;
   const require = createRequire(import.meta.url);
   try {
-    tf = await import('@tensorflow/tfjs-core');
-    tfl = await import('@tensorflow/tfjs-layers');
-    await import('@tensorflow/tfjs-backend-wasm');
+    tf = (await optional('@tensorflow/tfjs-core')) as TfCore;
+    tfl = (await optional('@tensorflow/tfjs-layers')) as TfLayers;
+    await optional('@tensorflow/tfjs-backend-wasm');
     nsfwDist = dirname(dirname(require.resolve('nsfwjs')));
   } catch (e) {
     throw new FeatureNetUnavailable(
@@ -67,10 +102,10 @@ export async function loadNetwork(name: FeatureNetName): Promise<LoadedNetwork> 
     format?: string;
     weightsManifest: {
       paths: string[];
-      weights: import('@tensorflow/tfjs-core').io.WeightsManifestEntry[];
+      weights: WeightsManifestEntry[];
     }[];
   };
-  const weightSpecs: import('@tensorflow/tfjs-core').io.WeightsManifestEntry[] = [];
+  const weightSpecs: WeightsManifestEntry[] = [];
   const parts: Buffer[] = [];
   for (const group of json.weightsManifest) {
     for (const p of group.paths)
@@ -86,7 +121,7 @@ export async function loadNetwork(name: FeatureNetName): Promise<LoadedNetwork> 
   if (!tap) throw new FeatureNetUnavailable(`${spec.label} in nsfwjs ${version} has no layer "${spec.tap}"`);
   const model = tfl.model({
     inputs: full.inputs,
-    outputs: tap.output as import('@tensorflow/tfjs-layers').SymbolicTensor,
+    outputs: tap.output,
   });
   const inputSize = full.inputs[0]!.shape[1]!;
   const dim = (tap.outputShape as number[])[1]!;
@@ -105,7 +140,7 @@ export async function loadNetwork(name: FeatureNetName): Promise<LoadedNetwork> 
         const x = tf.tensor4d(scaled, [B, h, w, 3]);
         const sized =
           w === inputSize && h === inputSize ? x : tf.image.resizeBilinear(x, [inputSize, inputSize], true);
-        return model.predict(sized) as import('@tensorflow/tfjs-core').Tensor;
+        return model.predict(sized);
       });
       try {
         return (await y.data()) as Float32Array;

@@ -19,6 +19,7 @@ import { computeMetrics } from '../../eval/metrics.js';
 import { planOutputs, writeEvalOutputs } from '../../eval/outputs.js';
 import { type EvalDevice, type EvalReport, type EvalSettings, reportText } from '../../eval/report.js';
 import { type EvalRun, loadSavedRun } from '../../eval/saved-run.js';
+import { GpuBackend } from '../../gpu/backend.js';
 import { validateOutputDir } from '../../io/output.js';
 import { fluxForwardNeed } from '../../models/flux/memory.js';
 import { FluxModel } from '../../models/flux/model.js';
@@ -37,6 +38,7 @@ import { chooseBackend, defaultDtype } from '../backend-choice.js';
 import { cacheSpecOption, polynomialOption } from '../cache-options.js';
 import { cliAbortFlag } from '../cancel.js';
 import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from '../gpu-options.js';
+import { EtaBar } from '../progress.js';
 
 const usage = `usage: toma eval [--seeds N] [--size PX] [--steps N] [--cfg G] [--batch N] [--classes LIST]
                  [--methods LIST] [--ratios LIST] [--caches LIST] [--configs LIST] [--speed-seeds N]
@@ -53,10 +55,13 @@ Writes to --out (default out/eval): results.json (everything), results.md (the t
 seeds side by side, ToMA's destination tokens overlaid), pareto.svg (speedup vs fidelity) and
 samples-K.png (every generated image, rows = seeds, columns = methods; --from recomputes the metrics
 from them, e.g. where the deep-feature network is installed).
-  --seeds       images per method (default 64 on a GPU, 4 on the CPU); seed i uses noise seed i
-  --size        square size in pixels, even, at most 1024 (default 128 on a GPU, 32 on the CPU)
-  --steps       Euler steps (default 28 on a GPU, 4 on the CPU); --cfg guidance scale (default 4)
-  --batch       seeds per generate() call (default 8 on a GPU, 4 on the CPU)
+Defaults marked "small" apply on the CPU backend and on a software WebGPU adapter (SwiftShader), where
+the GPU defaults would take hours; --backend auto (the default) takes the CPU backend over a software
+adapter (faster there), --backend webgpu uses it anyway. Progress: images done, time per image, time left.
+  --seeds       images per method (default 64; small: 4); seed i uses noise seed i
+  --size        square size in pixels, even, at most 1024 (default 128; small: 32)
+  --steps       Euler steps (default 28; small: 4); --cfg guidance scale (default 4)
+  --batch       seeds per generate() call (default 8; small: 4)
   --classes     class names or indices to cycle through over the seeds (default: every class but null)
   --methods     comma-separated, of ${METHODS.filter((m) => m !== 'dense').join(',')} (default
                 ${DEFAULT_EVAL_METHODS.join(',')}; dense always runs)
@@ -67,9 +72,9 @@ from them, e.g. where the deep-feature network is installed).
                 "fbcache:0.1,toma:0.5+fbcache:0.1,toma+hilbert:0.5+teacache:0.3"; with --configs or
                 --caches and no --methods, only dense and what they name run
   --speed-seeds the first N seeds are generated again one image per call, for the speed figures of every
-                configuration (default 8, at most --seeds; 0: batched timings). Step caches decide per
-                image, and a batch computes a step when any image needs it, so batched wall time
-                understates one user's speedup
+                configuration (default 8, small: 2; at most --seeds; 0: batched timings). Step caches
+                decide per image, and a batch computes a step when any image needs it, so batched wall
+                time understates one user's speedup
   --teacache-poly  TeaCache's rescaling polynomial (default: FLUX.1's fit for FLUX.1, else the identity)
   --tile, --merge-every, --reuse-steps, --exempt   the merge schedule (defaults for the embedded model:
                 tile 4, merge every step, destinations chosen afresh each step, first double and first
@@ -77,7 +82,8 @@ from them, e.g. where the deep-feature network is installed).
   --real        folder(s) of real PNG/JPEG images for KID (cropped and resized to --size), e.g. from
                 node tools/eval/real-crops.mjs; none: KID is reported as unavailable
   --features    deep-feature network from npm nsfwjs (default inception: InceptionV3 2048-d); needs the
-                dev dependencies nsfwjs and @tensorflow/tfjs-*; without them those metrics are unavailable
+                optional packages nsfwjs and @tensorflow/tfjs-* (npm run setup:eval); without them those
+                metrics are unavailable
   --from DIR    recompute the metrics from an earlier run's results.json and samples-K.png (timings and
                 images are kept; writes to --out as usual)
 ${GPU_USAGE}
@@ -108,6 +114,23 @@ function deviceInfo(be: Backend | null, dtype: string): EvalDevice {
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
   };
+}
+
+/**
+ * Defaults by device: the CPU backend and software adapters (SwiftShader) get the "small" ones, which
+ * finish in minutes there where the GPU defaults would take hours.
+ */
+export function evalDefaults(be: Backend): {
+  seeds: number;
+  size: number;
+  steps: number;
+  batch: number;
+  speedSeeds: number;
+} {
+  const small = be.name === 'cpu' || (be instanceof GpuBackend && be.caps.software);
+  return small
+    ? { seeds: 4, size: 32, steps: 4, batch: 4, speedSeeds: 2 }
+    : { seeds: 64, size: 128, steps: 28, batch: 8, speedSeeds: 8 };
 }
 
 export const evalCommand: Command = {
@@ -212,25 +235,27 @@ export const evalCommand: Command = {
         }
         console.log(`metrics from the images of ${values.from} (${run.date}, ${run.device.backend})`);
       } else {
+        // a software adapter (SwiftShader) is slower than the CPU backend: auto takes the CPU
         be = await chooseBackend(
           choice(values.backend, ['auto', 'webgpu', 'cpu'] as const, 'backend', 'auto'),
           'smaller size, fewer seeds',
-          false,
+          true,
           gpuOptions(values),
         );
         const onCpu = be.name === 'cpu';
+        const dflt = evalDefaults(be);
         const dtype = choice(values.dtype, ['f16', 'f32'] as const, 'dtype', defaultDtype(be));
-        const seedsN = intOpt(values.seeds, 'seeds', onCpu ? 4 : 64);
+        const seedsN = intOpt(values.seeds, 'seeds', dflt.seeds);
         const size = num(
           values.size,
           'size',
-          onCpu ? 32 : 128,
+          dflt.size,
           (v) => Number.isInteger(v) && v >= 4 && v % 2 === 0 && v <= EMBEDDED_MAX_SIZE,
           `an even integer in 4..${EMBEDDED_MAX_SIZE}`,
         );
-        const steps = intOpt(values.steps, 'steps', onCpu ? 4 : 28);
+        const steps = intOpt(values.steps, 'steps', dflt.steps);
         const cfg = num(values.cfg, 'cfg', 4, (v) => v >= 0, 'a number >= 0');
-        const batch = intOpt(values.batch, 'batch', onCpu ? 4 : 8);
+        const batch = intOpt(values.batch, 'batch', dflt.batch);
         const caches = (list(values.caches) ?? [])
           .map((c) => cacheSpecOption(c, 'caches'))
           .filter((c) => c !== null);
@@ -250,7 +275,7 @@ export const evalCommand: Command = {
           num(r, 'ratios', 0.5, (v) => v > 0 && v < 1, 'numbers in (0, 1)'),
         );
         const configs: EvalConfig[] = buildConfigs(methods, ratios, { caches, explicit });
-        const speedSeeds = Math.min(seedsN, intOpt(values['speed-seeds'], 'speed-seeds', 8, 0));
+        const speedSeeds = Math.min(seedsN, intOpt(values['speed-seeds'], 'speed-seeds', dflt.speedSeeds, 0));
         const teacachePoly = polynomialOption(values['teacache-poly']);
         if (teacachePoly && !configs.some((k) => k.cache?.startsWith('teacache')))
           throw new UsageError('--teacache-poly goes with a teacache:T cache (in --caches or --configs)');
@@ -322,6 +347,7 @@ export const evalCommand: Command = {
         );
         const g0 = performance.now();
         const gridCfg = gridColumns(configs).find((k) => k.overlay)?.config;
+        const bar = new EtaBar('eval', 'image');
         const gen = await runGenerations({
           be,
           model,
@@ -342,7 +368,9 @@ export const evalCommand: Command = {
             : undefined,
           signal: cliAbortFlag(),
           log: (l) => console.error(l),
+          onProgress: (p) => bar.update(p.images, p.total),
         });
+        bar.done();
         generationS = (performance.now() - g0) / 1000;
         run = { settings, device, date: new Date().toISOString(), ...gen };
       }
