@@ -85,7 +85,7 @@ export function createTomaHilbert(
     },
     block(kind, index, xImg) {
       const plan = inner.block(kind, index, xImg);
-      if (!plan || plan.kind !== 'merge' || !info) return plan;
+      if (plan?.kind !== 'merge' || !info) return plan;
       const { curve, inverse } = permsFor(info);
       const wrapped: TokenMergePlan = {
         kind: 'merge',
