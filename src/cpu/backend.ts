@@ -34,10 +34,25 @@ interface CpuStorage {
   refs: number;
 }
 
+export interface CpuBackendOptions {
+  /**
+   * The WebAssembly SIMD matmul and attention on worker threads where they can run (default true; the
+   * environment's TOMA_CPU_FAST=0 turns them off everywhere). false: the plain TypeScript kernels, which
+   * accumulate in f64, so results do not depend on summation order (what exactness tests need).
+   */
+  fast?: boolean;
+}
+
 export class CpuBackend extends Backend {
   readonly name = 'cpu' as const;
+  readonly fast: boolean;
   private live = 0;
   private peak = 0;
+
+  constructor(o: CpuBackendOptions = {}) {
+    super();
+    this.fast = o.fast ?? true;
+  }
 
   info(): BackendInfo {
     return {
@@ -125,7 +140,7 @@ export class CpuBackend extends Backend {
     K: number,
     outShape: Shape,
   ): Tensor {
-    const y = cpuMatmul(this.data(x), this.data(w), M, N, K, {
+    const y = cpuMatmul(this.fast, this.data(x), this.data(w), M, N, K, {
       bias: o.bias && this.data(o.bias),
       activation: o.activation,
       gate: o.gate && this.data(o.gate),
@@ -152,7 +167,15 @@ export class CpuBackend extends Backend {
       rangeMask(r, ranges.ranges.dim(1), ranges.blockSize); // validates: no overlapping ranges
       kr = { ranges: r, maxRanges: ranges.ranges.dim(1), blockSize: ranges.blockSize };
     }
-    const y = cpuAttention(this.data(q), this.data(k), this.data(v), { B, H, Lq, Lk, D }, scale, kr);
+    const y = cpuAttention(
+      this.fast,
+      this.data(q),
+      this.data(k),
+      this.data(v),
+      { B, H, Lq, Lk, D },
+      scale,
+      kr,
+    );
     return this.wrap(y, [B, Lq, H * D], q.dtype);
   }
 

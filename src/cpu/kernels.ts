@@ -6,8 +6,9 @@ import { attentionFast } from './attention.js';
 import { attentionWasm, matmulWasm } from './fast/index.js';
 import { type MatmulRefOptions, matmulBlocked } from './matmul.js';
 
-/** y[M, N] = act(x[M, K] · w[N, K]ᵀ + bias) * gate + residual */
+/** y[M, N] = act(x[M, K] · w[N, K]ᵀ + bias) * gate + residual; `fast` false: the plain path only. */
 export function cpuMatmul(
+  fast: boolean,
   x: Float32Array,
   w: Float32Array,
   M: number,
@@ -15,11 +16,12 @@ export function cpuMatmul(
   K: number,
   o: MatmulRefOptions = {},
 ): Float32Array {
-  return matmulWasm(x, w, M, N, K, o) ?? matmulBlocked(x, w, M, N, K, o);
+  return (fast ? matmulWasm(x, w, M, N, K, o) : undefined) ?? matmulBlocked(x, w, M, N, K, o);
 }
 
 /** q [B, H, Lq, D], k/v [B, H, Lk, D] -> [B, Lq, H*D]; key ranges (sparse attention) run in TypeScript. */
 export function cpuAttention(
+  fast: boolean,
   q: Float32Array,
   k: Float32Array,
   v: Float32Array,
@@ -28,6 +30,7 @@ export function cpuAttention(
   keyRanges?: { ranges: Uint32Array; maxRanges: number; blockSize: number },
 ): Float32Array {
   return (
-    (keyRanges ? undefined : attentionWasm(q, k, v, s, scale)) ?? attentionFast(q, k, v, s, scale, keyRanges)
+    (fast && !keyRanges ? attentionWasm(q, k, v, s, scale) : undefined) ??
+    attentionFast(q, k, v, s, scale, keyRanges)
   );
 }

@@ -95,6 +95,7 @@ export async function writeRandomFluxFolder(
     if (!o.force) throw new Error(`${dir} already exists (pass force / --force to replace it)`);
   }
   // a fresh folder under an unguessable name (mkdtemp), removed by a cancellation like a temp file
+  mkdirSync(dirname(dir), { recursive: true }); // the parent too, as before the partial folder
   const tmp = mkdtempSync(join(dirname(dir), `.${basename(dir)}.partial-`));
   registerTemp(tmp);
   const sub = (name: string) => {

@@ -136,7 +136,7 @@ describe('CPU fast matmul equals matmulRef', () => {
     const r = rng();
     const x = r.normals(5 * 6);
     const w = r.normals(7 * 6);
-    assert.deepEqual(cpuMatmul(x, w, 5, 7, 6), matmulWasm(x, w, 5, 7, 6));
+    assert.deepEqual(cpuMatmul(true, x, w, 5, 7, 6), matmulWasm(x, w, 5, 7, 6));
   });
 });
 
@@ -191,7 +191,7 @@ describe('CPU fast path: processes and fallback', () => {
         '-e',
         "const { fastCpu } = await import('./dist/src/cpu/fast/pool.js');" +
           "const { cpuMatmul } = await import('./dist/src/cpu/kernels.js');" +
-          'console.log(fastCpu(), cpuMatmul(new Float32Array([1, 2]), new Float32Array([3, 4]), 1, 1, 2)[0]);',
+          'console.log(fastCpu(), cpuMatmul(true, new Float32Array([1, 2]), new Float32Array([3, 4]), 1, 1, 2)[0]);',
       ],
       {
         encoding: 'utf8',
