@@ -2280,6 +2280,7 @@ function classify(p, r, before, victims, outBefore, outExisted) {
     ms: Math.round(r.ms),
     peakRssMiB: Math.round(r.peak / MiB),
     budgetMiB: Math.round(r.budget / MiB),
+    ...(r.sinceSignal !== null ? { sinceSignalMs: Math.round(r.sinceSignal) } : {}),
     class: cls,
     problems: problems.map((q) => `${q.cls}: ${q.why}`),
     ...(notes.length ? { notes } : {}),
@@ -2331,7 +2332,10 @@ server.close();
 // ---------------------------------------------------------------- summary
 const OK = ['rejected', 'succeeded', 'interrupted'];
 const classes = [...OK, ...SEVERITY];
-const families = [...new Set(results.map((r) => r.family))];
+// in the order the probes were defined, not the order they finished
+const families = [...new Set(selected.map((p) => p.family))].filter((f) =>
+  results.some((r) => r.family === f),
+);
 const count = (f, c) => results.filter((r) => (f === null || r.family === f) && r.class === c).length;
 const used = classes.filter(
   (c) => c === 'rejected' || c === 'succeeded' || results.some((r) => r.class === c),
