@@ -10,7 +10,7 @@
 //     [--seeds 16] [--batch 8] [--cfg 4] [--degree 4] [--checkpoint FILE --conditioning FILE]
 //     [--json out.json]
 import { writeFileSync } from 'node:fs';
-import { toolArgs } from './tool-args.mjs';
+import { toolArgs, usageError } from './tool-args.mjs';
 
 const { values: a } = toolArgs(import.meta.url, {
   options: {
@@ -27,24 +27,20 @@ const { values: a } = toolArgs(import.meta.url, {
     json: { type: 'string' },
   },
 });
-const int = (v, fallback, what, min = 1) => {
+// the upper bounds keep a typo from asking for years of sampling or a singular fit
+const int = (v, fallback, what, min = 1, max = 100_000) => {
   const n = v === undefined ? fallback : Number(v);
-  if (!Number.isInteger(n) || n < min) {
-    console.error(`--${what} must be an integer >= ${min}, got "${v}"`);
-    process.exit(2);
-  }
+  if (!Number.isInteger(n) || n < min || n > max)
+    usageError(import.meta.url, `--${what} must be an integer in ${min}..${max}; got "${v}"`);
   return n;
 };
-if (!['auto', 'webgpu', 'cpu'].includes(a.backend)) {
-  console.error(`--backend must be auto, webgpu or cpu, got "${a.backend}"`);
-  process.exit(2);
-}
-if ((a.checkpoint === undefined) !== (a.conditioning === undefined)) {
-  console.error(
+if (!['auto', 'webgpu', 'cpu'].includes(a.backend))
+  usageError(import.meta.url, `--backend must be auto, webgpu or cpu; got "${a.backend}"`);
+if ((a.checkpoint === undefined) !== (a.conditioning === undefined))
+  usageError(
+    import.meta.url,
     '--checkpoint and --conditioning go together (a pixel-space Flux model and its class conditioning)',
   );
-  process.exit(2);
-}
 
 const dist = new URL('../dist/src/', import.meta.url);
 const load = (p) => import(new URL(p, dist).href);
@@ -58,16 +54,14 @@ const { IDENTITY_COEFFICIENTS, TEACACHE_FLUX_COEFFICIENTS } = await load('cache/
 const be = await chooseBackend(a.backend, 'smaller size, fewer seeds');
 const onCpu = be.name === 'cpu';
 const dtype = a.dtype ?? defaultDtype(be);
-const size = int(a.size, onCpu ? 32 : 128, 'size', 4);
-const steps = int(a.steps, onCpu ? 8 : 28, 'steps', 3);
+const size = int(a.size, onCpu ? 32 : 128, 'size', 4, 1024);
+const steps = int(a.steps, onCpu ? 8 : 28, 'steps', 3, 10_000);
 const seedCount = int(a.seeds, onCpu ? 4 : 16, 'seeds');
-const batch = int(a.batch, onCpu ? 4 : 8, 'batch');
-const degree = int(a.degree, 4, 'degree', 0);
+const batch = int(a.batch, onCpu ? 4 : 8, 'batch', 1, 4096);
+const degree = int(a.degree, 4, 'degree', 0, 12);
 const cfg = Number(a.cfg);
-if (size % 2 || !Number.isFinite(cfg) || cfg < 0) {
-  console.error('--size must be even and --cfg a number >= 0');
-  process.exit(2);
-}
+if (size % 2 || !Number.isFinite(cfg) || cfg < 0)
+  usageError(import.meta.url, '--size must be even and --cfg a number >= 0');
 
 const dir = a.checkpoint ? null : embeddedDir();
 const model = FluxModel.load(be, a.checkpoint ?? `${dir}flux-embedded.safetensors`, { dtype });

@@ -62,28 +62,41 @@ try {
 } catch (e) {
   usageError(url, `--config: ${e.message}`);
 }
-mkdirSync(dirname(a.out), { recursive: true });
-if (a.inputs) mkdirSync(dirname(a.inputs), { recursive: true });
+/** Runs a file-system step; its error is one line naming the script (exit 1), not a stack trace. */
+const fsStep = (f) => {
+  try {
+    return f();
+  } catch (e) {
+    console.error(`flux-random-checkpoint.mjs: ${e.message}`);
+    process.exit(1);
+  }
+};
+fsStep(() => mkdirSync(dirname(a.out), { recursive: true }));
+if (a.inputs) fsStep(() => mkdirSync(dirname(a.inputs), { recursive: true }));
 const params = randomHostParams(config, seed, std);
-const path = writeFluxCheckpoint(a.out, params, config, {
-  layout: a.layout,
-  dtype: a.dtype,
-  shards,
-});
+const path = fsStep(() =>
+  writeFluxCheckpoint(a.out, params, config, {
+    layout: a.layout,
+    dtype: a.dtype,
+    shards,
+  }),
+);
 console.log(`wrote ${path} (${a.layout} layout, ${a.dtype})`);
 
 if (a.inputs) {
   const N = rows * cols;
   const rng = new Rng(seed + 1);
   const t = (shape, data) => ({ dtype: 'F32', shape, data });
-  writeSafetensors(a.inputs, {
-    'in.img': t([B, N, config.in_channels], rng.normals(B * N * config.in_channels)),
-    'in.txt': t([B, T, config.context_in_dim], rng.normals(B * T * config.context_in_dim)),
-    'in.img_ids': t([B, N, 3], imageIds(B, rows, cols)),
-    'in.txt_ids': t([B, T, 3], textIds(B, T)),
-    'in.timesteps': t([B], new Float32Array(B).fill(0.5)),
-    'in.y': t([B, config.vec_in_dim], rng.normals(B * config.vec_in_dim)),
-    'in.guidance': t([B], new Float32Array(B).fill(3.5)),
-  });
+  fsStep(() =>
+    writeSafetensors(a.inputs, {
+      'in.img': t([B, N, config.in_channels], rng.normals(B * N * config.in_channels)),
+      'in.txt': t([B, T, config.context_in_dim], rng.normals(B * T * config.context_in_dim)),
+      'in.img_ids': t([B, N, 3], imageIds(B, rows, cols)),
+      'in.txt_ids': t([B, T, 3], textIds(B, T)),
+      'in.timesteps': t([B], new Float32Array(B).fill(0.5)),
+      'in.y': t([B, config.vec_in_dim], rng.normals(B * config.vec_in_dim)),
+      'in.guidance': t([B], new Float32Array(B).fill(3.5)),
+    }),
+  );
   console.log(`wrote ${a.inputs} (batch ${B}, ${rows}x${cols} image tokens, ${T} text tokens)`);
 }

@@ -31,10 +31,8 @@ const { randomFolderBytes, writeRandomFluxFolder } = await import(
 
 const int = (v, what, min) => {
   const n = Number(v);
-  if (!Number.isInteger(n) || n < min) {
-    console.error(`--${what} must be an integer >= ${min}, got "${v}"`);
-    process.exit(2);
-  }
+  if (!Number.isInteger(n) || n < min)
+    usageError(import.meta.url, `--${what} must be an integer >= ${min}; got "${v}"`);
   return n;
 };
 let preset;
@@ -47,10 +45,8 @@ try {
 const seed = int(a.seed, 'seed', 0);
 const threads = a.threads === undefined ? Math.min(8, availableParallelism()) : int(a.threads, 'threads', 1);
 const shardGb = Number(a['shard-gb']);
-if (!(shardGb > 0)) {
-  console.error(`--shard-gb must be a positive number, got "${a['shard-gb']}"`);
-  process.exit(2);
-}
+if (!(shardGb > 0 && Number.isFinite(shardGb)))
+  usageError(import.meta.url, `--shard-gb must be a positive number; got "${a['shard-gb']}"`);
 const out = resolve(a.out);
 
 /** GB, or MB below 1 GB. */

@@ -25,6 +25,30 @@ export function usageError(url, message) {
 }
 
 /**
+ * `--opt -1` as `--opt=-1` for string options, so a negative number reaches the script's range check
+ * instead of parseArgs's "argument is ambiguous" (the CLI does the same in src/cli/args.ts).
+ */
+function joinNegatives(argv, options) {
+  const out = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') return out.concat(argv.slice(i));
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : undefined;
+    const next = argv[i + 1];
+    if (
+      name &&
+      Object.hasOwn(options, name) &&
+      options[name].type === 'string' &&
+      /^-(\d|\.\d|Infinity$)/.test(next ?? '')
+    ) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
+/**
  * parseArgs with --help/-h added: returns { values, positionals }, or prints the usage (exit 0) or the
  * parse error (exit 2). `config` is parseArgs's (options, allowPositionals, ...); args default to argv.
  */
@@ -32,7 +56,7 @@ export function toolArgs(url, config) {
   let parsed;
   try {
     parsed = parseArgs({
-      args: process.argv.slice(2),
+      args: joinNegatives(process.argv.slice(2), config.options),
       ...config,
       options: { ...config.options, help: { type: 'boolean', short: 'h' } },
     });

@@ -1,16 +1,24 @@
 // Reading real images for the evaluation: PNG (our decoder) and JPEG (npm jpeg-js), brought to the
 // generation size by a centred square crop and an area (box) resize.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { decodePng, toRgb } from '../io/png-decode.js';
+import { describeFsError, InputFileError, readRegularFile } from '../io/regular-file.js';
 import type { RgbImage } from './image-metrics.js';
 
 const EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
+const MAX_IMAGE_FILE_BYTES = 256 << 20;
 
 /** Decodes a PNG or JPEG file (by its signature, not its name) to 8-bit RGB. */
 export async function readImageFile(path: string): Promise<RgbImage> {
-  const bytes = readFileSync(path);
+  // a regular file only (a pipe would hang, a device never end); 256 MiB is beyond any real photo
+  let bytes: Uint8Array;
+  try {
+    bytes = readRegularFile(path, MAX_IMAGE_FILE_BYTES, 'image file');
+  } catch (e) {
+    throw e instanceof InputFileError ? new Error(e.message) : e;
+  }
   if (bytes[0] === 0x89 && bytes[1] === 0x50) {
     const png = decodePng(bytes, (z) => inflateSync(z), path);
     return { width: png.width, height: png.height, data: toRgb(png) };
@@ -98,7 +106,7 @@ export async function readImageDir(dir: string, size: number, name = dir): Promi
   try {
     entries = readdirSync(dir);
   } catch (e) {
-    throw new Error(`cannot read the image folder ${dir}: ${(e as Error).message}`);
+    throw new Error(`cannot read the image folder ${describeFsError(dir, e, 'folder').message}`);
   }
   const files = entries
     .filter((f) => EXTENSIONS.has(extname(f).toLowerCase()) && statSync(join(dir, f)).isFile())

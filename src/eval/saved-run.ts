@@ -1,9 +1,9 @@
 // An evaluation's generation results (settings, device, images, call timings, ToMA destinations), either
 // fresh from runGenerations() or read back from an earlier run's results.json and sample atlases.
-import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inflateSync } from 'node:zlib';
 import { decodePng, toRgb } from '../io/png-decode.js';
+import { InputFileError, readRegularFile, readRegularText } from '../io/regular-file.js';
 import { splitAtlas } from './atlas.js';
 import type { CallTiming, RecordedDestinations } from './generation.js';
 import type { RgbImage } from './image-metrics.js';
@@ -24,22 +24,34 @@ export interface EvalRun {
   destinations: Map<number, RecordedDestinations>;
 }
 
+/** Largest results.json or atlas read back (a run of thousands of images is tens of MB). */
+const MAX_SAVED_BYTES = 1 << 30;
+
 /** Reads results.json and the samples-K.png atlases it lists from dir. */
 export function loadSavedRun(dir: string): EvalRun {
   const path = join(dir, 'results.json');
   let r: EvalReport;
   try {
-    r = JSON.parse(readFileSync(path, 'utf8')) as EvalReport;
+    r = JSON.parse(readRegularText(path, MAX_SAVED_BYTES, 'results file')) as EvalReport;
   } catch (e) {
-    throw new Error(`cannot read ${path}: ${(e as Error).message}`);
+    throw new Error(e instanceof InputFileError ? e.message : `cannot read ${path}: ${(e as Error).message}`);
   }
   if (r.tool !== 'toma eval' || r.format !== 1 || !r.atlases || !r.settings)
     throw new Error(`${path} is not a toma eval results file`);
   const { columns, width, height, files } = r.atlases;
   const images = new Map(columns.map((c) => [c, new Array<RgbImage>(r.settings.seeds.length)]));
   for (const f of files) {
+    // results.json names its atlases: plain file names in dir, never a path elsewhere
+    if (typeof f.file !== 'string' || !/^[\w.+-]+\.png$/.test(f.file) || f.file.startsWith('.'))
+      throw new Error(`${path}: atlas ${JSON.stringify(f.file)} is not a PNG file name in ${dir}`);
     const file = join(dir, f.file);
-    const png = decodePng(readFileSync(file), (z) => inflateSync(z), file);
+    let bytes: Uint8Array;
+    try {
+      bytes = readRegularFile(file, MAX_SAVED_BYTES, 'PNG file');
+    } catch (e) {
+      throw e instanceof InputFileError ? new Error(e.message) : e;
+    }
+    const png = decodePng(bytes, (z) => inflateSync(z), file);
     const rows = splitAtlas(
       { width: png.width, height: png.height, data: toRgb(png) },
       f.count,

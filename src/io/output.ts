@@ -25,6 +25,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
+import { readShardIndex } from './safetensors-index.js';
 
 export class OutputFileError extends Error {
   constructor(message: string) {
@@ -147,6 +148,7 @@ export function describeWriteError(target: string, e: unknown): Error {
  * renamed into place. On any failure (including one thrown by `write`) nothing is left behind.
  */
 export function writeFileVia(path: string, write: (fd: number) => void): void {
+  refuseSpecialTarget(path);
   const tmp = newTempPath(path);
   let fd: number | null = null;
   try {
@@ -155,6 +157,7 @@ export function writeFileVia(path: string, write: (fd: number) => void): void {
     fsyncSync(fd);
     closeSync(fd);
     fd = null;
+    refuseSpecialTarget(path); // again: something may have been put there while we wrote
     commitTemp(tmp, path);
   } catch (e) {
     if (fd !== null)
@@ -164,6 +167,17 @@ export function writeFileVia(path: string, write: (fd: number) => void): void {
     discardTemp(tmp);
     throw describeWriteError(path, e);
   }
+}
+
+/**
+ * The rename would replace whatever is at `path`; only a regular file or a symbolic link (replaced
+ * itself, never written through) may be. Run as root, renaming over /dev/full would replace the
+ * device node with a regular file.
+ */
+function refuseSpecialTarget(path: string): void {
+  const s = statOrNull(path, false);
+  if (s && !s.isFile() && !s.isSymbolicLink())
+    throw new OutputFileError(`cannot write ${path}: it is ${kind(s)}, not a regular file`);
 }
 
 /** Writes all of `data` at the descriptor's position. */
@@ -246,6 +260,23 @@ function inside(path: string, dir: string): boolean {
   return rp !== null && rd !== null && rp.startsWith(rd.endsWith(sep) ? rd : rd + sep);
 }
 
+/** The shard files a *.safetensors.index.json input names (none if it cannot be read: the reader reports that). */
+function shardsOf(input: string): string[] {
+  if (!input.endsWith('.safetensors.index.json')) return [];
+  try {
+    return [...new Set(readShardIndex(input).weightMap.values())].map((n) => join(dirname(input), n));
+  } catch {
+    return [];
+  }
+}
+
+/** Whether two existing folders are the same one. */
+function sameDir(a: string, b: string): boolean {
+  const sa = statOrNull(a);
+  const sb = statOrNull(b);
+  return sa !== null && sb !== null && sa.dev === sb.dev && sa.ino === sb.ino;
+}
+
 /**
  * Checks, before any work, that a file can be written at `path` without harm: its folder exists and
  * is writable; it is not a folder or a device; and it is not the same file as any of `inputs` (by
@@ -256,21 +287,23 @@ function inside(path: string, dir: string): boolean {
 export function validateOutput(path: string, inputs: readonly string[], label = '--out'): void {
   if (path === '') throw new OutputFileError(`${label}: empty path`);
   const target = statOrNull(path);
+  // a new file inside an input folder changes that input too (a second .safetensors makes a folder
+  // checkpoint ambiguous)
+  const folder = dirname(resolve(path));
+  for (const i of inputFiles(inputs))
+    if (i.stat.isDirectory() && (sameDir(folder, i.path) || inside(folder, i.path)))
+      throw new OutputFileError(
+        `${label}: ${path} is inside the input folder ${i.path}; writing it would change the input`,
+      );
   if (target) {
     if (target.isDirectory()) throw new OutputFileError(`${label}: ${path} is a folder; give a file name`);
     if (!target.isFile())
       throw new OutputFileError(`${label}: ${path} is ${kind(target)}; the output must be a regular file`);
-    for (const i of inputFiles(inputs)) {
+    for (const i of inputFiles([...inputs, ...inputs.flatMap(shardsOf)]))
       if (sameFile(path, target, i.path, i.stat))
         throw new OutputFileError(
           `${label}: ${path} is the same file as the input ${i.path}; writing it would destroy the input`,
         );
-      // a folder input (a sharded checkpoint): none of its files may be replaced
-      if (i.stat.isDirectory() && inside(path, i.path))
-        throw new OutputFileError(
-          `${label}: ${path} is a file of the input folder ${i.path}; writing it would change the input`,
-        );
-    }
   }
   checkWritableFolder(dirname(resolve(path)), label);
 }

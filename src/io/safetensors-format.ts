@@ -2,6 +2,7 @@
 // entry checked against the data it describes) and conversion of stored tensors to f32 / f16 bits.
 // Shared by the Node reader (safetensors.ts, from file offsets) and the in-memory reader
 // (safetensors-bytes.ts, for bytes a browser fetched).
+import { constants } from 'node:buffer';
 import { f32ToF16Bits, fromF16Array } from '../util/f16.js';
 import {
   type JsonObject,
@@ -121,6 +122,20 @@ export interface TensorReader {
 }
 
 /**
+ * Refuses to read a tensor that one typed array cannot hold (a valid file may declare terabytes; a
+ * sparse one even has them): a clean message instead of "Invalid typed array length". Callers that
+ * know the run's memory check it first (models/limits.ts); this is the last line.
+ */
+export function checkHoldable(path: string, key: string, bytes: number): void {
+  if (bytes > constants.MAX_LENGTH)
+    throw new SafetensorsError(
+      `${path}: tensor ${quoteForMessage(key)} takes ${bytes} bytes in memory, more than one array can hold here (${constants.MAX_LENGTH})`,
+    );
+}
+
+const elementCount = (shape: readonly number[]) => shape.reduce((a, b) => a * b, 1);
+
+/**
  * A TensorReader over a parsed header: lookups and dtype conversions are shared; where the bytes come
  * from (file offsets, memory) is the subclass's readBytes().
  */
@@ -149,7 +164,9 @@ export abstract class TensorMapReader implements TensorReader {
   }
 
   readF32(key: string): Float32Array {
-    return toF32(this.readBytes(key), this.info(key).dtype, key);
+    const t = this.info(key);
+    checkHoldable(this.path, key, 4 * elementCount(t.shape));
+    return toF32(this.readBytes(key), t.dtype, key);
   }
 
   readF16Bits(key: string): Uint16Array {

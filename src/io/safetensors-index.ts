@@ -9,7 +9,7 @@
 import { realpathSync } from 'node:fs';
 import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
 import { type JsonObject, JsonSyntaxError, parseStrictJson, quoteForMessage as q } from './json-strict.js';
-import { InputFileError, readRegularText } from './regular-file.js';
+import { InputFileError, readRegularFile } from './regular-file.js';
 import { MAX_HEADER_DEPTH, SafetensorsError } from './safetensors-format.js';
 
 /** Largest index read (real ones are tens of KB: one line per tensor). */
@@ -24,12 +24,24 @@ export interface ShardIndex {
 
 /** Reads and checks an index file's structure (not yet the shards it names). */
 export function readShardIndex(path: string): ShardIndex {
-  let text: string;
+  let bytes: Uint8Array;
   try {
-    text = readRegularText(path, MAX_INDEX_BYTES, 'safetensors index');
+    bytes = readRegularFile(path, MAX_INDEX_BYTES, 'safetensors index');
   } catch (e) {
     if (e instanceof InputFileError) throw new SafetensorsError(e.message, 'file');
     throw e;
+  }
+  // a decoder drops a byte-order mark silently; the JSON readers of other loaders refuse it
+  if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf)
+    throw new SafetensorsError(
+      `${path}: not a valid index (it starts with a UTF-8 byte-order mark, which JSON does not allow)`,
+      'index-json',
+    );
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new SafetensorsError(`${path}: not valid UTF-8 text`, 'file');
   }
   let root: unknown;
   try {
@@ -87,6 +99,8 @@ function checkShardName(index: string, key: string, name: string): void {
   if (isAbsolute(name) || /^[A-Za-z]:/.test(name)) bad('an absolute path');
   if (name.includes('\\')) bad('a name with a backslash');
   if (name.split('/').includes('..')) bad("a path through '..'");
+  // "s.safetensors/" names a folder: opening it fails for other readers, so it must here too
+  if (name.endsWith('/')) bad("a name ending in '/'");
 }
 
 /**
@@ -105,6 +119,11 @@ export function resolveShard(index: string, key: string, name: string): string {
       throw new SafetensorsError(
         `${index}: shard ${q(name)} (holding ${q(key)}) is missing`,
         'index-missing-shard',
+      );
+    if (code === 'ENAMETOOLONG')
+      throw new SafetensorsError(
+        `${index}: shard ${q(name)} (holding ${q(key)}) has a name too long for the file system`,
+        'index-path',
       );
     if (code === 'ELOOP')
       throw new SafetensorsError(

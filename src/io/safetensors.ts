@@ -11,6 +11,7 @@ import { quoteForMessage } from './json-strict.js';
 import { writeAllSync, writeFileVia } from './output.js';
 import { describeFsError, InputFileError, openRegularFile, statPath } from './regular-file.js';
 import {
+  checkHoldable,
   headerLength,
   parseHeader,
   SafetensorsError,
@@ -109,6 +110,7 @@ export class Checkpoint extends TensorMapReader {
       fd = f.fd;
       this.fds.set(t.file, fd);
     }
+    checkHoldable(this.path, key, t.end - t.begin);
     const out = new Uint8Array(t.end - t.begin);
     readFully(fd, out, t.begin, t.file);
     return out;

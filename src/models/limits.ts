@@ -90,6 +90,13 @@ export function checkImageSize(option: string, w: number, h: number): void {
 export const EMBEDDED_MAX_SIZE = 1024;
 
 /**
+ * The most sampling steps a run takes: released FLUX.1 schedules use 1-50 and sampling quality stops
+ * improving long before 10,000. Schedules and per-step records are arrays of this length, so an
+ * unbounded count (1e12) would fail deep inside with "Invalid array length".
+ */
+export const MAX_STEPS = 10_000;
+
+/**
  * Throws a ConfigLimitError naming `source` and the first field of `values` outside its limit (missing
  * fields are the caller's business; non-numbers are an error here).
  */

@@ -115,7 +115,8 @@ export const PIPELINE_PRESETS: Record<string, FluxPipelinePreset> = {
 };
 
 export function pipelinePreset(name: string): FluxPipelinePreset {
-  const p = PIPELINE_PRESETS[name];
+  // an own property only: "constructor" must not find Object's
+  const p = Object.hasOwn(PIPELINE_PRESETS, name) ? PIPELINE_PRESETS[name] : undefined;
   if (!p) throw new RangeError(`unknown preset "${name}" (${Object.keys(PIPELINE_PRESETS).join(', ')})`);
   return structuredClone(p);
 }

@@ -3,8 +3,9 @@
 // single-file release (flux1-schnell.safetensors / flux1-dev.safetensors + ae.safetensors) with the
 // encoders in folders given separately or found beside it. Every missing piece is named at once, before
 // anything is loaded.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, type Stats, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { InputFileError, readRegularText } from '../io/regular-file.js';
 
 export class FluxFolderError extends Error {
   constructor(message: string) {
@@ -47,13 +48,19 @@ export interface FluxFiles {
 }
 
 const isDir = (p: string) => existsSync(p) && statSync(p).isDirectory();
+const kindOf = (s: Stats) =>
+  s.isFIFO() ? 'a named pipe' : s.isSocket() ? 'a socket' : s.isCharacterDevice() ? 'a device' : 'special';
 const isFile = (p: string) => existsSync(p) && statSync(p).isFile();
+
+const MAX_CONFIG_BYTES = 16 << 20;
 
 function readJson(path: string): Record<string, unknown> {
   let v: unknown;
   try {
-    v = JSON.parse(readFileSync(path, 'utf8'));
+    // a config is a few KB: a bounded read of a regular file (not a pipe, not gigabytes)
+    v = JSON.parse(readRegularText(path, MAX_CONFIG_BYTES, 'JSON file'));
   } catch (e) {
+    if (e instanceof InputFileError) throw new FluxFolderError(e.message);
     throw new FluxFolderError(`${path}: not valid JSON (${(e as Error).message})`);
   }
   if (!v || typeof v !== 'object' || Array.isArray(v))
@@ -98,9 +105,13 @@ function singleFileTransformers(dir: string): string[] {
 export function locateFlux(o: FluxLocations): FluxFiles {
   if (!o.modelDir && !o.checkpoint)
     throw new FluxFolderError('give a model folder (--model-dir) or a transformer checkpoint (--checkpoint)');
-  for (const [flag, p] of Object.entries(o))
-    if (p !== undefined && !existsSync(p))
-      throw new FluxFolderError(`--${kebab(flag)} ${p}: no such file or folder`);
+  for (const [flag, p] of Object.entries(o)) {
+    if (p === undefined) continue;
+    if (!existsSync(p)) throw new FluxFolderError(`--${kebab(flag)} ${p}: no such file or folder`);
+    // a FIFO or a device is never listed or read
+    if (!isFile(p) && !isDir(p))
+      throw new FluxFolderError(`--${kebab(flag)} ${p}: not a file or folder (${kindOf(statSync(p))})`);
+  }
   if (o.modelDir && !isDir(o.modelDir))
     throw new FluxFolderError(`--model-dir ${o.modelDir} is not a folder`);
 
@@ -179,7 +190,7 @@ export function locateFlux(o: FluxLocations): FluxFiles {
     let weights: string | null = null;
     if (given) {
       if (isFile(given)) weights = given;
-      else if (weightsIn(given)) weights = given;
+      else if (isDir(given) && weightsIn(given)) weights = given;
       else if (isDir(join(given, sub)) && weightsIn(join(given, sub))) weights = join(given, sub);
       else
         missing.push(
@@ -222,7 +233,8 @@ export function locateFlux(o: FluxLocations): FluxFiles {
 
   if (missing.length || !transformer || !ae || !clip || !t5)
     throw new FluxFolderError(
-      `${o.modelDir ?? o.checkpoint}: incomplete FLUX.1 model, missing:\n${missing.map((m) => `  - ${m}`).join('\n')}`,
+      // one line, as every error: the pieces separated by "; "
+      `${o.modelDir ?? o.checkpoint}: incomplete FLUX.1 model, missing: ${missing.join('; ')}`,
     );
 
   const textConfig = (c: Record<string, unknown>) =>

@@ -1,6 +1,8 @@
 // Flux's rectified-flow timestep schedules. Time runs from 1 (noise) to 0 (data); Euler steps
 // x <- x + (t_next - t) * v with the model predicting the velocity v = noise - data.
 
+import { MAX_STEPS } from '../models/limits.js';
+
 /** Flux's resolution-dependent shift: mu grows linearly with the image sequence length. */
 export function fluxMu(imageTokens: number, baseShift = 0.5, maxShift = 1.15): number {
   const m = (maxShift - baseShift) / (4096 - 256);
@@ -22,8 +24,8 @@ export type ScheduleKind = 'dev' | 'schnell';
  * image sequence length (FLUX.1-dev); 'schnell' keeps the uniform grid (FLUX.1-schnell).
  */
 export function fluxSchedule(steps: number, imageTokens: number, kind: ScheduleKind = 'dev'): number[] {
-  if (!Number.isInteger(steps) || steps < 1)
-    throw new RangeError(`steps must be a positive integer, got ${steps}`);
+  if (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS)
+    throw new RangeError(`steps must be an integer in 1..${MAX_STEPS}, got ${steps}`);
   const ts = Array.from({ length: steps + 1 }, (_, i) => 1 - i / steps);
   if (kind === 'schnell') return ts;
   const mu = fluxMu(imageTokens);

@@ -154,7 +154,7 @@ describe('toma generate with a FLUX.1 model folder', () => {
     assert.equal(r.code, 1);
     assert.match(
       r.err,
-      /toma: .*incomplete FLUX\.1 model, missing:\n {2}- .*text_encoder_2\/ \(the T5-XXL text encoder\)/,
+      /^toma: .*incomplete FLUX\.1 model, missing: .*text_encoder_2\/ \(the T5-XXL text encoder\)\n$/,
     );
 
     // tokenizer_2/ holding a CLIP tokenizer.json

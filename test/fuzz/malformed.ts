@@ -406,6 +406,15 @@ export function malformedCases(dir: string): MalformedCase[] {
   index('backslash', 'index-path', { weight_map: { w: '..\\..\\etc\\passwd' } }, /backslash/);
   index('nul', 'index-path', { weight_map: { w: 's.safetensors\0.txt' } }, /NUL/);
   index('empty-name', 'index-path', { weight_map: { w: '' } }, /empty name/);
+  // "s.safetensors/" opens nowhere else (ENOTDIR); a path resolver that drops the slash must not accept it
+  index('trailing-slash', 'index-path', { weight_map: { w: 's.safetensors/' } }, /ending in '\/'/);
+  index('name-too-long', 'index-path', { weight_map: { w: `${'a'.repeat(5000)}.safetensors` } }, /too long/);
+  index('bom', 'index-json', '', /byte-order mark/, (d) =>
+    writeFileSync(
+      join(d, 'model.safetensors.index.json'),
+      `\ufeff${JSON.stringify({ weight_map: { w: 's.safetensors' } })}`,
+    ),
+  );
   index(
     'symlink-escape',
     'index-escape',

@@ -1,9 +1,11 @@
 // Output safety (src/io/output.ts): atomic writes through exclusive, unguessable temporary files;
 // nothing left behind on failure; targets checked against the inputs before any work.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import {
   existsSync,
   linkSync,
+  lstatSync,
   mkdirSync,
   mkdtempSync,
   openSync,
@@ -130,6 +132,18 @@ describe('writeFileAtomic / writeFileVia', () => {
     assert.deepEqual(readdirSync(d), ['out.bin']);
   });
 
+  it('never replaces a FIFO (or a device) at the target: only a file or a link is renamed over', () => {
+    const d = fresh();
+    const target = join(d, 'pipe');
+    execFileSync('mkfifo', [target]);
+    assert.throws(
+      () => writeFileAtomic(target, 'x'),
+      /cannot write .*pipe: it is a named pipe, not a regular file/,
+    );
+    assert.ok(lstatSync(target).isFIFO(), 'still the FIFO');
+    assert.deepEqual(readdirSync(d), ['pipe'], 'no temporary file');
+  });
+
   it('a missing folder is named in the error', () => {
     const d = fresh();
     assert.throws(
@@ -209,9 +223,25 @@ describe('validateOutput', () => {
     assert.throws(() => validateOutput(join(d, 'soft.safetensors'), [input]), /the same file as the input/);
   });
 
-  it('refuses a file inside an input folder (a sharded checkpoint)', () => {
+  it('refuses a file inside an input folder (a sharded checkpoint), existing or new', () => {
     const { d, input } = setup();
-    assert.throws(() => validateOutput(input, [d]), /is a file of the input folder/);
+    assert.throws(() => validateOutput(input, [d]), /in\.safetensors is inside the input folder/);
+    // a second .safetensors in a folder checkpoint would make it ambiguous
+    assert.throws(() => validateOutput(join(d, 'new.safetensors'), [d]), /is inside the input folder/);
+    mkdirSync(join(d, 'sub'));
+    assert.throws(() => validateOutput(join(d, 'sub', 'o.st'), [d]), /is inside the input folder/);
+  });
+
+  it('refuses a shard of an index given as input; accepts a new file beside the index', () => {
+    const d = fresh();
+    writeSafetensors(join(d, 'model.safetensors'), { w: { dtype: 'F32', shape: [1], data: [1] } });
+    const index = join(d, 'model.safetensors.index.json');
+    writeFileSync(index, JSON.stringify({ weight_map: { w: 'model.safetensors' } }));
+    assert.throws(
+      () => validateOutput(join(d, 'model.safetensors'), [index]),
+      /model\.safetensors is the same file as the input .*model\.safetensors; writing it would destroy the input/,
+    );
+    validateOutput(join(d, 'out.safetensors'), [index]);
   });
 
   it('refuses a folder, a missing folder, a file as folder; accepts a new file and a replaceable one', () => {

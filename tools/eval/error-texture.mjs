@@ -18,7 +18,13 @@ const { values: a, positionals } = toolArgs(import.meta.url, {
 });
 if (positionals.length !== 1) usageError(import.meta.url, 'give one DIR (a saved `toma eval` run)');
 const { loadSavedRun } = await import(new URL('../../dist/src/eval/saved-run.js', import.meta.url).href);
-const run = loadSavedRun(positionals[0]);
+let run;
+try {
+  run = loadSavedRun(positionals[0]);
+} catch (e) {
+  console.error(`error-texture.mjs: ${e.message}`);
+  process.exit(1);
+}
 const dense = run.images.get('dense');
 if (!dense) throw new Error('the run has no dense images');
 

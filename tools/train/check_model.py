@@ -21,6 +21,11 @@ import st_io  # noqa: E402
 
 
 def main():
+    if len(sys.argv) > 1 and sys.argv[1] in ('-h', '--help'):
+        print(__doc__.strip())
+        return
+    if len(sys.argv) > 2 or (len(sys.argv) == 2 and sys.argv[1].startswith('-')):
+        sys.exit(f'check_model.py: unexpected arguments {sys.argv[1:]} (--help for usage)')
     fixtures = sys.argv[1] if len(sys.argv) > 1 else '/work/shared/fixtures'
     path = os.path.join(fixtures, 'flux-tiny-a.safetensors')
     meta_json = json.load(open(os.path.join(fixtures, 'flux-tiny-a.json')))

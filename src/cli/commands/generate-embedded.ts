@@ -9,7 +9,7 @@ import type { Backend } from '../../backend.js';
 import { scheduleString } from '../../cache/spec.js';
 import { validateOutputDir } from '../../io/output.js';
 import { fluxForwardNeed } from '../../models/flux/memory.js';
-import { budgetOf, checkMemory, EMBEDDED_MAX_SIZE } from '../../models/limits.js';
+import { budgetOf, checkMemory, EMBEDDED_MAX_SIZE, MAX_STEPS } from '../../models/limits.js';
 import { type CacheSpec, cacheSpecString, METHODS, type MethodName } from '../../pipeline/methods.js';
 import { choice, exemptOption, num, UsageError } from '../args.js';
 import { defaultDtype } from '../backend-choice.js';
@@ -80,8 +80,8 @@ export async function generateEmbedded(
       values.steps,
       'steps',
       defaults.steps,
-      (v) => Number.isInteger(v) && v >= 1,
-      'a positive integer',
+      (v) => Number.isInteger(v) && v >= 1 && v <= MAX_STEPS,
+      `an integer in 1..${MAX_STEPS}`,
     );
     const cacheOptions = cacheCreateOptions(values, [cache], steps);
 

@@ -12,7 +12,7 @@ import { validateOutput, validateOutputDir, writeFileAtomic } from '../../io/out
 import { encodePng, toUint8 } from '../../io/png.js';
 import { Checkpoint } from '../../io/safetensors.js';
 import { fluxForwardNeed } from '../../models/flux/memory.js';
-import { budgetOf, checkImageSize, checkMemory } from '../../models/limits.js';
+import { budgetOf, checkImageSize, checkMemory, MAX_STEPS } from '../../models/limits.js';
 import { FLUX_T5_MAX_LENGTH } from '../../models/t5/config.js';
 import { defaultTaef1Path } from '../../models/taesd/files.js';
 import { type FluxComponents, fluxVariant, openFluxFolder } from '../../pipeline/flux-components.js';
@@ -144,7 +144,13 @@ export async function generateFlux(
   const stepsGiven =
     values.steps === undefined
       ? undefined
-      : num(values.steps, 'steps', 1, (x) => Number.isInteger(x) && x >= 1, 'a positive integer');
+      : num(
+          values.steps,
+          'steps',
+          1,
+          (x) => Number.isInteger(x) && x >= 1 && x <= MAX_STEPS,
+          `an integer in 1..${MAX_STEPS}`,
+        );
   const guidanceGiven =
     values.guidance === undefined
       ? undefined

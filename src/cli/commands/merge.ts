@@ -88,11 +88,10 @@ export const merge: Command = {
 
     validateOutput(out, [input]);
     const ck = Checkpoint.open(input);
-    let x: Float32Array;
-    let shape: number[];
+    let be: Backend | undefined;
     try {
       const info = ck.info(key);
-      shape = info.shape;
+      const shape = info.shape;
       if (shape.length !== 3 || shape.some((d) => d < 1))
         throw new Error(
           `${input}: "${key}" must be [B, N, C] with no empty dimension, got [${shape.join(', ')}]`,
@@ -101,30 +100,29 @@ export const merge: Command = {
         throw new Error(`${input}: "${key}" must hold floats, got ${info.dtype}`);
       if (shape[1] !== H * W)
         throw new UsageError(`"${key}" has ${shape[1]} tokens but --grid ${H}x${W} has ${H * W}`);
-      x = ck.readF32(key);
-    } finally {
-      ck.close();
-    }
-    const [B, N, C] = shape as [number, number, number];
-    // NaN has no similarity: selection and weights would be meaningless
-    assertFinite(input, `"${key}"`, x, shape, 'merge needs finite tokens');
-    const layout = new TileLayout(H, W, tile, ratio);
-    const dense = denseBytes(B, layout.tokens, N) <= DENSE_LIMIT_BYTES;
+      const [B, N, C] = shape as [number, number, number];
+      const layout = new TileLayout(H, W, tile, ratio);
+      const dense = denseBytes(B, layout.tokens, N) <= DENSE_LIMIT_BYTES;
 
-    const be: Backend = cancellable(await createBackend(backend, gpuOptions(values)));
-    try {
-      const note = checkMemory(mergeNeed(B, N, C, layout, dense, input), budgetOf(be));
+      // the memory check comes before x is read: a header may declare (and a sparse file hold) 64 GiB
+      const b = cancellable(await createBackend(backend, gpuOptions(values)));
+      be = b;
+      const note = checkMemory(mergeNeed(B, N, C, layout, dense, input), budgetOf(b));
       if (note) console.error(note);
+      const x = ck.readF32(key);
+      ck.close();
+      // NaN has no similarity: selection and weights would be meaningless
+      assertFinite(input, `"${key}"`, x, shape, 'merge needs finite tokens');
       const t0 = performance.now();
-      const res = be.tidy(() => {
-        const xt = be.tensor(x, [B, N, C]);
-        const sel = tomaSelectAndWeigh(be, xt, layout, tau);
-        const merged = tomaMerge(be, xt, sel.m, layout);
-        const unmerged = tomaUnmerge(be, merged, sel.p, layout);
+      const res = b.tidy(() => {
+        const xt = b.tensor(x, [B, N, C]);
+        const sel = tomaSelectAndWeigh(b, xt, layout, tau);
+        const merged = tomaMerge(b, xt, sel.m, layout);
+        const unmerged = tomaUnmerge(b, merged, sel.p, layout);
         return { ...sel, merged, unmerged };
       });
       const [dst, p, m, merged, unmerged] = await Promise.all([
-        be.readU32(res.dst),
+        b.readU32(res.dst),
         res.p.read(),
         res.m.read(),
         res.merged.read(),
@@ -150,14 +148,15 @@ export const merge: Command = {
         ratio: String(ratio),
         tile: String(tile),
         temperature: String(tau),
-        backend: be.info().description,
+        backend: b.info().description,
       });
       console.log(
-        `${layout}: wrote ${Object.keys(tensors).join(', ')} to ${out} (${be.name}, ${ms.toFixed(0)} ms incl. readback)`,
+        `${layout}: wrote ${Object.keys(tensors).join(', ')} to ${out} (${b.name}, ${ms.toFixed(0)} ms incl. readback)`,
       );
       return 0;
     } finally {
-      be.destroy();
+      ck.close();
+      be?.destroy();
     }
   },
 };

@@ -2,6 +2,7 @@
 // Sources of a config, in order of precedence where the CLI resolves one: an explicit preset name or
 // JSON (official or diffusers field names), the checkpoint's __metadata__.config, or the tensor shapes.
 
+import { quoteForMessage } from '../../io/json-strict.js';
 import { checkLimits, FLUX_LIMITS, FLUX_MAX_AXES } from '../limits.js';
 
 export interface FluxConfig {
@@ -218,11 +219,12 @@ export function configFromObject(o: unknown, what = 'config'): FluxConfig {
 
 /** A preset name or a JSON string (official or diffusers field names). */
 export function parseConfig(text: string): FluxConfig {
-  const preset = FLUX_PRESETS[text.trim()];
-  if (preset) return structuredClone(preset);
-  if (!text.trim().startsWith('{'))
+  // an own property only: "constructor" or "__proto__" must not find Object's
+  const name = text.trim();
+  if (Object.hasOwn(FLUX_PRESETS, name)) return structuredClone(FLUX_PRESETS[name]!);
+  if (!name.startsWith('{'))
     throw new FluxConfigError(
-      `unknown config "${text}": give a preset (${Object.keys(FLUX_PRESETS).join(', ')}) or a JSON object`,
+      `unknown config ${quoteForMessage(text)}: give a preset (${Object.keys(FLUX_PRESETS).join(', ')}) or a JSON object`,
     );
   let o: unknown;
   try {
