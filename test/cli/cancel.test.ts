@@ -41,7 +41,7 @@ function interruptGeneration(out: string, signals: NodeJS.Signals[]): Promise<In
       '--size',
       '32',
       '--steps',
-      '100000',
+      '10000',
       '--out',
       out,
     ]),
@@ -54,7 +54,7 @@ function interruptGeneration(out: string, signals: NodeJS.Signals[]): Promise<In
     child.stderr.setEncoding('utf8');
     child.stderr.on('data', (d: string) => {
       err += d;
-      if (!sentAt && /\] \d+\/100000/.test(err)) {
+      if (!sentAt && /\] \d+\/10000/.test(err)) {
         sentAt = performance.now();
         for (const [i, s] of signals.entries()) setTimeout(() => child.kill(s), 10 * i);
       }

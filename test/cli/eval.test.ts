@@ -254,6 +254,6 @@ describe('toma eval (CLI, end to end on the CPU)', () => {
     assert.match(r2.err, /--ratios must be numbers in \(0, 1\); got "1\.5"/);
     const r3 = toma('--from', join(dir, 'nowhere'));
     assert.equal(r3.code, 2);
-    assert.match(r3.err, /--from: cannot read .*results\.json/);
+    assert.match(r3.err, /--from: .*results\.json: no such results file/);
   });
 });
