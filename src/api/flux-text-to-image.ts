@@ -8,9 +8,13 @@ import { Checkpoint } from '../io/safetensors.js';
 import { defaultTaef1Path } from '../models/taesd/files.js';
 import type { ComputeDType } from '../models/weights.js';
 import { type FluxComponents, fluxVariant, openFluxFolder } from '../pipeline/flux-components.js';
-import { runFluxPipeline } from '../pipeline/flux-pipeline.js';
+import {
+  type FluxPipelineOptions,
+  type FluxPipelineResult,
+  runFluxPipeline,
+} from '../pipeline/flux-pipeline.js';
 import { parseCacheSpec } from '../pipeline/methods.js';
-import { locateFlux } from '../pipeline/model-folder.js';
+import { type FluxLocations, locateFlux } from '../pipeline/model-folder.js';
 import { GeneratedImage } from './image.js';
 import { type GenerateCallOptions, type LoadOptions, TextToImagePipeline, withEta } from './pipeline.js';
 
@@ -27,6 +31,9 @@ export async function resolveModelPath(model: string, o: LoadOptions): Promise<s
   const { resolveFluxRepo } = await import('./hub-source.js');
   return resolveFluxRepo(model, o);
 }
+
+/** What run() takes: the pipeline's options less what the loaded pipeline already holds. */
+export type FluxRunOptions = Omit<FluxPipelineOptions, 'be' | 'components' | 'dtype' | 'aeDtype'>;
 
 export class FluxTextToImage extends TextToImagePipeline {
   readonly kind = 'flux' as const;
@@ -52,8 +59,40 @@ export class FluxTextToImage extends TextToImagePipeline {
   ): Promise<FluxTextToImage> {
     const path = await resolveModelPath(model, o);
     const isDir = statSync(path).isDirectory();
-    const components = openFluxFolder(locateFlux(isDir ? { modelDir: path } : { checkpoint: path }));
-    return new FluxTextToImage(be, dtype, own, components, o.aeDtype ?? 'f32', o.onLoadProgress);
+    const components = FluxTextToImage.locate(isDir ? { modelDir: path } : { checkpoint: path });
+    return FluxTextToImage.open(components, be, dtype, { ...o, own });
+  }
+
+  /**
+   * Finds and checks every component (folders, configs, tokenizers; no weights read), e.g. for a
+   * release whose encoders live elsewhere: { checkpoint, ae, clip, t5, ... }.
+   */
+  static locate(locations: FluxLocations): FluxComponents {
+    return openFluxFolder(locateFlux(locations));
+  }
+
+  /** A pipeline over located components on a backend you opened (`own`: destroy it on dispose). */
+  static open(
+    components: FluxComponents,
+    be: Backend,
+    dtype: ComputeDType,
+    o: Pick<LoadOptions, 'aeDtype' | 'onLoadProgress'> & { own?: boolean } = {},
+  ): FluxTextToImage {
+    return new FluxTextToImage(be, dtype, o.own ?? false, components, o.aeDtype ?? 'f32', o.onLoadProgress);
+  }
+
+  /**
+   * The staged run underneath generate(), for tools that report it: several methods on the same
+   * prompts and noise (e.g. dense beside ToMA), every stage's time and peak memory as events.
+   */
+  run(o: FluxRunOptions): Promise<FluxPipelineResult> {
+    return runFluxPipeline({
+      ...o,
+      be: this.backend,
+      components: this.components,
+      dtype: this.dtype,
+      aeDtype: this.aeDtype,
+    });
   }
 
   get variant(): 'schnell' | 'dev' {
@@ -77,11 +116,7 @@ export class FluxTextToImage extends TextToImagePipeline {
     try {
       // one prompt at a time: image i is the same whatever else was asked for (its own seed)
       for (let i = 0; i < prompts.length; i++) {
-        const r = await runFluxPipeline({
-          be: this.backend,
-          components: this.components,
-          dtype: this.dtype,
-          aeDtype: this.aeDtype,
+        const r = await this.run({
           prompts: [prompts[i]!],
           width,
           height,

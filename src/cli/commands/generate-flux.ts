@@ -4,7 +4,7 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { deflateSync } from 'node:zlib';
-import { resolveModelPath } from '../../api/flux-text-to-image.js';
+import { FluxTextToImage, resolveModelPath } from '../../api/flux-text-to-image.js';
 import type { LoadProgress } from '../../api/pipeline.js';
 import type { Backend } from '../../backend.js';
 import { scheduleString } from '../../cache/spec.js';
@@ -15,17 +15,15 @@ import { fluxForwardNeed } from '../../models/flux/memory.js';
 import { budgetOf, checkImageSize, checkMemory, MAX_STEPS } from '../../models/limits.js';
 import { FLUX_T5_MAX_LENGTH } from '../../models/t5/config.js';
 import { defaultTaef1Path } from '../../models/taesd/files.js';
-import { type FluxComponents, fluxVariant, openFluxFolder } from '../../pipeline/flux-components.js';
+import { type FluxComponents, fluxVariant } from '../../pipeline/flux-components.js';
 import {
   FLUX_VARIANT_DEFAULTS,
   type FluxPipelineResult,
   type PipelineMethod,
   pipelineMethodLabel,
-  runFluxPipeline,
   type StageEvent,
 } from '../../pipeline/flux-pipeline.js';
 import { METHODS, type MethodName, type MethodOptions } from '../../pipeline/methods.js';
-import { locateFlux } from '../../pipeline/model-folder.js';
 import { choice, exemptOption, num, UsageError } from '../args.js';
 import { defaultDtype } from '../backend-choice.js';
 import { cacheCreateOptions, cacheSpecOption } from '../cache-options.js';
@@ -197,17 +195,15 @@ export async function generateFlux(
         );
 
   // everything that can be checked without loading weights, before a device is opened
-  const components: FluxComponents = openFluxFolder(
-    locateFlux({
-      modelDir,
-      checkpoint,
-      ae: values.ae,
-      clip: values.clip,
-      t5: values.t5,
-      clipTokenizer: values['clip-tokenizer'],
-      t5Tokenizer: values['t5-tokenizer'],
-    }),
-  );
+  const components: FluxComponents = FluxTextToImage.locate({
+    modelDir,
+    checkpoint,
+    ae: values.ae,
+    clip: values.clip,
+    t5: values.t5,
+    clipTokenizer: values['clip-tokenizer'],
+    t5Tokenizer: values['t5-tokenizer'],
+  });
   const c = components.transformerConfig;
   const variant = fluxVariant(c);
   // the bundled TAEF1 (its header), opened before a device is so that a missing file fails early
@@ -258,11 +254,8 @@ export async function generateFlux(
     const printStage = stagePrinter();
     let r: FluxPipelineResult;
     try {
-      r = await runFluxPipeline({
-        be,
-        components,
-        dtype,
-        aeDtype,
+      // the library's FLUX.1 pipeline, run staged so that every stage is reported
+      r = await FluxTextToImage.open(components, be, dtype, { aeDtype }).run({
         prompts: [prompt],
         width,
         height,
