@@ -57,7 +57,9 @@ export class CpuBackend extends Backend {
   info(): BackendInfo {
     return {
       name: 'cpu',
-      description: 'TypeScript reference backend (f16 emulated by rounding)',
+      description: this.fast
+        ? 'CPU backend (WebAssembly SIMD matmul and attention on worker threads where available; f16 emulated by rounding)'
+        : 'CPU backend (plain TypeScript reference kernels; f16 emulated by rounding)',
       dtypes: ['f32', 'f16', 'u32'],
     };
   }

@@ -95,7 +95,7 @@ describe('eval on a software adapter', () => {
       auto.err,
       /running on the faster CPU backend \(smaller size, fewer seeds\); --backend webgpu uses it anyway/,
     );
-    assert.match(auto.out, /^backend: TypeScript reference backend/m);
+    assert.match(auto.out, /^backend: CPU backend/m);
     assert.match(auto.out, /; 32x32 px, 1 steps, .* batch 4$/m);
   });
 

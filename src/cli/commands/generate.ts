@@ -176,7 +176,7 @@ export const generateCommand: Command = {
     const gpu = gpuOptions(values);
     return flux
       ? generateFlux(v, () => chooseBackend(backend, 'only practical for tiny test models', true, gpu))
-      : generateEmbedded(v, () => chooseBackend(backend, 'smaller size, fewer steps', true, gpu));
+      : generateEmbedded(v, () => chooseBackend(backend, '8 steps, no dense comparison', true, gpu));
   },
 };
 
