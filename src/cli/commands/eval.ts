@@ -1,6 +1,7 @@
 // `toma eval`: speed and fidelity of every token-reduction method against dense, on many seeds of the
 // embedded model, with a results table, a JSON of everything, a comparison grid and a Pareto plot.
 
+import { readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { Backend } from '../../backend.js';
@@ -21,6 +22,7 @@ import { type EvalDevice, type EvalReport, type EvalSettings, reportText } from 
 import { type EvalRun, loadSavedRun } from '../../eval/saved-run.js';
 import { GpuBackend } from '../../gpu/backend.js';
 import { validateOutputDir } from '../../io/output.js';
+import { statPath } from '../../io/regular-file.js';
 import { fluxForwardNeed } from '../../models/flux/memory.js';
 import { FluxModel } from '../../models/flux/model.js';
 import { budgetOf, checkMemory, EMBEDDED_MAX_SIZE } from '../../models/limits.js';
@@ -185,6 +187,8 @@ export const evalCommand: Command = {
     const kidSubsets = intOpt(values['kid-subsets'], 'kid-subsets', 100);
     const kidSubsetSize = intOpt(values['kid-subset-size'], 'kid-subset-size', 1000, 2);
     const realDirs = list(values.real) ?? [];
+    // each --real folder is checked now, not after minutes of generation: a folder holding images
+    for (const dir of realDirs) checkImageFolder(dir);
     if (values.from !== undefined) {
       const generationOnly = [
         'seeds',
@@ -460,3 +464,11 @@ export const evalCommand: Command = {
     }
   },
 };
+
+/** --real DIR: an existing folder with at least one .png/.jpg/.jpeg (read later, after generation). */
+function checkImageFolder(dir: string): void {
+  const s = statPath(dir, 'folder');
+  if (!s.isDirectory()) throw new UsageError(`--real ${dir}: not a folder of images`);
+  const images = readdirSync(dir).filter((f) => /\.(png|jpe?g)$/i.test(f));
+  if (images.length === 0) throw new UsageError(`--real ${dir}: no .png, .jpg or .jpeg files`);
+}
