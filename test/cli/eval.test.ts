@@ -89,7 +89,7 @@ describe('toma eval (CLI, end to end on the CPU)', () => {
     assert.deepEqual(j.settings.seeds, [0, 1]);
     assert.deepEqual(j.settings.classes, [1, 2], 'classes cycle from 1 (0 is the null class)');
     assert.equal(j.settings.size, 16);
-    assert.match(j.device.backend, /TypeScript reference/);
+    assert.match(j.device.backend, /^CPU backend/);
     assert.equal(j.results.length, 9);
     const dense = j.results[0]!;
     assert.equal(dense.config.label, 'dense');
