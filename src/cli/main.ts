@@ -54,6 +54,9 @@ function runFiltered(): void {
   // 'close': the exit, and stderr read to its end
   child.on('close', (code, signal) => {
     process.stderr.write(filter.end());
+    // a signal that reached the child before its supervisor's handler (the first ~0.1 s): nothing was
+    // written yet; say so the way a handled interruption does
+    if (signal === 'SIGINT' || signal === 'SIGTERM') process.stderr.write('toma: interrupted\n');
     process.exit(code ?? 128 + (signal ? constants.signals[signal] : 0));
   });
 }
