@@ -7,7 +7,7 @@ import type { TensorReader } from '../io/safetensors-format.js';
 import { TomaReducer } from '../merge/toma-reducer.js';
 import { FluxModel } from '../models/flux/model.js';
 import type { ComputeDType } from '../models/weights.js';
-import { conditioningFrom } from '../pipeline/conditioning.js';
+import { conditioningFrom, resolveClass } from '../pipeline/conditioning.js';
 import { type ClassConditioning, generate } from '../pipeline/generate.js';
 import { createMethod, parseCacheSpec, smallModelDefaults } from '../pipeline/methods.js';
 import { GeneratedImage } from './image.js';
@@ -111,22 +111,9 @@ export class EmbeddedPipeline extends TextToImagePipeline {
     }
   }
 
-  /** A class index from its name, a unique prefix of it, or its index as text. */
+  /** A class index from its name, a unique prefix of it, or its index as text (not the null class). */
   classIndex(label: string): number {
-    const { names, nullClass } = this.conditioning;
-    if (/^\d+$/.test(label) && Number(label) < names.length && Number(label) !== nullClass)
-      return Number(label);
-    const exact = names.indexOf(label);
-    if (exact >= 0 && exact !== nullClass) return exact;
-    const hits = names
-      .map((n, i) => [n, i] as const)
-      .filter(([n, i]) => i !== nullClass && label !== '' && n.startsWith(label));
-    if (hits.length === 1) return hits[0]![1];
-    throw new RangeError(
-      hits.length
-        ? `class "${label}" is ambiguous (${hits.map(([n]) => n).join(', ')})`
-        : `no class "${label}"; the embedded model knows: ${this.labels.join(', ')}`,
-    );
+    return resolveClass(this.conditioning, label, { allowNull: false });
   }
 
   async generate(input: string | readonly string[], o: GenerateCallOptions = {}): Promise<GeneratedImage[]> {

@@ -89,10 +89,10 @@ export const EMBEDDED_DEFAULTS = {
   guidance: 4,
   method: 'toma' as MethodName,
   /** ToMA 0.25 on every 3rd step with FORA every 2nd: 26.2 dB vs dense, 1.51x on an H100 (docs/eval/defaults.md). */
-  toma: { ratio: 0.25, mergeEvery: 3 } as MethodOptions,
+  toma: { ratio: 0.25, mergeEvery: 3 },
   cache: 'fora:2',
   /** Other methods' plain defaults. */
-  other: { ratio: 0.5, mergeEvery: 1 } as MethodOptions,
+  other: { ratio: 0.5, mergeEvery: 1 },
 } as const;
 
 export type PipelineKind = 'embedded' | 'flux';

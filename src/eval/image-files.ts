@@ -8,6 +8,9 @@ import { describeFsError, InputFileError, readRegularFile } from '../io/regular-
 import type { RgbImage } from './image-metrics.js';
 
 const EXTENSIONS = new Set(['.png', '.jpg', '.jpeg']);
+
+/** Whether a file name is one readImageDir reads (.png, .jpg, .jpeg, any case). */
+export const isImageName = (name: string): boolean => EXTENSIONS.has(extname(name).toLowerCase());
 const MAX_IMAGE_FILE_BYTES = 256 << 20;
 
 /** Decodes a PNG or JPEG file (by its signature, not its name) to 8-bit RGB. */
@@ -108,9 +111,7 @@ export async function readImageDir(dir: string, size: number, name = dir): Promi
   } catch (e) {
     throw new Error(`cannot read the image folder ${describeFsError(dir, e, 'folder').message}`);
   }
-  const files = entries
-    .filter((f) => EXTENSIONS.has(extname(f).toLowerCase()) && statSync(join(dir, f)).isFile())
-    .sort();
+  const files = entries.filter((f) => isImageName(f) && statSync(join(dir, f)).isFile()).sort();
   if (files.length === 0) throw new Error(`${dir}: no .png, .jpg or .jpeg files`);
   const images: RgbImage[] = [];
   let refitted = 0;

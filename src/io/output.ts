@@ -25,6 +25,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { basename, dirname, join, resolve, sep } from 'node:path';
+import { fileKind } from './regular-file.js';
 import { readShardIndex } from './safetensors-index.js';
 
 export class OutputFileError extends Error {
@@ -177,7 +178,7 @@ export function writeFileVia(path: string, write: (fd: number) => void): void {
 function refuseSpecialTarget(path: string): void {
   const s = statOrNull(path, false);
   if (s && !s.isFile() && !s.isSymbolicLink())
-    throw new OutputFileError(`cannot write ${path}: it is ${kind(s)}, not a regular file`);
+    throw new OutputFileError(`cannot write ${path}: it is ${fileKind(s)}, not a regular file`);
 }
 
 /** Writes all of `data` at the descriptor's position. */
@@ -193,16 +194,6 @@ export function writeFileAtomic(path: string, data: Uint8Array | string): void {
 }
 
 // ---- checking a target before the work --------------------------------------------------------------
-
-/** What a non-regular file is, in words. */
-function kind(s: Stats): string {
-  if (s.isDirectory()) return 'a folder';
-  if (s.isFIFO()) return 'a named pipe';
-  if (s.isSocket()) return 'a socket';
-  if (s.isCharacterDevice()) return 'a character device';
-  if (s.isBlockDevice()) return 'a block device';
-  return s.isFile() ? 'a file' : 'not a regular file';
-}
 
 const statOrNull = (p: string, follow = true): Stats | null => {
   try {
@@ -230,7 +221,7 @@ function sameFile(a: string, sa: Stats, b: string, sb: Stats): boolean {
 function checkWritableFolder(dir: string, label: string): void {
   const s = statOrNull(dir);
   if (!s) throw new OutputFileError(`${label}: the folder ${dir} does not exist`);
-  if (!s.isDirectory()) throw new OutputFileError(`${label}: ${dir} is ${kind(s)}, not a folder`);
+  if (!s.isDirectory()) throw new OutputFileError(`${label}: ${dir} is ${fileKind(s)}, not a folder`);
   try {
     accessSync(dir, constants.W_OK | constants.X_OK);
   } catch (e) {
@@ -298,7 +289,9 @@ export function validateOutput(path: string, inputs: readonly string[], label = 
   if (target) {
     if (target.isDirectory()) throw new OutputFileError(`${label}: ${path} is a folder; give a file name`);
     if (!target.isFile())
-      throw new OutputFileError(`${label}: ${path} is ${kind(target)}; the output must be a regular file`);
+      throw new OutputFileError(
+        `${label}: ${path} is ${fileKind(target)}; the output must be a regular file`,
+      );
     for (const i of inputFiles([...inputs, ...inputs.flatMap(shardsOf)]))
       if (sameFile(path, target, i.path, i.stat))
         throw new OutputFileError(
@@ -317,7 +310,7 @@ export function validateOutputDir(dir: string, inputs: readonly string[], label 
   if (dir === '') throw new OutputFileError(`${label}: empty path`);
   const s = statOrNull(dir);
   if (s) {
-    if (!s.isDirectory()) throw new OutputFileError(`${label}: ${dir} is ${kind(s)}, not a folder`);
+    if (!s.isDirectory()) throw new OutputFileError(`${label}: ${dir} is ${fileKind(s)}, not a folder`);
     for (const i of inputFiles(inputs))
       if (sameFile(dir, s, i.path, i.stat))
         throw new OutputFileError(

@@ -12,14 +12,14 @@ export class InputFileError extends Error {
   }
 }
 
-/** What a non-regular file is, in words. */
-function kind(s: Stats): string {
+/** What a file system entry is, in words ("a named pipe", "a folder", ...). */
+export function fileKind(s: Stats): string {
   if (s.isDirectory()) return 'a folder';
   if (s.isFIFO()) return 'a named pipe';
   if (s.isSocket()) return 'a socket';
   if (s.isCharacterDevice()) return 'a character device';
   if (s.isBlockDevice()) return 'a block device';
-  return 'not a regular file';
+  return s.isFile() ? 'a file' : 'not a regular file';
 }
 
 /** A readable message for a failed stat/open (ENOENT, ELOOP, EACCES, ...). */
@@ -59,7 +59,7 @@ export function statPath(path: string, what = 'file'): Stats {
  */
 export function openRegularFile(path: string, what = 'file'): { fd: number; size: number } {
   const before = statPath(path, what);
-  if (!before.isFile()) throw new InputFileError(`${path}: is ${kind(before)}, not a ${what}`);
+  if (!before.isFile()) throw new InputFileError(`${path}: is ${fileKind(before)}, not a ${what}`);
   let fd: number;
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
@@ -69,7 +69,7 @@ export function openRegularFile(path: string, what = 'file'): { fd: number; size
   const s = fstatSync(fd);
   if (!s.isFile()) {
     closeSync(fd);
-    throw new InputFileError(`${path}: is ${kind(s)}, not a ${what}`);
+    throw new InputFileError(`${path}: is ${fileKind(s)}, not a ${what}`);
   }
   return { fd, size: s.size };
 }

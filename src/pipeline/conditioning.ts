@@ -32,3 +32,26 @@ export function conditioningFrom(ck: TensorReader): ClassConditioning {
     throw new Error(`${where}: null_class ${ck.metadata.null_class} is not one of the ${classes} classes`);
   return { names, nullClass, txt: ck.readF32('txt'), y: ck.readF32('y'), textTokens: T };
 }
+
+/**
+ * Finds a class by index or by (unique prefix of) its name. `allowNull: false` leaves out the
+ * unconditional class (not one to draw).
+ */
+export function resolveClass(cond: ClassConditioning, spec: string, o: { allowNull?: boolean } = {}): number {
+  const allowed = (i: number) => (o.allowNull ?? true) || i !== cond.nullClass;
+  if (/^\d+$/.test(spec)) {
+    const k = Number(spec);
+    if (k < cond.names.length && allowed(k)) return k;
+  }
+  const exact = cond.names.indexOf(spec);
+  if (exact >= 0 && allowed(exact)) return exact;
+  const candidates = cond.names.map((n, i) => [n, i] as const).filter(([, i]) => allowed(i));
+  const hits = candidates.filter(([n]) => spec !== '' && n.startsWith(spec));
+  if (hits.length === 1) return hits[0]![1];
+  const list = candidates.map(([n, i]) => `${i}:${n}`).join(' ');
+  throw new RangeError(
+    hits.length
+      ? `class "${spec}" is ambiguous (${hits.map(([n]) => n).join(', ')})`
+      : `no class "${spec}"; classes: ${list}`,
+  );
+}

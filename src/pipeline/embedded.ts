@@ -42,20 +42,4 @@ export function loadEmbedded(be: Backend, dtype: ComputeDType, dir = embeddedDir
   return { model, conditioning: loadConditioning(`${dir}conditioning.safetensors`), nativeSize: 128 };
 }
 
-/** Finds a class by index or by (unique prefix of) its name. */
-export function resolveClass(cond: ClassConditioning, spec: string): number {
-  if (/^\d+$/.test(spec)) {
-    const k = Number(spec);
-    if (k < cond.names.length) return k;
-  }
-  const exact = cond.names.indexOf(spec);
-  if (exact >= 0) return exact;
-  const hits = cond.names.map((n, i) => [n, i] as const).filter(([n]) => n.startsWith(spec));
-  if (hits.length === 1) return hits[0]![1];
-  const list = cond.names.map((n, i) => `${i}:${n}`).join(' ');
-  throw new RangeError(
-    hits.length
-      ? `class "${spec}" is ambiguous (${hits.map(([n]) => n).join(', ')})`
-      : `no class "${spec}"; classes: ${list}`,
-  );
-}
+export { resolveClass } from './conditioning.js';

@@ -15,7 +15,7 @@ import {
 } from '../../eval/feature-net.js';
 import { gridColumns } from '../../eval/figures.js';
 import { runGenerations } from '../../eval/generation.js';
-import { type ImageSet, readImageDir } from '../../eval/image-files.js';
+import { type ImageSet, isImageName, readImageDir } from '../../eval/image-files.js';
 import { computeMetrics } from '../../eval/metrics.js';
 import { planOutputs, writeEvalOutputs } from '../../eval/outputs.js';
 import { type EvalDevice, type EvalReport, type EvalSettings, reportText } from '../../eval/report.js';
@@ -469,6 +469,6 @@ export const evalCommand: Command = {
 function checkImageFolder(dir: string): void {
   const s = statPath(dir, 'folder');
   if (!s.isDirectory()) throw new UsageError(`--real ${dir}: not a folder of images`);
-  const images = readdirSync(dir).filter((f) => /\.(png|jpe?g)$/i.test(f));
+  const images = readdirSync(dir).filter(isImageName);
   if (images.length === 0) throw new UsageError(`--real ${dir}: no .png, .jpg or .jpeg files`);
 }

@@ -29,15 +29,17 @@ export async function generateEmbedded(
   values: GenerateValues,
   makeBackend: () => Promise<Backend>,
 ): Promise<number> {
-  const method = choice(values.method, METHODS, 'method', 'toma') as MethodName;
-  // The default (ToMA 0.25 on every 3rd step, FORA every 2nd step) keeps the image close to dense:
-  // 26.2 dB PSNR, 1.51x on the H100 (docs/eval/defaults.md); other methods keep their plain defaults.
-  const isDefault = method === 'toma';
-  const ratio = num(values.ratio, 'ratio', isDefault ? 0.25 : 0.5, (v) => v >= 0 && v < 1, 'in [0, 1)');
+  const method = choice(values.method, METHODS, 'method', EMBEDDED_DEFAULTS.method) as MethodName;
+  // The library's defaults (src/api/pipeline.ts): ToMA 0.25 on every 3rd step with FORA every 2nd step
+  // keeps the image close to dense (26.2 dB PSNR, 1.51x on the H100, docs/eval/defaults.md); other
+  // methods keep their plain defaults.
+  const isDefault = method === EMBEDDED_DEFAULTS.method;
+  const d = isDefault ? EMBEDDED_DEFAULTS.toma : EMBEDDED_DEFAULTS.other;
+  const ratio = num(values.ratio, 'ratio', d.ratio, (v) => v >= 0 && v < 1, 'in [0, 1)');
   const mergeEvery = num(
     values['merge-every'],
     'merge-every',
-    isDefault ? 3 : 1,
+    d.mergeEvery,
     (v) => Number.isInteger(v) && v >= 1,
     'a positive integer',
   );
@@ -50,8 +52,8 @@ export async function generateEmbedded(
     'an integer in 1..8',
   );
   const seed = num(values.seed, 'seed', 0, (v) => Number.isInteger(v) && v >= 0, 'a non-negative integer');
-  const cfg = num(values.cfg, 'cfg', 4, (v) => v >= 0, 'a number >= 0');
-  const cache = cacheSpecOption(values.cache ?? (isDefault ? 'fora:2' : undefined));
+  const cfg = num(values.cfg, 'cfg', EMBEDDED_DEFAULTS.guidance, (v) => v >= 0, 'a number >= 0');
+  const cache = cacheSpecOption(values.cache ?? (isDefault ? EMBEDDED_DEFAULTS.cache : undefined));
   if (values.conditioning !== undefined && values.checkpoint === undefined) {
     throw new UsageError(
       '--conditioning goes with --checkpoint (a pixel-space Flux model and its class conditioning)',

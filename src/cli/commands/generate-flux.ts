@@ -84,12 +84,10 @@ function methodOptions(v: GenerateValues): MethodOptions {
 /** Prints stage lines on stdout and progress bars on stderr. */
 function stagePrinter(): (e: StageEvent) => void {
   let bar: ProgressBar | null = null;
-  let lastTenth = -1;
   return (e) => {
     const label = e.method ? `${e.stage} ${e.method}` : e.stage;
     if (e.phase === 'start') {
       bar = new ProgressBar(label.padEnd(18));
-      lastTenth = -1;
       if (e.stage === 'tokenize' || e.stage === 'T5' || e.stage === 'CLIP' || e.stage === 'decode')
         process.stderr.write(`${label} ...\n`);
       return;
@@ -98,11 +96,7 @@ function stagePrinter(): (e: StageEvent) => void {
       if (e.stage === 'denoise') {
         bar.update(e.done!, e.total, `${secs(e.ms ?? 0)} s/step`);
       } else {
-        // loads: redrawn on a terminal, every 10% otherwise
-        const tenth = Math.floor((10 * e.done!) / e.total);
-        if (process.stderr.isTTY || tenth !== lastTenth)
-          bar.update(e.done!, e.total, '', `${Math.round((100 * e.done!) / e.total)}%`);
-        lastTenth = tenth;
+        bar.update(e.done!, e.total, '', `${Math.round((100 * e.done!) / e.total)}%`);
       }
       return;
     }
@@ -115,17 +109,12 @@ function stagePrinter(): (e: StageEvent) => void {
   };
 }
 
-/** Download progress on stderr: redrawn on a terminal, a line per 10% otherwise. */
+/** Download progress: a bar on stderr (redrawn on a terminal, sparse lines otherwise). */
 function downloadPrinter(): (p: LoadProgress) => void {
-  let lastTenth = -1;
+  const bar = new ProgressBar('download'.padEnd(18));
   return (p) => {
-    const tenth = Math.floor((10 * p.loaded) / Math.max(1, p.total));
-    if (!process.stderr.isTTY && tenth === lastTenth) return;
-    lastTenth = tenth;
-    const line = `download ${size(p.loaded)} of ${size(p.total)} (${p.what})`;
-    if (process.stderr.isTTY)
-      process.stderr.write(`\r${line.padEnd(78).slice(0, 78)}${p.loaded >= p.total ? '\n' : ''}`);
-    else process.stderr.write(`${line}\n`);
+    bar.update(p.loaded, p.total, p.what, `${size(p.loaded)} of ${size(p.total)}`);
+    if (p.loaded >= p.total) bar.done();
   };
 }
 
