@@ -2,6 +2,7 @@
 // name the problem) and compute output shapes once, here; backends implement the *Impl methods.
 // The CPU backend (src/cpu) is the reference for every WebGPU kernel (src/kernels).
 
+import { QuantizedMatrix } from './quant/quantized-matrix.js';
 import { DTYPE_BYTES, type DType, Tensor } from './tensor.js';
 import { type AbortFlag, abortError } from './util/abort.js';
 import { checkShape, numel, type Shape, sameShape, shapeStr } from './util/shape.js';
@@ -272,10 +273,13 @@ export abstract class Backend {
 
   // ---- linear algebra -----------------------------------------------------------------------------
   /** y = act(x · wᵀ + bias) * gate + residual, with x [..., K] and w [N, K] (the nn.Linear layout). */
-  matmul(x: Tensor, w: Tensor, opts: MatmulOptions = {}): Tensor {
+  matmul(x: Tensor, w: Tensor | QuantizedMatrix, opts: MatmulOptions = {}): Tensor {
     this.float(x, 'matmul', 'x');
-    this.float(w, 'matmul', 'weight', x.dtype);
-    if (x.rank < 1 || w.rank !== 2)
+    if (w instanceof QuantizedMatrix) {
+      this.own(w.data, 'matmul', 'quantized weight');
+      if (x.rank < 1) throw new RangeError(`matmul(): x must be [..., K]; got ${shapeStr(x.shape)}`);
+    } else this.float(w, 'matmul', 'weight', x.dtype);
+    if (x.rank < 1 || w.shape.length !== 2)
       throw new RangeError(
         `matmul(): x must be [..., K] and weight [N, K]; got ${shapeStr(x.shape)} and ${shapeStr(w.shape)}`,
       );
@@ -309,8 +313,20 @@ export abstract class Backend {
       this.float(opts.residual, 'matmul', 'residual', x.dtype);
       this.expectShape(opts.residual, outShape, 'matmul', 'residual');
     }
-    return this.track(this.matmulImpl(x, w, { ...opts, activation: act }, M, N, K, outShape));
+    const o = { ...opts, activation: act };
+    if (w instanceof QuantizedMatrix) return this.track(this.matmulQuantImpl(x, w, o, M, N, K, outShape));
+    return this.track(this.matmulImpl(x, w, o, M, N, K, outShape));
   }
+  /** matmul() with a weight kept in a ggml block format (dequantized on the fly, in x's dtype). */
+  protected abstract matmulQuantImpl(
+    x: Tensor,
+    w: QuantizedMatrix,
+    o: MatmulOptions,
+    M: number,
+    N: number,
+    K: number,
+    outShape: Shape,
+  ): Tensor;
   protected abstract matmulImpl(
     x: Tensor,
     w: Tensor,

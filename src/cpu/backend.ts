@@ -13,6 +13,8 @@ import {
   type MaskedAttentionOptions,
   type MatmulOptions,
 } from '../backend.js';
+import { dequantize } from '../quant/dequant.js';
+import type { QuantizedMatrix } from '../quant/quantized-matrix.js';
 import { type DType, Tensor } from '../tensor.js';
 import { f16BitsToF32, roundToF16 } from '../util/f16.js';
 import { numel, type Shape } from '../util/shape.js';
@@ -143,6 +145,32 @@ export class CpuBackend extends Backend {
     outShape: Shape,
   ): Tensor {
     const y = cpuMatmul(this.fast, this.data(x), this.data(w), M, N, K, {
+      bias: o.bias && this.data(o.bias),
+      activation: o.activation,
+      gate: o.gate && this.data(o.gate),
+      gateRows: o.gate?.dim(0),
+      gateStride: o.gate?.dim(1),
+      gateColumn: o.gateColumn,
+      residual: o.residual && this.data(o.residual),
+    });
+    return this.wrap(y, outShape, x.dtype);
+  }
+
+  /** Dequantizes the whole weight (exactly, as gguf-py does), rounds it to f16 for f16 math, multiplies. */
+  protected matmulQuantImpl(
+    x: Tensor,
+    w: QuantizedMatrix,
+    o: MatmulOptions,
+    M: number,
+    N: number,
+    K: number,
+    outShape: Shape,
+  ): Tensor {
+    const words = this.u32(w.data);
+    const bytes = new Uint8Array(words.buffer, words.byteOffset, N * w.rowBytes);
+    let dense = dequantize(w.type, bytes, N * K);
+    if (x.dtype === 'f16') dense = roundToF16(dense);
+    const y = cpuMatmul(this.fast, this.data(x), dense, M, N, K, {
       bias: o.bias && this.data(o.bias),
       activation: o.activation,
       gate: o.gate && this.data(o.gate),

@@ -18,11 +18,13 @@ import { heads, qkvHeads } from '../kernels/heads.js';
 import { copyAxis, gather, scatter } from '../kernels/layout.js';
 import { maskedAttention } from '../kernels/masked-attention.js';
 import { matmul } from '../kernels/matmul.js';
+import { matmulQuant } from '../kernels/matmul-quant.js';
 import { layerNorm, modulate, rmsNorm, softmax } from '../kernels/norm.js';
 import { choosePaths, type KernelPaths, type PathOverrides } from '../kernels/paths.js';
 import { absDiffSums } from '../kernels/reduce.js';
 import { rope } from '../kernels/rope.js';
 import { upsampleNearest2x } from '../kernels/upsample.js';
+import type { QuantizedMatrix } from '../quant/quantized-matrix.js';
 import { DTYPE_BYTES, type DType, Tensor } from '../tensor.js';
 import { f32ToF16Bits, fromF16Array } from '../util/f16.js';
 import { numel, type Shape } from '../util/shape.js';
@@ -147,6 +149,17 @@ export class GpuBackend extends Backend {
     outShape: Shape,
   ): Tensor {
     return matmul(this, x, w, o, M, N, K, outShape);
+  }
+  protected matmulQuantImpl(
+    x: Tensor,
+    w: QuantizedMatrix,
+    o: MatmulOptions,
+    M: number,
+    N: number,
+    K: number,
+    outShape: Shape,
+  ): Tensor {
+    return matmulQuant(this, x, w, o, M, N, K, outShape);
   }
   protected attentionImpl(
     q: Tensor,
