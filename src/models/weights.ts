@@ -2,6 +2,7 @@
 // errors that name the file, the key and what was expected. Each tensor is read, optionally reshaped
 // or transformed on the host, uploaded in the compute dtype and kept; dispose() frees them all.
 import type { Backend } from '../backend.js';
+import type { QuantTypeName } from '../quant/ggml-types.js';
 import type { Tensor } from '../tensor.js';
 import { numel, shapeStr } from '../util/shape.js';
 
@@ -15,6 +16,8 @@ export interface WeightSource {
   info(key: string): { dtype: string; shape: number[] };
   readF32(key: string): Float32Array;
   readF16Bits(key: string): Uint16Array;
+  /** Optional (GGUF files): the raw blocks of a tensor stored in a ggml block format. */
+  readQuantized?(key: string): { type: QuantTypeName; shape: number[]; bytes: Uint8Array };
   /**
    * Optional: makes the tensor directly on the device (random weights for benchmarks), in place of a
    * host read and upload; `shape` is the device shape. Host transforms are skipped for such tensors.

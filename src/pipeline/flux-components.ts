@@ -6,6 +6,7 @@
 // its input channels) and that each tokenizer fits its encoder's embedding table.
 import type { Backend } from '../backend.js';
 import { Checkpoint } from '../io/safetensors.js';
+import { openWeightFile, type WeightFile } from '../io/weight-file.js';
 import { type AeDecoderConfig, aeDecoderConfig, aeLayout } from '../models/ae/config.js';
 import { AeDecoder } from '../models/ae/decoder.js';
 import { aeDecoderShapes } from '../models/ae/shapes.js';
@@ -15,6 +16,7 @@ import { ClipTextModel } from '../models/clip/text-model.js';
 import { countingSource } from '../models/counting-source.js';
 import { expectFamily } from '../models/detect.js';
 import { configFromObject, type FluxConfig } from '../models/flux/config.js';
+import { storedWeightBytes } from '../models/flux/memory.js';
 import { FluxModel } from '../models/flux/model.js';
 import { configFromCheckpoint } from '../models/flux/weights.js';
 import { FLUX_T5_MAX_LENGTH, type T5Config, t5Config } from '../models/t5/config.js';
@@ -37,6 +39,8 @@ export interface FluxComponents {
   /** Tokenizers (cached); the T5 one pads and truncates to maxLength. */
   t5Tokenizer(maxLength: number): PromptTokenizer;
   clipTokenizer(): PromptTokenizer;
+  /** The transformer's parameter bytes as held when its file keeps matrices quantized (GGUF), else undefined. */
+  transformerWeightBytes(valueBytes: number): { bytes: number; largest: number } | undefined;
   /** Each load puts one model on the device; the caller disposes it. Progress: bytes (or tensors). */
   loadT5(be: Backend, dtype: ComputeDType, onProgress?: LoadProgress): T5Encoder;
   loadClip(be: Backend, dtype: ComputeDType, onProgress?: LoadProgress): ClipTextModel;
@@ -108,10 +112,20 @@ function withCheckpoint<T>(path: string, fn: (ck: Checkpoint) => T): T {
   }
 }
 
+/** withCheckpoint for the transformer, which may also be GGUF. */
+function withWeightFile<T>(path: string, fn: (ck: WeightFile) => T): T {
+  const ck = openWeightFile(path);
+  try {
+    return fn(ck);
+  } finally {
+    ck.close();
+  }
+}
+
 /** Components from files on disk, validated before anything is loaded. */
 export function openFluxFolder(files: FluxFiles): FluxComponents {
   const tPath = files.transformer.weights;
-  const transformerConfig = withCheckpoint(tPath, (ck) => {
+  const transformerConfig = withWeightFile(tPath, (ck) => {
     expectFamily(ck.path, ck.keys(), 'flux');
     return Object.keys(files.transformer.config).length
       ? configFromObject(files.transformer.config, `${tPath}: config.json`)
@@ -180,8 +194,11 @@ export function openFluxFolder(files: FluxFiles): FluxComponents {
         return ClipTextModel.load(be, src, { dtype, config: files.clip.config });
       });
     },
+    transformerWeightBytes(valueBytes) {
+      return withWeightFile(tPath, (ck) => storedWeightBytes(ck, transformerConfig, valueBytes));
+    },
     loadTransformer(be, dtype, onProgress) {
-      return withCheckpoint(tPath, (ck) =>
+      return withWeightFile(tPath, (ck) =>
         FluxModel.load(be, ck, {
           dtype,
           config: transformerConfig,

@@ -94,7 +94,7 @@ const has = (c: Record<string, unknown>, ...keys: string[]) => keys.some((k) => 
 /** Single-file transformer releases in a folder (flux1-schnell.safetensors, flux1-dev.safetensors, ...). */
 function singleFileTransformers(dir: string): string[] {
   return readdirSync(dir)
-    .filter((n) => /^flux.*\.safetensors$/i.test(n) && !/^ae\.safetensors$/i.test(n))
+    .filter((n) => /^flux.*\.(safetensors|gguf)$/i.test(n) && !/^ae\.safetensors$/i.test(n))
     .map((n) => join(dir, n));
 }
 

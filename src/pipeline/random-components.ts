@@ -53,6 +53,7 @@ export function randomFluxComponents(p: FluxPipelinePreset, o: RandomComponentOp
     t5Config: p.t5,
     clipConfig: p.clip,
     aeConfig: p.ae,
+    transformerWeightBytes: () => undefined,
     t5Tokenizer(maxLength) {
       let tok = t5Tokenizers.get(maxLength);
       if (!tok) {

@@ -23,10 +23,11 @@ describe('loading from bytes in memory', () => {
     });
     try {
       assert.deepEqual(fromBytes.config, fromFile.config);
-      const a = fromFile.params.tensors;
-      const b = fromBytes.params.tensors;
-      assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());
-      for (const [k, t] of a) assert.deepEqual(await b.get(k)!.read(), await t.read(), k);
+      const a = fromFile.params;
+      const b = fromBytes.params;
+      assert.deepEqual([...b.tensors.keys()].sort(), [...a.tensors.keys()].sort());
+      for (const k of a.tensors.keys())
+        assert.deepEqual(await b.dense(k).read(), await a.dense(k).read(), k);
     } finally {
       fromFile.dispose();
       fromBytes.dispose();

@@ -15,7 +15,8 @@ const usage = `usage: toma forward --checkpoint FILE --inputs FILE --out FILE [-
                     [--robust] [--guard]
 
 Runs one forward pass of a model component and writes its outputs (f32) to --out.
-  --checkpoint  weights: .safetensors, *.safetensors.index.json (sharded) or a folder with one of them
+  --checkpoint  weights: .safetensors, *.safetensors.index.json (sharded), .gguf (flux: matrices stay
+                quantized on the device) or a folder with one of them
   --inputs      a safetensors file with the component's inputs (keys below)
   --component   which model (default flux)
   --config      a preset name or a JSON config; default: the checkpoint's __metadata__.config, else

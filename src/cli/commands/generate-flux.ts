@@ -213,7 +213,13 @@ export async function generateFlux(
     const valueBytes = dtype === 'f16' && !onCpu ? 2 : 4;
     const need = fluxForwardNeed(
       c,
-      { valueBytes, batch: 1, imageTokens: tokens, textTokens },
+      {
+        valueBytes,
+        batch: 1,
+        imageTokens: tokens,
+        textTokens,
+        weights: components.transformerWeightBytes(valueBytes),
+      },
       `FLUX.1 at ${width}x${height} (${dtype})`,
     );
     const memNote = checkMemory(need, budgetOf(be));

@@ -1,7 +1,7 @@
 // `toma forward --component flux`: one Flux transformer forward from the official forward's arguments.
-import { Checkpoint } from '../../io/safetensors.js';
+import { openWeightFile } from '../../io/weight-file.js';
 import { configFromCheckpoint, FluxModel, FluxPositions, parseConfig } from '../../models/flux/index.js';
-import { fluxForwardNeed } from '../../models/flux/memory.js';
+import { fluxForwardNeed, storedWeightBytes } from '../../models/flux/memory.js';
 import { budgetOf, checkMemory } from '../../models/limits.js';
 import { readInput } from './inputs.js';
 import type { ForwardComponent } from './registry.js';
@@ -15,7 +15,7 @@ export const flux: ForwardComponent = {
   inputKeys: ['in.img', 'in.txt', 'in.img_ids', 'in.txt_ids', 'in.timesteps', 'in.y', 'in.guidance?'],
   outputKeys: ['out'],
   async run({ be, dtype, checkpoint, inputs, config: configText, log }) {
-    const ck = Checkpoint.open(checkpoint);
+    const ck = openWeightFile(checkpoint);
     let model: FluxModel;
     try {
       const config = configText ? parseConfig(configText) : configFromCheckpoint(ck).config;
@@ -25,7 +25,13 @@ export const flux: ForwardComponent = {
       const valueBytes = dtype === 'f16' && be.name === 'webgpu' ? 2 : 4;
       const need = fluxForwardNeed(
         config,
-        { valueBytes, batch: B, imageTokens: N, textTokens: Lt },
+        {
+          valueBytes,
+          batch: B,
+          imageTokens: N,
+          textTokens: Lt,
+          weights: storedWeightBytes(ck, config, valueBytes),
+        },
         `this forward (batch ${B}, ${N} + ${Lt} tokens, ${dtype})`,
       );
       const note = checkMemory(need, budgetOf(be));
@@ -33,7 +39,7 @@ export const flux: ForwardComponent = {
       const t0 = performance.now();
       model = FluxModel.load(be, ck, { dtype, config, ignoreKeys: notWeights });
       log(
-        `loaded ${ck.keys().filter((k) => !notWeights(k)).length} tensors (${(model.params.bytes / 2 ** 20).toFixed(1)} MiB ${dtype}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+        `loaded ${ck.keys().filter((k) => !notWeights(k)).length} tensors (${(model.params.bytes / 2 ** 20).toFixed(1)} MiB ${dtype}${quantizedText(model)}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
       );
     } finally {
       ck.close();
@@ -84,3 +90,9 @@ export const flux: ForwardComponent = {
     }
   },
 };
+
+/** ", 76 matrices kept Q8_0" for a GGUF checkpoint, else "". */
+function quantizedText(model: FluxModel): string {
+  const q = [...model.params.quantized].map(([t, n]) => `${n} ${t}`);
+  return q.length ? `; matrices kept quantized: ${q.join(', ')}` : '';
+}

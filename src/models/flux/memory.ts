@@ -1,7 +1,9 @@
 // What a Flux transformer run needs in memory, estimated from the config and the run's sizes before
 // anything is loaded: the parameters in the compute dtype plus the largest activations of one block
 // (attention is computed in row blocks on every backend, so no L x L matrix is held).
+import { ggmlBytes, isQuantType } from '../../quant/ggml-types.js';
 import { bytesText, type MemoryNeed } from '../limits.js';
+import type { WeightSource } from '../weights.js';
 import type { FluxConfig } from './config.js';
 import { mlpHidden } from './config.js';
 import { canonicalShapes } from './layouts.js';
@@ -12,6 +14,8 @@ export interface FluxRunSize {
   batch: number;
   imageTokens: number;
   textTokens: number;
+  /** The parameters' bytes as they will be held, when known from the file (quantized GGUF weights). */
+  weights?: { bytes: number; largest: number };
 }
 
 /** Parameter bytes and the largest parameter, in the compute dtype. */
@@ -28,7 +32,7 @@ export function fluxParamBytes(c: FluxConfig, valueBytes: number): { bytes: numb
 
 /** The memory of one forward (or one denoising step) at the given size. */
 export function fluxForwardNeed(c: FluxConfig, s: FluxRunSize, what: string): MemoryNeed {
-  const params = fluxParamBytes(c, s.valueBytes);
+  const params = s.weights ?? fluxParamBytes(c, s.valueBytes);
   const rows = s.batch * (s.imageTokens + s.textTokens);
   const H = c.hidden_size;
   // a single block's fused linear1 output (qkv and MLP rows) is the widest activation; with its
@@ -43,4 +47,28 @@ export function fluxForwardNeed(c: FluxConfig, s: FluxRunSize, what: string): Me
     weightBytes: params.bytes,
     largestWeight: params.largest,
   };
+}
+
+/**
+ * The parameters' bytes as loading will hold them: matrices stored block-quantized keep their stored
+ * size, everything else takes `valueBytes` per value. Undefined for checkpoints without quantized
+ * tensors (fluxParamBytes from the config is then exact).
+ */
+export function storedWeightBytes(
+  ck: WeightSource,
+  c: FluxConfig,
+  valueBytes: number,
+): { bytes: number; largest: number } | undefined {
+  if (!ck.keys().some((k) => isQuantType(ck.info(k).dtype))) return undefined;
+  const dense = fluxParamBytes(c, valueBytes);
+  let quantizedSaving = 0;
+  let largest = 0;
+  for (const k of ck.keys()) {
+    const { dtype, shape } = ck.info(k);
+    const n = shape.reduce((a, d) => a * d, 1);
+    const held = isQuantType(dtype) ? ggmlBytes(dtype, n) : n * valueBytes;
+    if (isQuantType(dtype)) quantizedSaving += n * valueBytes - held;
+    largest = Math.max(largest, held);
+  }
+  return { bytes: dense.bytes - quantizedSaving, largest };
 }

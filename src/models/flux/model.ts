@@ -7,7 +7,7 @@
 import type { Backend } from '../../backend.js';
 import { cachedForward } from '../../cache/cached-forward.js';
 import type { StepCache } from '../../cache/step-cache.js';
-import { Checkpoint, type TensorReader } from '../../io/safetensors.js';
+import { openWeightFile } from '../../io/weight-file.js';
 import { type AttentionPattern, dense, type ForwardInfo, type TokenReducer } from '../../merge/hooks.js';
 import type { Tensor } from '../../tensor.js';
 import { shapeStr } from '../../util/shape.js';
@@ -18,6 +18,7 @@ import { FluxPositions } from './positions.js';
 import { singleBlock } from './single-block.js';
 import { TIMESTEP_DIM, timestepEmbedding } from './timestep.js';
 import {
+  type CheckpointLike,
   type ComputeDType,
   configFromCheckpoint,
   type FluxParams,
@@ -119,20 +120,21 @@ export class FluxModel {
   }
 
   /**
-   * Loads a checkpoint (.safetensors, *.safetensors.index.json or a folder with one of them; or any
-   * TensorReader, e.g. parseSafetensors() over fetched bytes in a browser). The config is the one given,
+   * Loads a checkpoint (.safetensors, *.safetensors.index.json, .gguf, or a folder with one of them; or
+   * any reader of one, e.g. parseSafetensors() over fetched bytes in a browser). GGUF weight matrices
+   * stay quantized on the device unless `quantized: 'dequantize'`. The config is the one given,
    * else the checkpoint's __metadata__.config, else inferred from the tensor shapes.
    */
   static load(
     be: Backend,
-    checkpoint: string | TensorReader,
+    checkpoint: string | CheckpointLike,
     o: LoadOptions & { config?: FluxConfig },
   ): FluxModel {
     if (typeof checkpoint !== 'string') {
       const config = o.config ?? configFromCheckpoint(checkpoint).config;
       return new FluxModel(be, loadParams(be, checkpoint, config, o));
     }
-    const ck = Checkpoint.open(checkpoint);
+    const ck = openWeightFile(checkpoint);
     try {
       return FluxModel.load(be, ck, o);
     } finally {

@@ -3,7 +3,9 @@
 // initialisation on the device, and the module tree (FluxWeights) the forward pass reads, which mirrors
 // the original release's keys.
 import type { Backend } from '../../backend.js';
-import { SafetensorsError, type TensorReader } from '../../io/safetensors-format.js';
+import { SafetensorsError } from '../../io/safetensors-format.js';
+import { ggmlType, isQuantType, type QuantTypeName } from '../../quant/ggml-types.js';
+import { bytesToWords, QuantizedMatrix } from '../../quant/quantized-matrix.js';
 import type { Tensor } from '../../tensor.js';
 import { shapeStr } from '../../util/shape.js';
 import type { WeightSource } from '../weights.js';
@@ -19,9 +21,12 @@ import {
 
 export type ComputeDType = 'f32' | 'f16';
 
+/** A weight matrix: dense, or kept in a ggml block format (GGUF checkpoints). */
+export type Weight = Tensor | QuantizedMatrix;
+
 export interface Linear {
   /** [out, in] (nn.Linear layout). */
-  weight: Tensor;
+  weight: Weight;
   bias?: Tensor;
 }
 export interface MLPEmbedder {
@@ -52,7 +57,7 @@ export interface DoubleBlockWeights {
  */
 export interface SingleBlockWeights {
   linear1: { qkv: Linear; mlp: Linear };
-  linear2: { attn: { weight: Tensor }; mlp: { weight: Tensor }; bias: Tensor };
+  linear2: { attn: { weight: Weight }; mlp: { weight: Weight }; bias: Tensor };
   norm: QKNorm;
   modulation: { lin: Linear };
 }
@@ -129,7 +134,7 @@ export class FluxParams {
   constructor(
     readonly config: FluxConfig,
     readonly dtype: ComputeDType,
-    readonly tensors: Map<string, Tensor>,
+    readonly tensors: Map<string, Weight>,
   ) {
     this.tree = buildTree(tensors, config);
   }
@@ -137,8 +142,25 @@ export class FluxParams {
   /** Bytes held on the device. */
   get bytes(): number {
     let n = 0;
-    for (const t of this.tensors.values()) n += t.size * (t.dtype === 'f16' ? 2 : 4);
+    for (const t of this.tensors.values())
+      n += t instanceof QuantizedMatrix ? t.bytes : t.size * (t.dtype === 'f16' ? 2 : 4);
     return n;
+  }
+
+  /** A dense parameter by device-part name (tests, tools); throws for a missing or quantized one. */
+  dense(name: string): Tensor {
+    const t = this.tensors.get(name);
+    if (!t) throw new Error(`no parameter ${name}`);
+    if (t instanceof QuantizedMatrix) throw new Error(`parameter ${name} is kept quantized (${t.type})`);
+    return t;
+  }
+
+  /** How many matrices are kept quantized, by type. */
+  get quantized(): Map<QuantTypeName, number> {
+    const m = new Map<QuantTypeName, number>();
+    for (const t of this.tensors.values())
+      if (t instanceof QuantizedMatrix) m.set(t.type, (m.get(t.type) ?? 0) + 1);
+    return m;
   }
 
   dispose(): void {
@@ -147,15 +169,20 @@ export class FluxParams {
   }
 }
 
-function buildTree(p: Map<string, Tensor>, c: FluxConfig): FluxWeights {
-  const get = (name: string): Tensor => {
+function buildTree(p: Map<string, Weight>, c: FluxConfig): FluxWeights {
+  const weight = (name: string): Weight => {
     const t = p.get(name);
     if (!t) throw new Error(`internal: parameter ${name} was not loaded`);
     return t;
   };
+  const get = (name: string): Tensor => {
+    const t = weight(name);
+    if (t instanceof QuantizedMatrix) throw new Error(`internal: parameter ${name} cannot be quantized`);
+    return t;
+  };
   const linear = (name: string): Linear => {
-    const bias = p.get(`${name}.bias`);
-    return bias ? { weight: get(`${name}.weight`), bias } : { weight: get(`${name}.weight`) };
+    const bias = p.has(`${name}.bias`) ? get(`${name}.bias`) : undefined;
+    return bias ? { weight: weight(`${name}.weight`), bias } : { weight: weight(`${name}.weight`) };
   };
   const embedder = (name: string): MLPEmbedder => ({
     in_layer: linear(`${name}.in_layer`),
@@ -199,8 +226,8 @@ function buildTree(p: Map<string, Tensor>, c: FluxConfig): FluxWeights {
     tree.single_blocks.push({
       linear1: { qkv: linear(`${b}.linear1.qkv`), mlp: linear(`${b}.linear1.mlp`) },
       linear2: {
-        attn: { weight: get(`${b}.linear2.attn.weight`) },
-        mlp: { weight: get(`${b}.linear2.mlp.weight`) },
+        attn: { weight: weight(`${b}.linear2.attn.weight`) },
+        mlp: { weight: weight(`${b}.linear2.mlp.weight`) },
         bias: get(`${b}.linear2.bias`),
       },
       norm: qkNorm(`${b}.norm`),
@@ -225,7 +252,7 @@ export interface RandomInitOptions {
 export function randomParams(be: Backend, config: FluxConfig, o: RandomInitOptions): FluxParams {
   validateConfig(config);
   const seed = o.seed ?? 0;
-  const tensors = new Map<string, Tensor>();
+  const tensors = new Map<string, Weight>();
   let n = 0;
   for (const [canon, shape] of canonicalShapes(config)) {
     for (const part of deviceParts(canon, shape, config)) {
@@ -256,6 +283,11 @@ export interface LoadOptions {
   ignoreKeys?: (key: string) => boolean;
   /** Called after each canonical tensor is on the device. */
   onTensor?: (key: string, done: number, total: number) => void;
+  /**
+   * Weight matrices stored in a ggml block format (GGUF): 'keep' (default) puts the blocks on the device
+   * and the matmul kernels dequantize as they go; 'dequantize' expands them to the compute dtype at load.
+   */
+  quantized?: 'keep' | 'dequantize';
 }
 
 const FLOAT_STORAGE = new Set(['F32', 'F16', 'BF16', 'F64']);
@@ -284,7 +316,7 @@ export function loadParams(be: Backend, ck: WeightSource, config: FluxConfig, o:
         continue;
       }
       const info = ck.info(k);
-      if (!FLOAT_STORAGE.has(info.dtype))
+      if (!FLOAT_STORAGE.has(info.dtype) && !(isQuantType(info.dtype) && ck.readQuantized))
         throw new FluxCheckpointError(`${where}: "${k}" is stored as ${info.dtype}; expected a float dtype`);
       if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i]))
         throw new FluxCheckpointError(
@@ -302,14 +334,21 @@ export function loadParams(be: Backend, ck: WeightSource, config: FluxConfig, o:
       `${where}: unexpected key${extra.length > 1 ? 's' : ''} ${list(extra)}: not a parameter of this config${hint(config)}`,
     );
 
-  const tensors = new Map<string, Tensor>();
+  const tensors = new Map<string, Weight>();
   try {
     let done = 0;
     for (const [canon, src] of sources) {
       const shape = shapes.get(canon)!;
-      const data = readCanonical(ck, prefix, src, shape, o.dtype);
-      for (const part of deviceParts(canon, shape, config))
-        tensors.set(part.name, upload(be, extract(data, shape, part), part.shape, o.dtype));
+      const parts = deviceParts(canon, shape, config);
+      const q = o.quantized !== 'dequantize' ? readCanonicalQuantized(ck, prefix, src, shape, parts) : null;
+      if (q) {
+        for (const part of parts)
+          tensors.set(part.name, uploadQuantized(be, q.type, extractBlocks(q, shape, part), part.shape));
+      } else {
+        const data = readCanonical(ck, prefix, src, shape, o.dtype);
+        for (const part of parts)
+          tensors.set(part.name, upload(be, extract(data, shape, part), part.shape, o.dtype));
+      }
       o.onTensor?.(canon, ++done, sources.size);
     }
   } catch (e) {
@@ -335,6 +374,76 @@ function hint(c: FluxConfig): string {
 function list(keys: string[]): string {
   const shown = keys.slice(0, 3).map((k) => `"${k}"`);
   return keys.length > 3 ? `${shown.join(', ')} and ${keys.length - 3} more` : shown.join(', ');
+}
+
+// ---- quantized matrices ------------------------------------------------------------------------------
+
+interface CanonicalBlocks {
+  type: QuantTypeName;
+  /** The canonical tensor's blocks, row after row. */
+  bytes: Uint8Array;
+  rowBytes: number;
+}
+
+/**
+ * The raw blocks of a 2-D canonical tensor whose stored tensors are all block-quantized in one type,
+ * when every device part can be cut from them on block boundaries; null means "load it dense".
+ */
+function readCanonicalQuantized(
+  ck: WeightSource,
+  prefix: string,
+  src: Source,
+  shape: number[],
+  parts: Part[],
+): CanonicalBlocks | null {
+  if (shape.length !== 2 || !ck.readQuantized) return null;
+  const keys = src.op === 'concat' ? src.parts.map((p) => prefix + p.key) : [prefix + src.key];
+  const types = new Set(keys.map((k) => ck.info(k).dtype));
+  const type = [...types][0]!;
+  if (types.size !== 1 || !isQuantType(type)) return null;
+  const block = ggmlType(type).blockSize;
+  if (shape[1]! % block !== 0) return null;
+  for (const p of parts) if (p.cols && (p.cols[0] % block !== 0 || p.cols[1] % block !== 0)) return null;
+  const rowBytes = (shape[1]! / block) * ggmlType(type).blockBytes;
+  const stored = keys.map((k) => ck.readQuantized!(k).bytes);
+  const bytes = new Uint8Array(shape[0]! * rowBytes);
+  if (src.op === 'swap') {
+    const half = (shape[0]! / 2) * rowBytes;
+    bytes.set(stored[0]!.subarray(half), 0);
+    bytes.set(stored[0]!.subarray(0, half), half);
+  } else {
+    let o = 0;
+    for (const b of stored) {
+      bytes.set(b, o);
+      o += b.length;
+    }
+  }
+  return { type, bytes, rowBytes };
+}
+
+/** The blocks of one device part (a row range, or a column range cut on block boundaries). */
+function extractBlocks(q: CanonicalBlocks, shape: number[], part: Part): Uint8Array {
+  if (part.rows) return q.bytes.subarray(part.rows[0] * q.rowBytes, part.rows[1] * q.rowBytes);
+  if (part.cols) {
+    const t = ggmlType(q.type);
+    const [c0, c1] = part.cols.map((c) => (c / t.blockSize) * t.blockBytes) as [number, number];
+    const out = new Uint8Array(shape[0]! * (c1 - c0));
+    for (let r = 0; r < shape[0]!; r++)
+      out.set(q.bytes.subarray(r * q.rowBytes + c0, r * q.rowBytes + c1), r * (c1 - c0));
+    return out;
+  }
+  return q.bytes;
+}
+
+function uploadQuantized(
+  be: Backend,
+  type: QuantTypeName,
+  bytes: Uint8Array,
+  shape: number[],
+): QuantizedMatrix {
+  const words = bytesToWords(bytes);
+  const data = be.keep(be.tensor(words, [words.length], 'u32'));
+  return new QuantizedMatrix(type, [shape[0]!, shape[1]!], data);
 }
 
 function readOne(ck: WeightSource, key: string, dtype: ComputeDType): HostArray {
@@ -370,12 +479,15 @@ function readCanonical(
 
 // ---- config from a checkpoint ------------------------------------------------------------------------
 
+/** What config inference and loading read: a safetensors reader, a GGUF reader, or anything alike. */
+export type CheckpointLike = WeightSource & { readonly metadata: Record<string, string> };
+
 /**
  * The config a checkpoint describes: its __metadata__.config JSON when present, else inferred from the
  * tensor shapes (axes_dim and theta cannot be inferred; Flux's [16, 56, 56] and 10000 are assumed for
  * head dim 128, any other head dim needs an explicit config).
  */
-export function configFromCheckpoint(ck: TensorReader): {
+export function configFromCheckpoint(ck: CheckpointLike): {
   config: FluxConfig;
   source: 'metadata' | 'shapes';
 } {
