@@ -222,8 +222,11 @@ export interface GgufTensorToWrite {
   type: GgmlTypeName;
   /** Row-major (safetensors) shape; written as GGUF ne (reversed). */
   shape: number[];
-  /** The stored bytes in `type` (whole blocks along the innermost dimension). */
-  bytes: Uint8Array;
+  /**
+   * The stored bytes in `type` (whole blocks along the innermost dimension), or a function making them
+   * when the tensor's turn comes (conversions: one tensor in memory at a time).
+   */
+  bytes: Uint8Array | (() => Uint8Array);
 }
 
 export type GgufMetadataValue =
@@ -255,7 +258,6 @@ export function writeGguf(
     writeValue(w, v.type, v.value as GgufValue);
   }
   let offset = 0;
-  const offsets: number[] = [];
   for (const [name, t] of tensors) {
     const n = t.shape.reduce((a, b) => a * b, 1);
     const expect = ggmlBytes(t.type, n);
@@ -263,10 +265,7 @@ export function writeGguf(
       throw new GgufError(
         `writeGguf: ${quoteForMessage(name)} has ${t.shape.length} dimensions (1 to 4 allowed)`,
       );
-    if (t.bytes.length !== expect)
-      throw new GgufError(
-        `writeGguf: ${quoteForMessage(name)} is ${t.type} [${t.shape.join(', ')}], which takes ${expect} bytes; got ${t.bytes.length}`,
-      );
+    if (typeof t.bytes !== 'function') checkLength(name, t, t.bytes, expect);
     if (t.shape.at(-1)! % ggmlType(t.type).blockSize !== 0)
       throw new GgufError(
         `writeGguf: ${quoteForMessage(name)}: innermost dimension is not whole ${t.type} blocks`,
@@ -276,19 +275,35 @@ export function writeGguf(
     for (const d of [...t.shape].reverse()) w.u64(BigInt(d));
     w.u32(ggmlType(t.type).id);
     w.u64(BigInt(offset));
-    offsets.push(offset);
-    offset += Math.ceil(t.bytes.length / alignment) * alignment;
+    offset += Math.ceil(expect / alignment) * alignment;
   }
   const header = w.finish();
   const pad = (n: number) => new Uint8Array((alignment - (n % alignment)) % alignment);
   writeFileVia(path, (fd) => {
     writeAllSync(fd, header);
     writeAllSync(fd, pad(header.length));
-    for (const [, t] of tensors) {
-      writeAllSync(fd, t.bytes);
-      writeAllSync(fd, pad(t.bytes.length));
+    for (const [name, t] of tensors) {
+      const bytes = typeof t.bytes === 'function' ? t.bytes() : t.bytes;
+      checkLength(
+        name,
+        t,
+        bytes,
+        ggmlBytes(
+          t.type,
+          t.shape.reduce((a, b) => a * b, 1),
+        ),
+      );
+      writeAllSync(fd, bytes);
+      writeAllSync(fd, pad(bytes.length));
     }
   });
+}
+
+function checkLength(name: string, t: GgufTensorToWrite, bytes: Uint8Array, expect: number): void {
+  if (bytes.length !== expect)
+    throw new GgufError(
+      `writeGguf: ${quoteForMessage(name)} is ${t.type} [${t.shape.join(', ')}], which takes ${expect} bytes; got ${bytes.length}`,
+    );
 }
 
 function writeValue(w: ByteWriter, type: GgufValueType, v: GgufValue): void {
