@@ -8,7 +8,7 @@
 // needs no Math.fround when the result goes straight into a Float32Array (the store rounds); a
 // two-operation formula (d·q + m, d·q − m) rounds the intermediate with Math.fround, as numpy does.
 import { bf16BitsToF32 as bf16ToF32, f16BitsToF32 as f16ToF32 } from '../util/f16.js';
-import { type GgmlTypeName, ggmlBytes } from './ggml-types.js';
+import { type GgmlTypeName, ggmlBytes, ggmlType } from './ggml-types.js';
 
 /** The f32 value of every f16 bit pattern, built on first use (256 KiB). */
 let f16Lut: Float32Array | null = null;
@@ -45,41 +45,35 @@ export function dequantizeInto(
     throw new RangeError(
       `dequantize(${type}): ${count} elements at offset ${offset} do not fit an output of ${out.length}`,
     );
-  switch (type) {
-    case 'F32':
-      return f32Rows(bytes, count, out, offset);
-    case 'F16': {
-      const t = f16Table();
-      for (let i = 0; i < count; i++) out[offset + i] = t[bytes[2 * i]! | (bytes[2 * i + 1]! << 8)]!;
-      return;
-    }
-    case 'BF16':
-      for (let i = 0; i < count; i++) out[offset + i] = bf16ToF32(bytes[2 * i]! | (bytes[2 * i + 1]! << 8));
-      return;
-    case 'Q8_0':
-      return q8_0(bytes, count / 32, out, offset);
-    case 'Q4_0':
-      return q4_0(bytes, count / 32, out, offset);
-    case 'Q4_1':
-      return q4_1(bytes, count / 32, out, offset);
-    case 'Q5_0':
-      return q5_0(bytes, count / 32, out, offset);
-    case 'Q5_1':
-      return q5_1(bytes, count / 32, out, offset);
-    case 'Q2_K':
-      return q2_K(bytes, count / 256, out, offset);
-    case 'Q3_K':
-      return q3_K(bytes, count / 256, out, offset);
-    case 'Q4_K':
-      return q4_K(bytes, count / 256, out, offset);
-    case 'Q5_K':
-      return q5_K(bytes, count / 256, out, offset);
-    case 'Q6_K':
-      return q6_K(bytes, count / 256, out, offset);
-    default:
-      throw new Error(`dequantize(${type as string}): unknown type`);
-  }
+  const blockSize = ggmlType(type).blockSize;
+  const kernel = KERNELS[type];
+  if (!kernel) throw new Error(`dequantize(${type}): unknown type`);
+  kernel(bytes, count / blockSize, out, offset);
 }
+
+/** Each type's loop over whole blocks (one element per block for the float types). */
+type Kernel = (bytes: Uint8Array, blocks: number, out: Float32Array, offset: number) => void;
+
+const KERNELS: Record<GgmlTypeName, Kernel> = {
+  F32: f32Rows,
+  F16: (b, n, out, off) => {
+    const t = f16Table();
+    for (let i = 0; i < n; i++) out[off + i] = half(t, b, 2 * i);
+  },
+  BF16: (b, n, out, off) => {
+    for (let i = 0; i < n; i++) out[off + i] = bf16ToF32(b[2 * i]! | (b[2 * i + 1]! << 8));
+  },
+  Q8_0: q8_0,
+  Q4_0: q4_0,
+  Q4_1: q4_1,
+  Q5_0: q5_0,
+  Q5_1: q5_1,
+  Q2_K: q2_K,
+  Q3_K: q3_K,
+  Q4_K: q4_K,
+  Q5_K: q5_K,
+  Q6_K: q6_K,
+};
 
 function f32Rows(bytes: Uint8Array, count: number, out: Float32Array, offset: number): void {
   if (bytes.byteOffset % 4 === 0) {

@@ -105,16 +105,16 @@ describe('dequantize: inputs', () => {
     const values = [1, -2.5, 0.1, 65504, -0, 3e-6];
     const f32 = new Uint8Array(1 + 4 * values.length);
     const dv = new DataView(f32.buffer);
-    values.forEach((v, i) => dv.setFloat32(1 + 4 * i, v, true));
+    for (const [i, v] of values.entries()) dv.setFloat32(1 + 4 * i, v, true);
     assert.deepEqual([...dequantize('F32', f32.subarray(1), values.length)], values.map(Math.fround));
     const f16 = new Uint8Array(1 + 2 * values.length);
     const bf16 = new Uint8Array(1 + 2 * values.length);
     const d16 = new DataView(f16.buffer);
     const db16 = new DataView(bf16.buffer);
-    values.forEach((v, i) => {
+    for (const [i, v] of values.entries()) {
       d16.setUint16(1 + 2 * i, f32ToF16Bits(v), true);
       db16.setUint16(1 + 2 * i, f32ToBf16Bits(v), true);
-    });
+    }
     const h = dequantize('F16', f16.subarray(1), values.length);
     assert.deepEqual([...h.slice(0, 2)], [1, -2.5]);
     assert.equal(h[3], 65504);
