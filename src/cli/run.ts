@@ -10,8 +10,9 @@ import { evalCommand } from './commands/eval.js';
 import { forward } from './commands/forward.js';
 import { generateCommand } from './commands/generate.js';
 import { merge } from './commands/merge.js';
+import { quantize } from './commands/quantize.js';
 
-const commands: Command[] = [generateCommand, evalCommand, doctor, forward, merge];
+const commands: Command[] = [generateCommand, evalCommand, doctor, forward, merge, quantize];
 
 /** Exit codes: 2 usage, 3 no WebGPU adapter, 1 anything else, 130 cancelled. */
 export const EXIT_CANCELLED = 130;

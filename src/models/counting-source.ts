@@ -1,6 +1,7 @@
 // A WeightSource wrapper that reports loading progress: bytes of the tensors read so far out of the
 // bytes of the tensors the model is expected to read (keys the source lacks are left out of the total).
 import type { Backend } from '../backend.js';
+import { ggmlBytes, isQuantType } from '../quant/ggml-types.js';
 import type { Tensor } from '../tensor.js';
 import type { ComputeDType, WeightSource } from './weights.js';
 
@@ -13,7 +14,8 @@ export function countingSource(
 ): WeightSource {
   const bytesOf = (key: string) => {
     const i = src.info(key);
-    return i.shape.reduce((a, b) => a * b, 1) * (ITEM_BYTES[i.dtype] ?? 4);
+    const n = i.shape.reduce((a, b) => a * b, 1);
+    return isQuantType(i.dtype) ? ggmlBytes(i.dtype, n) : n * (ITEM_BYTES[i.dtype] ?? 4);
   };
   let total = 0;
   for (const k of expected) if (src.has(k)) total += bytesOf(k);
@@ -38,6 +40,14 @@ export function countingSource(
       return v;
     },
   };
+  if (src.readQuantized) {
+    const read = src.readQuantized.bind(src);
+    wrapped.readQuantized = (k) => {
+      const v = read(k);
+      count(k);
+      return v;
+    };
+  }
   if (src.deviceTensor) {
     const make = src.deviceTensor.bind(src);
     wrapped.deviceTensor = (

@@ -5,6 +5,7 @@
 // other (T5 width = the transformer's context width, CLIP width = its vector width, 4 x latent channels =
 // its input channels) and that each tokenizer fits its encoder's embedding table.
 import type { Backend } from '../backend.js';
+import { GgufFile } from '../io/gguf.js';
 import { Checkpoint } from '../io/safetensors.js';
 import { openWeightFile, type WeightFile } from '../io/weight-file.js';
 import { type AeDecoderConfig, aeDecoderConfig, aeLayout } from '../models/ae/config.js';
@@ -21,8 +22,9 @@ import { FluxModel } from '../models/flux/model.js';
 import { configFromCheckpoint } from '../models/flux/weights.js';
 import { FLUX_T5_MAX_LENGTH, type T5Config, t5Config } from '../models/t5/config.js';
 import { T5Encoder } from '../models/t5/encoder.js';
+import { isT5Gguf, t5SourceFromGguf } from '../models/t5/gguf-names.js';
 import { t5Shapes } from '../models/t5/shapes.js';
-import type { ComputeDType } from '../models/weights.js';
+import type { ComputeDType, WeightSource } from '../models/weights.js';
 import { loadClipTokenizer, loadT5Tokenizer } from '../text/load-tokenizer.js';
 import type { PromptTokenizer } from '../text/tokenizer.js';
 import type { FluxFiles } from './model-folder.js';
@@ -112,6 +114,29 @@ function withCheckpoint<T>(path: string, fn: (ck: Checkpoint) => T): T {
   }
 }
 
+/**
+ * withCheckpoint for the T5 encoder, which may also be a GGUF file in llama.cpp's naming (the
+ * community's t5-v1_1-xxl conversions), seen under the Hugging Face names.
+ */
+function withT5Weights<T>(
+  path: string,
+  fn: (ck: WeightSource & { metadata: Record<string, string> }) => T,
+): T {
+  const ck = openWeightFile(path);
+  try {
+    if (ck instanceof GgufFile) {
+      if (!isT5Gguf(ck))
+        throw new FluxComponentError(
+          `${ck.path}: GGUF file of architecture "${ck.architecture ?? 'unknown'}", not a T5 encoder (llama.cpp's "t5encoder")`,
+        );
+      return fn(t5SourceFromGguf(ck));
+    }
+    return fn(ck);
+  } finally {
+    ck.close();
+  }
+}
+
 /** withCheckpoint for the transformer, which may also be GGUF. */
 function withWeightFile<T>(path: string, fn: (ck: WeightFile) => T): T {
   const ck = openWeightFile(path);
@@ -131,7 +156,7 @@ export function openFluxFolder(files: FluxFiles): FluxComponents {
       ? configFromObject(files.transformer.config, `${tPath}: config.json`)
       : configFromCheckpoint(ck).config;
   });
-  const t5 = withCheckpoint(files.t5.weights, (ck) => {
+  const t5 = withT5Weights(files.t5.weights, (ck) => {
     expectFamily(ck.path, ck.keys(), 't5');
     return t5Config(ck, files.t5.config);
   });
@@ -181,7 +206,7 @@ export function openFluxFolder(files: FluxFiles): FluxComponents {
       return clipTok;
     },
     loadT5(be, dtype, onProgress) {
-      return withCheckpoint(files.t5.weights, (ck) => {
+      return withT5Weights(files.t5.weights, (ck) => {
         const src = onProgress ? countingSource(ck, t5Shapes(t5).keys(), onProgress) : ck;
         return T5Encoder.load(be, src, { dtype, config: files.t5.config });
       });

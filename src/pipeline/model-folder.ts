@@ -3,9 +3,11 @@
 // single-file release (flux1-schnell.safetensors / flux1-dev.safetensors + ae.safetensors) with the
 // encoders in folders given separately or found beside it. Every missing piece is named at once, before
 // anything is loaded.
+
 import { existsSync, readdirSync, type Stats, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { InputFileError, readRegularText } from '../io/regular-file.js';
+import { ggufInFolder } from '../io/weight-file.js';
 
 export class FluxFolderError extends Error {
   constructor(message: string) {
@@ -68,12 +70,13 @@ function readJson(path: string): Record<string, unknown> {
   return v as Record<string, unknown>;
 }
 
-/** Whether a folder holds weights Checkpoint.open can read (one .safetensors or one index). */
+/** Whether a folder holds weights openWeightFile can read (one .safetensors, one index, or one .gguf). */
 function weightsIn(dir: string): boolean {
   const names = readdirSync(dir);
   return (
     names.filter((n) => n.endsWith('.safetensors.index.json')).length === 1 ||
-    names.filter((n) => n.endsWith('.safetensors')).length === 1
+    names.filter((n) => n.endsWith('.safetensors')).length === 1 ||
+    ggufInFolder(dir) !== null
   );
 }
 

@@ -26,8 +26,7 @@ describe('loading from bytes in memory', () => {
       const a = fromFile.params;
       const b = fromBytes.params;
       assert.deepEqual([...b.tensors.keys()].sort(), [...a.tensors.keys()].sort());
-      for (const k of a.tensors.keys())
-        assert.deepEqual(await b.dense(k).read(), await a.dense(k).read(), k);
+      for (const k of a.tensors.keys()) assert.deepEqual(await b.dense(k).read(), await a.dense(k).read(), k);
     } finally {
       fromFile.dispose();
       fromBytes.dispose();
