@@ -37,7 +37,8 @@ export function matmulQuant(
   strategy: QuantMatmulStrategy = QUANT_MATMUL_DEFAULT,
 ): Tensor {
   checkBlocks(w, K, 'matmul');
-  if (x.dtype !== 'f32' && x.dtype !== 'f16') throw new TypeError(`matmul: x must be f32 or f16, got ${x.dtype}`);
+  if (x.dtype !== 'f32' && x.dtype !== 'f16')
+    throw new TypeError(`matmul: x must be f32 or f16, got ${x.dtype}`);
   if (strategy === 'dequantize') {
     const dense = dequantizeOnDevice(be, w, x.dtype);
     const y = matmul(be, x, dense, o, M, N, K, outShape);
@@ -55,7 +56,8 @@ export function matmulQuant(
  * CPU's dequantize() (the reference's arithmetic, in its order), in f16 their rounding.
  */
 export function dequantizeOnDevice(be: GpuBackend, w: QuantizedMatrix, dtype: DType): Tensor {
-  if (dtype !== 'f32' && dtype !== 'f16') throw new TypeError(`dequantize: dtype must be f32 or f16, got ${dtype}`);
+  if (dtype !== 'f32' && dtype !== 'f16')
+    throw new TypeError(`dequantize: dtype must be f32 or f16, got ${dtype}`);
   if (w.data.backend !== be) throw new Error(`dequantize: ${w} is not on this backend`);
   const [N, K] = w.shape;
   checkBlocks(w, K, 'dequantize');

@@ -4,8 +4,9 @@
 // replaced by a finite f16 of a sane size, so every bit pattern of the quants and packed scales occurs.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { MatmulOptions } from '../../src/backend.js';
-import type { Backend } from '../../src/backend.js';
+import type { Backend, MatmulOptions } from '../../src/backend.js';
+import { type ShaderParams, specialize } from '../../src/gpu/shader.js';
+import { SGM_MATMUL_DEFAULT } from '../../src/kernels/matmul.js';
 import { dequantizeOnDevice, matmulQuant } from '../../src/kernels/matmul-quant.js';
 import { dequantize } from '../../src/quant/dequant.js';
 import { ggmlType, QUANT_TYPES, type QuantTypeName } from '../../src/quant/ggml-types.js';
@@ -50,7 +51,13 @@ function randomBlocks(type: QuantTypeName, N: number, K: number, r: Rng, subnorm
   return bytes;
 }
 
-function quantized(be: Backend, type: QuantTypeName, N: number, K: number, bytes: Uint8Array): QuantizedMatrix {
+function quantized(
+  be: Backend,
+  type: QuantTypeName,
+  N: number,
+  K: number,
+  bytes: Uint8Array,
+): QuantizedMatrix {
   const words = bytesToWords(bytes);
   return new QuantizedMatrix(type, [N, K], be.tensor(words, [words.length], 'u32'));
 }
@@ -154,6 +161,67 @@ describe('dequantize kernel vs dequantize()', { skip: noGpu }, () => {
           );
         }
       }
+    });
+  }
+});
+
+// SwiftShader has neither shader-f16 nor subgroup matrices, so the f16 and tensor-core variants are
+// at least compiled into pipelines on Dawn's null backend (which validates WGSL without running it).
+// The H100 runs them for real (bench/matmul-quant.ts checks their results).
+type WebGpuModule = { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
+let nullInstance: GPU | null = null; // Dawn's instance must outlive its devices
+
+async function nullDevice(): Promise<GPUDevice | null> {
+  try {
+    const mod = (await import('webgpu')) as unknown as WebGpuModule;
+    Object.assign(globalThis, mod.globals);
+    nullInstance ??= mod.create(['backend=null', 'enable-dawn-features=allow_unsafe_apis']);
+    const adapter = await nullInstance.requestAdapter();
+    const want = ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'];
+    if (!adapter || !want.every((f) => adapter.features.has(f))) return null;
+    return await adapter.requestDevice({
+      requiredFeatures: want as GPUFeatureName[],
+      requiredLimits: { maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize },
+    });
+  } catch {
+    return null;
+  }
+}
+
+const nullDev = await nullDevice();
+
+describe('f16 and tensor-core quantized kernels compile (Dawn null backend)', {
+  skip: nullDev ? false : 'no null backend with shader-f16 and subgroup matrices',
+}, () => {
+  // Tile configurations within the null adapter's 16 KiB of workgroup memory (the WGSL is the same).
+  const SGM_SMALL = { ...SGM_MATMUL_DEFAULT, BM: 64, BN: 64, BK: 16, STAGES: 2 };
+  const epi = (i: number) => ({ ACT: i % 3, BIAS: i % 2 === 0, GATE: i % 3 === 1, RESIDUAL: i % 3 === 1 });
+  const variants: [string, ShaderParams][] = [];
+  QUANT_TYPES.forEach((type, i) => {
+    variants.push(['dequant', { T: 'f16', F16: true, QUANT: type }]);
+    variants.push(['matmul_simt', { T: 'f16', F16: true, QUANT: type, ...epi(i) }]);
+    variants.push(['matmul_sgm', { QUANT: type, ...epi(i), ...SGM_SMALL, VEC: true }]);
+  });
+  variants.push([
+    'matmul_sgm',
+    { QUANT: 'Q4_K', ...epi(0), BM: 64, BN: 128, BK: 32, STAGES: 1, PREFETCH: false, GROUP: 8, VEC: true },
+  ]);
+  for (const [shader, params] of variants) {
+    it(`${shader} ${params.QUANT} ${params.T ?? 'f16'}`, async () => {
+      const d = nullDev!;
+      d.pushErrorScope('validation');
+      const module = d.createShaderModule({ code: specialize(shader, params) });
+      const info = await module.getCompilationInfo();
+      // The null adapter's subgroups are 128 wide, so a 32-lane subgroup-matrix pipeline is refused
+      // there: the tensor-core shaders stop at WGSL validation.
+      if (shader !== 'matmul_sgm')
+        d.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
+      const err = await d.popErrorScope();
+      const msgs = info.messages
+        .filter((m) => m.type === 'error')
+        .map((m) => `line ${m.lineNum}: ${m.message}`);
+      assert.deepEqual(msgs, []);
+      assert.equal(err, null, err?.message);
     });
   }
 });
