@@ -119,6 +119,14 @@ describe('matmul with a quantized weight vs CPU reference', { skip: noGpu }, () 
     }
   });
 
+  it('#include inlines the decoder, specialized with the same parameters', () => {
+    const code = specialize('dequant', { T: 'f32', F16: false, QUANT: 'Q6_K' });
+    assert.ok(!/^\s*#include/m.test(code));
+    assert.match(code, /fn deq8_Q6_K\(/);
+    assert.match(code, /return deq8_Q6_K\(base, k % Q_BLOCK\);/);
+    assert.match(code, /const Q_BYTES: u32 = QB_Q6_K;/);
+  });
+
   it('K that is not a whole number of blocks is refused', () => {
     const w = quantized(gpu!, 'Q8_0', 4, 32, randomBlocks('Q8_0', 4, 32, rng()));
     const x = gpu!.tensor(new Float32Array(3 * 16), [3, 16]);
