@@ -1,6 +1,7 @@
 // WGSL specialization: shaders are real .wgsl files with explicit parameters.
 //   {{NAME}}          replaced by the parameter's value
 //   #if NAME / #if !NAME / #else / #endif   (whole lines; nestable) keep or drop lines on a boolean
+//   #include NAME     (a whole line) the shader NAME's source, specialized with the same parameters
 // The parameters and the shader name together form the pipeline cache key.
 import { SHADERS } from '../kernels/shaders.gen.js';
 
@@ -12,7 +13,8 @@ export function shaderSource(name: string): string {
   return src;
 }
 
-export function specialize(name: string, params: ShaderParams): string {
+export function specialize(name: string, params: ShaderParams, including: readonly string[] = []): string {
+  if (including.includes(name)) throw new Error(`${[...including, name].join(' -> ')}: #include cycle`);
   const lines = shaderSource(name).split('\n');
   const out: string[] = [];
   const stack: { active: boolean; parentActive: boolean; taken: boolean }[] = [];
@@ -39,6 +41,11 @@ export function specialize(name: string, params: ShaderParams): string {
       continue;
     }
     if (!active) continue;
+    const inc = /^\s*#include\s+(\w+)\s*$/.exec(line);
+    if (inc) {
+      out.push(specialize(inc[1]!, params, [...including, name]));
+      continue;
+    }
     out.push(
       line.replace(/\{\{(\w+)\}\}/g, (_, key: string) => {
         if (!(key in params)) throw new Error(`${name}.wgsl:${i + 1}: {{${key}}} but no such parameter`);

@@ -1,8 +1,11 @@
 // Launcher for y = act(x · wᵀ + bias) * gate + residual. f16 tensors on adapters with subgroup
 // matrices take the tensor-core kernel (matmul_sgm.wgsl); everything else the SIMT kernel.
+// Both kernels also take w as a QuantizedMatrix (ggml blocks, dequantized as the tiles are staged):
+// see matmul-quant.ts, which chooses between that and dequantizing first.
 import type { MatmulOptions } from '../backend.js';
 import type { GpuBackend } from '../gpu/backend.js';
 import { grid1d } from '../gpu/runtime.js';
+import { QuantizedMatrix } from '../quant/quantized-matrix.js';
 import type { Tensor } from '../tensor.js';
 import type { Shape } from '../util/shape.js';
 
@@ -86,6 +89,13 @@ function epilogueParams(o: MatmulOptions) {
   };
 }
 
+/** The weight's binding and the QUANT specialization (the ggml type name, or false for dense). */
+function weight(be: GpuBackend, w: Tensor | QuantizedMatrix) {
+  return w instanceof QuantizedMatrix
+    ? { QUANT: w.type, buffer: be.buf(w.data) }
+    : { QUANT: false as const, buffer: be.buf(w) };
+}
+
 function epilogueBuffers(be: GpuBackend, o: MatmulOptions) {
   return [o.bias && be.buf(o.bias), o.gate && be.buf(o.gate), o.residual && be.buf(o.residual)];
 }
@@ -93,7 +103,7 @@ function epilogueBuffers(be: GpuBackend, o: MatmulOptions) {
 export function matmulSimt(
   be: GpuBackend,
   x: Tensor,
-  w: Tensor,
+  w: Tensor | QuantizedMatrix,
   o: MatmulOptions,
   M: number,
   N: number,
@@ -101,11 +111,12 @@ export function matmulSimt(
   outShape: Shape,
 ): Tensor {
   const y = be.alloc(outShape, x.dtype);
+  const wb = weight(be, w);
   be.rt.launch({
     shader: 'matmul_simt',
-    params: { T: x.dtype, F16: x.dtype === 'f16', ...epilogueParams(o) },
+    params: { T: x.dtype, F16: x.dtype === 'f16', QUANT: wb.QUANT, ...epilogueParams(o) },
     uniforms: [M, N, K, o.gate ? M / o.gate.dim(0) : 1, o.gate ? o.gate.dim(1) : N, o.gateColumn ?? 0],
-    buffers: [be.buf(x), be.buf(w), be.buf(y), ...epilogueBuffers(be, o)],
+    buffers: [be.buf(x), wb.buffer, be.buf(y), ...epilogueBuffers(be, o)],
     grid: [Math.ceil(N / 64), Math.ceil(M / 64)],
     category: 'linear',
   });
@@ -116,7 +127,7 @@ export function matmulSimt(
 export function matmulSubgroupMatrix(
   be: GpuBackend,
   x: Tensor,
-  w: Tensor,
+  w: Tensor | QuantizedMatrix,
   o: MatmulOptions,
   M: number,
   N: number,
@@ -129,9 +140,12 @@ export function matmulSubgroupMatrix(
   const y = be.alloc(outShape, 'f16');
   const tilesM = Math.ceil(M / cfg.BM);
   const tilesN = Math.ceil(N / cfg.BN);
+  const wb = weight(be, w);
+  if (wb.QUANT && K % 8 !== 0) throw new RangeError(`matmul_sgm: a ${wb.QUANT} weight needs K % 8 == 0`);
   be.rt.launch({
     shader: 'matmul_sgm',
     params: {
+      QUANT: wb.QUANT,
       ...epilogueParams(o),
       BM: cfg.BM,
       BN: cfg.BN,
@@ -152,7 +166,7 @@ export function matmulSubgroupMatrix(
       o.gate ? o.gate.dim(1) : N,
       o.gateColumn ?? 0,
     ],
-    buffers: [be.buf(x), be.buf(w), be.buf(y), ...epilogueBuffers(be, o)],
+    buffers: [be.buf(x), wb.buffer, be.buf(y), ...epilogueBuffers(be, o)],
     grid: grid1d(tilesM * tilesN, be.caps.limits.maxComputeWorkgroupsPerDimension ?? 65535),
     category: 'linear',
   });

@@ -10,6 +10,9 @@
 // barrier. Offsets and strides of matrix loads on an array<vec4<u32>> count vec4 elements.
 // The f32 results cannot be converted in registers, so the epilogue stores each 16-row strip of a
 // subgroup's block to workgroup memory (reusing the tile buffers) and the threads finish it.
+// With QUANT (a ggml type name) w is a QuantizedMatrix's raw blocks (wq): fetchW decodes the 8
+// elements of a chunk from their block (quant_decode.wgsl) and rounds them to f16, so the tile is
+// dequantized on its way into registers and workgroup memory.
 enable f16;
 enable subgroups;
 enable chromium_experimental_subgroup_matrix;
@@ -52,7 +55,11 @@ struct Params {
 @group(0) @binding(0) var<uniform> p: Params;
 #if VEC
 @group(0) @binding(1) var<storage, read> x: array<vec4<u32>>;
+#if QUANT
+@group(0) @binding(2) var<storage, read> wq: array<u32>;
+#else
 @group(0) @binding(2) var<storage, read> w: array<vec4<u32>>;
+#endif
 #else
 @group(0) @binding(1) var<storage, read> x: array<f16>;
 @group(0) @binding(2) var<storage, read> w: array<f16>;
@@ -107,11 +114,25 @@ fn fetchX(row: u32, k: u32) -> vec4<u32> {
 #endif
 }
 
+#if QUANT
+#include quant_decode
+#endif
+
 fn fetchW(row: u32, k: u32) -> vec4<u32> {
   let r = min(row, p.N - 1u);
 #if VEC
   if (k >= p.K) { return vec4<u32>(); }
+#if QUANT
+  let v = dequant8(r, k, p.K);
+  return vec4<u32>(
+    bitcast<u32>(vec2<f16>(f16(v[0]), f16(v[1]))),
+    bitcast<u32>(vec2<f16>(f16(v[2]), f16(v[3]))),
+    bitcast<u32>(vec2<f16>(f16(v[4]), f16(v[5]))),
+    bitcast<u32>(vec2<f16>(f16(v[6]), f16(v[7]))),
+  );
+#else
   return w[r * (p.K / 8u) + k / 8u];
+#endif
 #else
   let b = r * p.K;
   let l = p.K - 1u;

@@ -2,6 +2,9 @@
 // x [M, K], w [N, K] (nn.Linear layout), y [M, N]; storage type T (f32 or f16), f32 accumulation.
 // 64x64 output tile per workgroup of 16x16 threads, 4x4 outputs per thread (strided by 16 so
 // neighbouring threads read neighbouring workgroup-memory words), K staged 16 at a time.
+// With QUANT (a ggml type name) w is a QuantizedMatrix's raw blocks (wq) and its tile is dequantized
+// as it is staged, 8 consecutive elements per thread (quant_decode.wgsl); with T = f16 each value is
+// rounded to f16 first, as the CPU reference does.
 #if F16
 enable f16;
 #endif
@@ -23,7 +26,11 @@ struct Params {
 
 @group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<T>;
+#if QUANT
+@group(0) @binding(2) var<storage, read> wq: array<u32>;
+#else
 @group(0) @binding(2) var<storage, read> w: array<T>;
+#endif
 @group(0) @binding(3) var<storage, read_write> y: array<T>;
 #if BIAS
 @group(0) @binding(4) var<storage, read> bias: array<T>;
@@ -37,6 +44,10 @@ struct Params {
 
 var<workgroup> As: array<array<f32, BM>, BK>;
 var<workgroup> Ws: array<array<f32, BN>, BK>;
+
+#if QUANT
+#include quant_decode
+#endif
 
 fn activate(v: f32) -> f32 {
   if (ACT == 1u) {
@@ -70,11 +81,24 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid
       var a = 0.0;
       if (gr < p.M && gk < p.K) { a = f32(x[gr * p.K + gk]); }
       As[kk][r] = a;
+#if !QUANT
       let gc = col0 + r;
       var b = 0.0;
       if (gc < p.N && gk < p.K) { b = f32(w[gc * p.K + gk]); }
       Ws[kk][r] = b;
+#endif
     }
+#if QUANT
+    // 64 rows x 16 k of w: 128 runs of 8 consecutive elements, each decoded from its block.
+    if (tid < 128u) {
+      let r = tid / 2u;
+      let kk = (tid % 2u) * 8u;
+      let gc = col0 + r;
+      var v: array<f32, 8>;
+      if (gc < p.N && k0 + kk < p.K) { v = dequant8(gc, k0 + kk, p.K); }
+      for (var e = 0u; e < 8u; e++) { Ws[kk + e][r] = f32(T(v[e])); }
+    }
+#endif
     workgroupBarrier();
     for (var kk = 0u; kk < BK; kk++) {
       var a: array<f32, 4>;
