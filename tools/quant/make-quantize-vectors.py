@@ -4,9 +4,8 @@ the reference implementations make them. The committed tests only read the gener
 
   Q8_0 Q4_0 Q4_1 Q5_0 Q5_1: gguf-py (`pip install gguf==0.19.0`, numpy 2.x), gguf.quants.quantize.
   Q2_K Q3_K Q4_K Q5_K Q6_K: gguf-py cannot quantize these, so ggml's C reference is used:
-    quantize_row_q{2..6}_K_ref of ggml/src/ggml-quants.c, built with gcc -O2 on x86-64 (no FMA),
-    as a program `DRIVER TYPE_ID in.f32 out.bin` (see --driver) that quantizes the whole file.
-    Without --driver the K-quant entries are left out.
+    quantize_row_q{2..6}_K_ref of ggml/src/ggml-quants.c through tools/quant/quantize-ref-driver.c
+    (how to build it: see there), passed as --driver. Without --driver they are left out.
 
   python3 tools/quant/make-quantize-vectors.py [--driver /path/to/driver] > test/quant/quantize-vectors.ts
   npx biome check --write test/quant/quantize-vectors.ts
