@@ -108,7 +108,7 @@ def random_kquant_rows(rng, qtype, rows, cols):
     block, nbytes = gguf.GGML_QUANT_SIZES[qtype]
     n = rows * cols // block
     b = rng.integers(0, 256, size=(n, nbytes), dtype=np.uint8)
-    d = np.float16(2.0 ** -9).view(np.uint8)
+    d = np.array([2.0 ** -9], dtype=np.float16).view(np.uint8)
     # the f16 super-block scale(s): d (and dmin) sit at the end for Q2_K/Q3_K/Q6_K, at the start for Q4_K/Q5_K
     if qtype in (Q.Q4_K, Q.Q5_K):
         b[:, 0:2] = d
