@@ -28,8 +28,7 @@ export class RowSplitMatrix {
   /** Bytes held by the pieces. */
   get bytes(): number {
     let n = 0;
-    for (const p of this.parts)
-      n += p instanceof QuantizedMatrix ? p.bytes : p.size * (p.dtype === 'f16' ? 2 : 4);
+    for (const p of this.parts) n += p instanceof QuantizedMatrix ? p.bytes : heldBytes(p);
     return n;
   }
 
@@ -44,6 +43,11 @@ export class RowSplitMatrix {
   toString(): string {
     return `RowSplitMatrix([${this.shape.join(', ')}] in ${this.parts.length} pieces)`;
   }
+}
+
+/** Bytes a tensor's storage takes: f16 is 2 bytes on WebGPU, 4 on the CPU (which stores f32). */
+export function heldBytes(t: Tensor): number {
+  return t.size * (t.dtype === 'f16' && t.backend.name !== 'cpu' ? 2 : 4);
 }
 
 /**

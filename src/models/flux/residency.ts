@@ -13,7 +13,7 @@
 import type { Backend } from '../../backend.js';
 import { ggmlBytes, type QuantTypeName } from '../../quant/ggml-types.js';
 import { QuantizedMatrix } from '../../quant/quantized-matrix.js';
-import { RowSplitMatrix, splitRows, type Weight } from '../../row-split.js';
+import { heldBytes, RowSplitMatrix, splitRows, type Weight } from '../../row-split.js';
 import type { Tensor } from '../../tensor.js';
 import { bytesText, MemoryLimitError } from '../limits.js';
 import type { FluxConfig } from './config.js';
@@ -74,12 +74,9 @@ function slotBytesOf(
   slots: number,
 ): number {
   const seen = new Map<string, number>();
-  streamed.forEach((index, k) => {
-    for (const p of byBlock.get(`${kind}:${index}`) ?? []) {
-      const local = blockOf(p.name)!.local;
-      seen.set(slotKey(k % slots, local, p.signature), p.bytes);
-    }
-  });
+  for (const [k, index] of streamed.entries())
+    for (const p of byBlock.get(`${kind}:${index}`) ?? [])
+      seen.set(slotKey(k % slots, blockOf(p.name)!.local, p.signature), p.bytes);
   let n = 0;
   for (const b of seen.values()) n += b;
   return n;
@@ -207,8 +204,8 @@ export class BlockStreamer {
       ...plan.single.map((index) => ({ kind: 'single' as const, index })),
     ];
     const rank = new Map<string, number>();
-    plan.double.forEach((i, k) => rank.set(`double:${i}`, k));
-    plan.single.forEach((i, k) => rank.set(`single:${i}`, k));
+    for (const [k, i] of plan.double.entries()) rank.set(`double:${i}`, k);
+    for (const [k, i] of plan.single.entries()) rank.set(`single:${i}`, k);
     try {
       for (const [name, part] of host) {
         const b = blockOf(name);
@@ -237,8 +234,7 @@ export class BlockStreamer {
   /** Device bytes of the slots. */
   get slotBytes(): number {
     let n = 0;
-    for (const ts of this.slotTensors.values())
-      for (const t of ts) n += t.size * (t.dtype === 'f16' && this.be.name === 'webgpu' ? 2 : 4);
+    for (const ts of this.slotTensors.values()) for (const t of ts) n += heldBytes(t);
     return n;
   }
 

@@ -6,7 +6,7 @@ import type { Backend } from '../../backend.js';
 import { SafetensorsError } from '../../io/safetensors-format.js';
 import { ggmlBytes, ggmlType, isQuantType, type QuantTypeName } from '../../quant/ggml-types.js';
 import { bytesToWords, QuantizedMatrix } from '../../quant/quantized-matrix.js';
-import { RowSplitMatrix, type Weight } from '../../row-split.js';
+import { heldBytes, RowSplitMatrix, type Weight } from '../../row-split.js';
 import type { Tensor } from '../../tensor.js';
 import { shapeStr } from '../../util/shape.js';
 import type { WeightSource } from '../weights.js';
@@ -137,9 +137,7 @@ function extract(src: HostArray, shape: number[], part: Part): HostArray {
 }
 
 function weightBytes(t: Weight): number {
-  return t instanceof QuantizedMatrix || t instanceof RowSplitMatrix
-    ? t.bytes
-    : t.size * (t.dtype === 'f16' ? 2 : 4);
+  return t instanceof QuantizedMatrix || t instanceof RowSplitMatrix ? t.bytes : heldBytes(t);
 }
 
 /**
@@ -179,7 +177,7 @@ export class FluxParams {
     this.streamer?.leave(kind, index);
   }
 
-  /** Bytes held on the device (resident parameters and streaming slots). */
+  /** Bytes held on the device (resident parameters and streaming slots; f16 is 4 bytes on the CPU). */
   get bytes(): number {
     let n = this.streamer?.slotBytes ?? 0;
     for (const t of this.tensors.values()) n += weightBytes(t);
@@ -343,6 +341,11 @@ export interface LoadOptions {
   maxParamBytes?: number;
   /** Device slots per block kind for streamed blocks (default 2). */
   streamSlots?: number;
+  /**
+   * The largest tensor one binding may hold (default: be.maxTensorBytes(), WebGPU's
+   * maxStorageBufferBindingSize); a larger weight matrix is held as row pieces (RowSplitMatrix).
+   */
+  maxTensorBytes?: number;
 }
 
 const FLOAT_STORAGE = new Set(['F32', 'F16', 'BF16', 'F64']);
@@ -405,11 +408,12 @@ export function loadParams(be: Backend, ck: WeightSource, config: FluxConfig, o:
     if (!plan.double.length && !plan.single.length) plan = null;
   }
 
+  const maxTensorBytes = o.maxTensorBytes ?? be.maxTensorBytes();
   const tensors = new Map<string, Weight>();
   const host = new Map<string, HostPart>();
   const keep = (name: string, part: HostPart) => {
     if (isStreamed(plan, name)) host.set(name, part);
-    else tensors.set(name, uploadPart(be, part));
+    else tensors.set(name, uploadPart(be, part, maxTensorBytes));
   };
   try {
     let done = 0;
@@ -437,7 +441,12 @@ export function loadParams(be: Backend, ck: WeightSource, config: FluxConfig, o:
       }
       o.onTensor?.(canon, ++done, sources.size);
     }
-    return new FluxParams(config, o.dtype, tensors, plan && new BlockStreamer(be, plan, host));
+    return new FluxParams(
+      config,
+      o.dtype,
+      tensors,
+      plan && new BlockStreamer(be, plan, host, maxTensorBytes),
+    );
   } catch (e) {
     for (const t of tensors.values()) t.dispose();
     if (e instanceof SafetensorsError) throw new FluxCheckpointError(e.message);
