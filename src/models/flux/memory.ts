@@ -2,7 +2,7 @@
 // anything is loaded: the parameters in the compute dtype plus the largest activations of one block
 // (attention is computed in row blocks on every backend, so no L x L matrix is held).
 import { ggmlBytes, isQuantType } from '../../quant/ggml-types.js';
-import { bytesText, type MemoryNeed } from '../limits.js';
+import { bytesText, MemoryLimitError, type MemoryNeed } from '../limits.js';
 import type { WeightSource } from '../weights.js';
 import type { FluxConfig } from './config.js';
 import { mlpHidden } from './config.js';
@@ -79,4 +79,18 @@ export function storedWeightBytes(
     largest = Math.max(largest, held);
   }
   return { bytes: dense.bytes - quantizedSaving, largest };
+}
+
+/**
+ * The device bytes the parameters may take (LoadOptions.maxParamBytes) when a whole run must fit in
+ * `maxDeviceBytes`: that less the run's estimated activations. Throws a MemoryLimitError when the
+ * activations alone do not fit.
+ */
+export function fluxParamBudget(c: FluxConfig, s: FluxRunSize, maxDeviceBytes: number): number {
+  const a = fluxActivationBytes(c, s).bytes;
+  if (a >= maxDeviceBytes)
+    throw new MemoryLimitError(
+      `the activations alone need about ${bytesText(a)} (batch ${s.batch}, ${s.imageTokens} + ${s.textTokens} tokens), more than the ${bytesText(maxDeviceBytes)} allowed: use a smaller size or batch, or allow more memory`,
+    );
+  return maxDeviceBytes - a;
 }
