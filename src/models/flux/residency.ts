@@ -15,7 +15,7 @@ import { ggmlBytes, type QuantTypeName } from '../../quant/ggml-types.js';
 import { QuantizedMatrix } from '../../quant/quantized-matrix.js';
 import { heldBytes, RowSplitMatrix, splitRows, type Weight } from '../../row-split.js';
 import type { Tensor } from '../../tensor.js';
-import { bytesText, MemoryLimitError } from '../limits.js';
+import { MemoryLimitError } from '../limits.js';
 import type { FluxConfig } from './config.js';
 
 export type BlockKind = 'double' | 'single';
@@ -153,16 +153,23 @@ export function planResidency(
   if (!best) {
     const least = fixedBytes + slotD[0]! + slotS[0]!;
     throw new MemoryLimitError(
-      `the transformer's parameters need at least ${bytesText(least)} of device memory even with every block streamed (${bytesText(fixedBytes)} outside the blocks + ${slots} slot${slots > 1 ? 's' : ''} per block kind ${bytesText(slotD[0]! + slotS[0]!)}); the budget for them is ${bytesText(budgetBytes)}`,
+      `the transformer's parameters need at least ${sizeText(least)} of device memory even with every block streamed (${sizeText(fixedBytes)} outside the blocks + ${slots} slot${slots > 1 ? 's' : ''} per block kind ${sizeText(slotD[0]! + slotS[0]!)}); the budget for them is ${sizeText(budgetBytes)}`,
     );
   }
   return plan(range(best.nd, D), range(best.ns, S), slotD[best.nd]! + slotS[best.ns]!);
 }
 
+/** "5.12 GiB", "12.3 MiB", "40.0 KiB": precise enough for budgets of tiny test models too. */
+export function sizeText(b: number): string {
+  if (b >= 2 ** 30) return `${(b / 2 ** 30).toFixed(2)} GiB`;
+  if (b >= 2 ** 20) return `${(b / 2 ** 20).toFixed(1)} MiB`;
+  return `${(b / 2 ** 10).toFixed(1)} KiB`;
+}
+
 /** "streaming 5/19 double + 12/38 single blocks (1.9 GiB per forward) through 2 slots (540 MiB); 5.1 GiB resident". */
 export function describePlan(p: ResidencyPlan, config: FluxConfig): string {
   if (!p.double.length && !p.single.length) return 'all blocks resident';
-  return `streaming ${p.double.length}/${config.depth} double + ${p.single.length}/${config.depth_single_blocks} single blocks (${bytesText(p.streamedBytes)} written per forward) through ${p.slots} slot${p.slots > 1 ? 's' : ''} per kind (${bytesText(p.slotBytes)}); ${bytesText(p.fixedBytes + p.residentBlockBytes)} resident`;
+  return `streaming ${p.double.length}/${config.depth} double + ${p.single.length}/${config.depth_single_blocks} single blocks (${sizeText(p.streamedBytes)} written per forward) through ${p.slots} slot${p.slots > 1 ? 's' : ''} per kind (${sizeText(p.slotBytes)}); ${sizeText(p.fixedBytes + p.residentBlockBytes)} resident`;
 }
 
 /** Whether a device-part name belongs to a block the plan streams. */
