@@ -7,20 +7,36 @@
 //     [--dtype f16|f32] [--text 512] [--batch 1] [--config flux-dev] [--tiny] [--no-profile]
 //     [--json out.json] [--robust] [--dawn-toggles a,b]   (robustness is off by default in Node;
 //     --unsafe-disable-robustness is still accepted and means that default)
+//     [--weights f16|q8_0|q4_k] [--max-memory SIZE] [--slots 1|2]
+//
+// --weights q8_0|q4_k: the block matrices in that ggml type (random valid blocks made on the host,
+// bench/quant-weights.ts), the rest f16; needs the quantized matmul kernel. --max-memory (e.g. 6GiB):
+// the memory plan of docs/memory-plan.md for the largest --res: parameters get SIZE less the estimated
+// activations, the rest of the blocks are streamed through --slots device slots per block kind
+// (default 2). With either, weights are made on the host and loaded as from a file (slower to start).
+// The peak column is the device peak of the timed forwards (reset after loading).
 //
 // --tiny runs the flux-tiny config at 128² with 16 text tokens (defaults; override as usual), small
 // enough for SwiftShader.
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { byteSize } from '../src/cli/args.js';
 import { GpuBackend } from '../src/gpu/backend.js';
 import type { KernelCategory } from '../src/gpu/runtime.js';
 import { type AttentionPattern, dense, type TokenReducer } from '../src/merge/hooks.js';
 import { createReducer } from '../src/merge/reducers.js';
-import { FLUX_PRESETS, FluxModel } from '../src/models/flux/index.js';
+import { FLUX_PRESETS, FluxModel, loadParams } from '../src/models/flux/index.js';
+import { fluxParamBudget } from '../src/models/flux/memory.js';
+import { describePlan, sizeText } from '../src/models/flux/residency.js';
+import { fluxStoredShapes } from '../src/models/flux/shapes.js';
+import { RandomWeightSource } from '../src/models/random-weights.js';
+import { ggmlBytes, ggmlType, type QuantTypeName } from '../src/quant/ggml-types.js';
+import { QuantizedMatrix } from '../src/quant/quantized-matrix.js';
 import { createHilbertPattern } from '../src/sparse/hilbert-pattern.js';
 import { createTomaHilbert } from '../src/sparse/toma-hilbert.js';
 import type { Tensor } from '../src/tensor.js';
 import { DEVICE_FLAGS, deviceMode, deviceOptions } from './device-flags.js';
+import { QuantizedRandomSource } from './quant-weights.js';
 
 /**
  * Methods by spec: dense, toma:R, tomesd:R, todo, hilbert. Reducers merge on every step here (one
@@ -75,6 +91,9 @@ const { values: a } = parseArgs({
     'no-profile': { type: 'boolean', default: false },
     json: { type: 'string' },
     seed: { type: 'string', default: '0' },
+    weights: { type: 'string', default: 'f16' },
+    'max-memory': { type: 'string' },
+    slots: { type: 'string' },
     ...DEVICE_FLAGS,
     help: { type: 'boolean', short: 'h' },
   },
@@ -117,11 +136,62 @@ console.log(
 );
 console.log(`paths: matmul=${be.paths.matmul} attention=${be.paths.attention}`);
 
+const QUANT: Record<string, QuantTypeName | null> = { f16: null, q8_0: 'Q8_0', q4_k: 'Q4_K' };
+if (!(a.weights! in QUANT)) throw new Error(`--weights must be f16, q8_0 or q4_k, got "${a.weights}"`);
+const quant = QUANT[a.weights!]!;
+const maxMemory = byteSize(a['max-memory'], 'max-memory');
+const slots = int(a.slots, 2, 'slots');
+if (quant) {
+  // the quantized matmul kernel may not be there yet: one small product says so before any loading
+  const K = ggmlType(quant).blockSize;
+  const n = Math.ceil(ggmlBytes(quant, 4 * K) / 4);
+  const words = be.tensor(new Uint32Array(n), [n], 'u32');
+  const x = be.zeros([2, K], dtype);
+  try {
+    await be.matmul(x, new QuantizedMatrix(quant, [4, K], words)).read();
+  } catch (e) {
+    console.error(
+      `--weights ${a.weights}: this build cannot multiply by ${quant} weights on WebGPU (${(e as Error).message.split('\n')[0]}); the quantized matmul kernel has to land first`,
+    );
+    process.exit(2);
+  } finally {
+    x.dispose();
+    words.dispose();
+  }
+}
+
 let t0 = performance.now();
-const model = FluxModel.random(be, config, { dtype, seed: Number(a.seed) });
+let model: FluxModel;
+if (!quant && maxMemory === undefined) model = FluxModel.random(be, config, { dtype, seed: Number(a.seed) });
+else {
+  const src = quant
+    ? new QuantizedRandomSource(config, quant, Number(a.seed))
+    : new RandomWeightSource('random FLUX f16', fluxStoredShapes(config, 'original'), {
+        seed: Number(a.seed),
+      });
+  const largest = Math.max(...resList);
+  const maxParamBytes =
+    maxMemory === undefined
+      ? undefined
+      : fluxParamBudget(
+          config,
+          {
+            valueBytes: dtype === 'f16' ? 2 : 4,
+            batch,
+            imageTokens: (largest / 16) ** 2,
+            textTokens,
+          },
+          maxMemory,
+        );
+  model = new FluxModel(be, loadParams(be, src, config, { dtype, maxParamBytes, streamSlots: slots }));
+  const plan = model.params.plan;
+  console.log(
+    `memory plan${maxMemory === undefined ? '' : ` for ${sizeText(maxMemory)} at ${largest}² (parameters ${sizeText(maxParamBytes!)})`}: ${plan ? describePlan(plan, config) : 'all blocks resident'}`,
+  );
+}
 await be.sync();
 console.log(
-  `${configName}, ${dtype}, random weights: ${(model.params.bytes / 2 ** 30).toFixed(2)} GiB in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
+  `${configName}, ${dtype}, random weights${quant ? ` (block matrices ${quant})` : ''}: ${(model.params.bytes / 2 ** 30).toFixed(2)} GiB on the device in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
 );
 
 const median = (xs: number[]) => {
@@ -176,6 +246,7 @@ for (const res of resList) {
   const steps = methods.map((m) => () => model.forward(inputs, { reducer: m.reducer, pattern: m.pattern }));
 
   const finite: boolean[] = [];
+  be.resetPeakMemory();
   t0 = performance.now();
   for (const step of steps) {
     for (let i = 0; i < Math.max(1, warmup); i++) {
@@ -193,6 +264,7 @@ for (const res of resList) {
   const runsMs: number[][] = methods.map(() => []);
   const recordMs: number[][] = methods.map(() => []);
   const launches: number[] = methods.map(() => 0);
+  const uploads0 = model.params.streamer?.uploadedBytes ?? 0;
   for (let i = 0; i < runs; i++) {
     for (const [j, step] of steps.entries()) {
       const l0 = be.rt.launchCount;
@@ -205,6 +277,10 @@ for (const res of resList) {
       out.dispose();
     }
   }
+  if (model.params.streamer)
+    console.log(
+      `  streamed ${sizeText((model.params.streamer.uploadedBytes - uploads0) / runs / methods.length)} per forward, peak device memory ${sizeText(be.memory().peakBytes)}`,
+    );
   for (const [j, m] of methods.entries()) {
     const r: Result = {
       res,
@@ -341,6 +417,9 @@ if (a.json) {
     paths: be.paths,
     config: configName,
     dtype,
+    weights: a.weights,
+    maxMemory: maxMemory ?? null,
+    plan: model.params.plan,
     batch,
     methods: methodSpecs,
     runs,

@@ -3,6 +3,7 @@
 // The CPU backend (src/cpu) is the reference for every WebGPU kernel (src/kernels).
 
 import { QuantizedMatrix } from './quant/quantized-matrix.js';
+import { RowSplitMatrix } from './row-split.js';
 import { DTYPE_BYTES, type DType, Tensor } from './tensor.js';
 import { type AbortFlag, abortError } from './util/abort.js';
 import { checkShape, numel, type Shape, sameShape, shapeStr } from './util/shape.js';
@@ -218,6 +219,35 @@ export abstract class Backend {
     return this.track(t);
   }
 
+  /**
+   * Overwrites a tensor's values in place: a Float32Array for f32 (or f16, rounded), a Uint16Array of
+   * f16 bit patterns for f16, a Uint32Array for u32; exactly t.size values. On WebGPU the write is
+   * ordered after every launch recorded so far (recorded work is submitted first), so work recorded
+   * before it reads the old values and work recorded after it the new ones. A tensor with reshaped
+   * views shares their storage: all of them see the new values.
+   */
+  write(t: Tensor, data: Float32Array | Uint16Array | Uint32Array): void {
+    this.own(t, 'write', 'tensor');
+    const ok =
+      t.dtype === 'u32'
+        ? data instanceof Uint32Array
+        : t.dtype === 'f16'
+          ? data instanceof Uint16Array || data instanceof Float32Array
+          : data instanceof Float32Array;
+    if (!ok) {
+      const want =
+        t.dtype === 'u32'
+          ? 'a Uint32Array'
+          : t.dtype === 'f16'
+            ? 'a Uint16Array (f16 bits) or a Float32Array'
+            : 'a Float32Array';
+      throw new TypeError(`write(): ${t} takes ${want}, got ${data.constructor.name}`);
+    }
+    if (data.length !== t.size)
+      throw new RangeError(`write(): ${data.length} values for ${t} (${t.size} elements)`);
+    this.writeImpl(t, data);
+  }
+
   zeros(shape: Shape, dtype: DType = 'f32'): Tensor {
     checkShape(shape);
     return this.tensor(new Float32Array(numel(shape)), shape, dtype);
@@ -273,7 +303,8 @@ export abstract class Backend {
 
   // ---- linear algebra -----------------------------------------------------------------------------
   /** y = act(x · wᵀ + bias) * gate + residual, with x [..., K] and w [N, K] (the nn.Linear layout). */
-  matmul(x: Tensor, w: Tensor | QuantizedMatrix, opts: MatmulOptions = {}): Tensor {
+  matmul(x: Tensor, w: Tensor | QuantizedMatrix | RowSplitMatrix, opts: MatmulOptions = {}): Tensor {
+    if (w instanceof RowSplitMatrix) return this.matmulRowSplit(x, w, opts);
     this.float(x, 'matmul', 'x');
     if (w instanceof QuantizedMatrix) {
       this.own(w.data, 'matmul', 'quantized weight');
@@ -317,6 +348,39 @@ export abstract class Backend {
     if (w instanceof QuantizedMatrix) return this.track(this.matmulQuantImpl(x, w, o, M, N, K, outShape));
     return this.track(this.matmulImpl(x, w, o, M, N, K, outShape));
   }
+  /**
+   * matmul() with a weight held as row pieces: each piece computes its output columns (bias, gate and
+   * residual columns taken to match), concatenated along the last axis. Each output value is the same
+   * dot product an unsplit matmul computes.
+   */
+  private matmulRowSplit(x: Tensor, w: RowSplitMatrix, opts: MatmulOptions): Tensor {
+    this.float(x, 'matmul', 'x');
+    const [N, Kw] = w.shape;
+    if (x.rank < 1 || x.dim(-1) !== Kw)
+      throw new RangeError(`matmul(): x ${shapeStr(x.shape)} does not match the weight ${w}`);
+    const outShape = [...x.shape.slice(0, -1), N];
+    if (opts.bias) this.expectShape(opts.bias, [N], 'matmul', 'bias');
+    if (opts.residual) this.expectShape(opts.residual, outShape, 'matmul', 'residual');
+    return this.tidy(() => {
+      const cols: Tensor[] = [];
+      let r0 = 0;
+      for (const p of w.parts) {
+        const n = p.shape[0]!;
+        cols.push(
+          this.matmul(x, p, {
+            bias: opts.bias && this.slice(opts.bias, 0, r0, n),
+            activation: opts.activation,
+            gate: opts.gate,
+            gateColumn: opts.gate ? (opts.gateColumn ?? 0) + r0 : opts.gateColumn,
+            residual: opts.residual && this.slice(opts.residual, -1, r0, n),
+          }),
+        );
+        r0 += n;
+      }
+      return cols.length === 1 ? cols[0]! : this.concat(cols, -1);
+    });
+  }
+
   /** matmul() with a weight kept in a ggml block format (dequantized on the fly, in x's dtype). */
   protected abstract matmulQuantImpl(
     x: Tensor,

@@ -26,6 +26,7 @@ import { selectRows, subtract } from './rows.js';
 
 /** TeaCache's probe: modulate(LN(img), shift1, scale1) of double block 0 (before its qkv). */
 function modulatedImageInput(model: FluxModel, e: EmbeddedInputs, img: Tensor): Tensor {
+  model.params.enterBlock('double', 0);
   const first = model.params.tree.double_blocks[0]!;
   const [m] = modulation(e.ctx, first.img_mod.lin, 2);
   return modulated(e.ctx, img, m!);

@@ -86,6 +86,37 @@ export function num(
   return v;
 }
 
+const BYTE_UNITS: Record<string, number> = {
+  b: 1,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+  kib: 2 ** 10,
+  mib: 2 ** 20,
+  gib: 2 ** 30,
+  tib: 2 ** 40,
+};
+
+/**
+ * A memory size: a number with a unit (6GiB, 6000MB, 1.5 GiB; KB/MB/GB/TB are powers of 1000,
+ * KiB/MiB/GiB/TiB of 1024, B bytes; case-insensitive), more than 0. Bare numbers are refused: a
+ * unit-less "6" is more likely GiB meant than 6 bytes.
+ */
+export function byteSize(value: string | undefined, name: string): number | undefined {
+  if (value === undefined) return undefined;
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i.exec(value);
+  const unit = m && BYTE_UNITS[m[2]!.toLowerCase()];
+  if (!m || !unit)
+    throw new UsageError(
+      `--${name} must be a size with a unit, e.g. 6GiB, 6000MB or 512MiB (KB/MB/GB/TB: powers of 1000; KiB/MiB/GiB/TiB: of 1024); got "${value}"`,
+    );
+  const bytes = Math.floor(Number(m[1]) * unit);
+  if (!Number.isSafeInteger(bytes) || bytes < 1)
+    throw new UsageError(`--${name} must be at least 1B and at most 8PiB; got "${value}"`);
+  return bytes;
+}
+
 export function required(value: string | undefined, name: string, usage: string): string {
   if (value === undefined || value === '') throw new UsageError(`--${name} is required\n\n${usage}`);
   return value;

@@ -46,7 +46,13 @@ export interface FluxComponents {
   /** Each load puts one model on the device; the caller disposes it. Progress: bytes (or tensors). */
   loadT5(be: Backend, dtype: ComputeDType, onProgress?: LoadProgress): T5Encoder;
   loadClip(be: Backend, dtype: ComputeDType, onProgress?: LoadProgress): ClipTextModel;
-  loadTransformer(be: Backend, dtype: ComputeDType, onProgress?: LoadProgress): FluxModel;
+  /** maxParamBytes: the transformer's memory plan (LoadOptions.maxParamBytes in models/flux/weights.ts). */
+  loadTransformer(
+    be: Backend,
+    dtype: ComputeDType,
+    onProgress?: LoadProgress,
+    o?: { maxParamBytes?: number },
+  ): FluxModel;
   loadAe(be: Backend, dtype: ComputeDType, onProgress?: LoadProgress): AeDecoder;
 }
 
@@ -222,11 +228,12 @@ export function openFluxFolder(files: FluxFiles): FluxComponents {
     transformerWeightBytes(valueBytes) {
       return withWeightFile(tPath, (ck) => storedWeightBytes(ck, transformerConfig, valueBytes));
     },
-    loadTransformer(be, dtype, onProgress) {
+    loadTransformer(be, dtype, onProgress, o) {
       return withWeightFile(tPath, (ck) =>
         FluxModel.load(be, ck, {
           dtype,
           config: transformerConfig,
+          maxParamBytes: o?.maxParamBytes,
           onTensor: onProgress ? (_k, done, total) => onProgress(done, total) : undefined,
         }),
       );

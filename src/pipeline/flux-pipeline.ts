@@ -15,6 +15,7 @@ import { fullSteps } from '../cache/step-cache.js';
 import { REDUCER_DEFAULTS } from '../merge/options.js';
 import { FLUX_CLIP_MAX_LENGTH } from '../models/clip/config.js';
 import type { FluxConfig } from '../models/flux/config.js';
+import { fluxParamBudget } from '../models/flux/memory.js';
 import { FLUX_T5_MAX_LENGTH } from '../models/t5/config.js';
 import { TAESD_SCALE, TaesdDecoder } from '../models/taesd/decoder.js';
 import type { ComputeDType, WeightSource } from '../models/weights.js';
@@ -125,6 +126,12 @@ export interface FluxPipelineOptions {
   previewEvery?: number;
   /** The final decode: 'ae' (default, the FLUX.1 autoencoder) or 'taef1' (fast and small, lower fidelity). */
   decoder?: 'ae' | 'taef1';
+  /**
+   * Device memory the transformer stage may take: its parameters get what one step's estimated
+   * activations leave, and the blocks beyond that are streamed from host memory before each use
+   * (src/models/flux/residency.ts). Default: no limit (everything resident).
+   */
+  maxDeviceBytes?: number;
 }
 
 export interface MethodOutput {
@@ -323,9 +330,26 @@ export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipel
   // transformer: Euler steps per method from the same noise
   const latents: { method: string; z: Float32Array; stepMs: number[]; fullSteps?: number[][] }[] = [];
   try {
-    const model = await stage('load transformer', (p) => comps.loadTransformer(be, dtype, p), {
-      paramBytes: (m) => m.params.bytes,
-    });
+    const maxParamBytes =
+      o.maxDeviceBytes === undefined
+        ? undefined
+        : fluxParamBudget(
+            comps.transformerConfig,
+            {
+              valueBytes: dtype === 'f16' && be.name !== 'cpu' ? 2 : 4,
+              batch: B,
+              imageTokens: N,
+              textTokens: L,
+            },
+            o.maxDeviceBytes,
+          );
+    const model = await stage(
+      'load transformer',
+      (p) => comps.loadTransformer(be, dtype, p, { maxParamBytes }),
+      {
+        paramBytes: (m) => m.params.bytes,
+      },
+    );
     const positions = model.positions({ batch: B, rows, cols, textTokens: L });
     let taef1: TaesdDecoder | null = null;
     try {

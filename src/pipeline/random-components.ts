@@ -82,14 +82,18 @@ export function randomFluxComponents(p: FluxPipelinePreset, o: RandomComponentOp
         config: clipConfigJson(p.clip),
       });
     },
-    loadTransformer(be, dtype, onProgress) {
-      if (onDevice) return FluxModel.random(be, p.transformer, { dtype, seed });
+    loadTransformer(be, dtype, onProgress, o) {
+      // on-device random weights cannot be streamed (they have no host copy): a memory plan loads from
+      // the host-generated source
+      if (onDevice && o?.maxParamBytes === undefined)
+        return FluxModel.random(be, p.transformer, { dtype, seed });
       const shapes = fluxStoredShapes(p.transformer, 'diffusers');
       const src = new RandomWeightSource(`${where} transformer`, shapes, { seed });
       return new FluxModel(
         be,
         loadParams(be, src, p.transformer, {
           dtype,
+          maxParamBytes: o?.maxParamBytes,
           onTensor: onProgress ? (_k, done, total) => onProgress(done, total) : undefined,
         }),
       );

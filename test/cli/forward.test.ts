@@ -6,7 +6,8 @@ import { describe, it } from 'node:test';
 import { UsageError } from '../../src/cli/args.js';
 import { forward } from '../../src/cli/commands/forward.js';
 import { Checkpoint, writeSafetensors } from '../../src/io/safetensors.js';
-import { imageIds, textIds } from '../../src/models/flux/index.js';
+import { FLUX_PRESETS, FluxModel, imageIds, textIds } from '../../src/models/flux/index.js';
+import { fluxActivationBytes } from '../../src/models/flux/memory.js';
 import { cpu, fixturesDir, relErr } from '../helpers.js';
 import {
   type Case,
@@ -64,6 +65,59 @@ describe('toma forward', () => {
       /has shape \[48, 12\], expected \[64, 16\]/,
     );
     assert.equal(existsSync(out), false);
+  });
+
+  it('--max-memory streams blocks, prints the plan and per-stage peaks, and gives the same output', async () => {
+    const k: Case = { batch: 1, rows: 2, cols: 3, text: 4 };
+    // flux-tiny with more blocks: streaming saves memory once more blocks stream than there are slots
+    const tiny = { ...FLUX_PRESETS['flux-tiny']!, depth: 3, depth_single_blocks: 4 };
+    const ck = randomCheckpoint(tiny, { seed: 43 }).path;
+    const inputs = join(tmp, 'cli-inputs-maxmem.safetensors');
+    writeInputs(inputs, tiny, k, true);
+    const args = ['--backend', 'cpu', '--checkpoint', ck, '--inputs', inputs];
+    const run = async (extra: string[], out: string) => {
+      const lines: string[] = [];
+      const log = console.log;
+      console.log = (line: string) => lines.push(line);
+      try {
+        assert.equal(await forward.run([...args, '--out', out, ...extra]), 0);
+      } finally {
+        console.log = log;
+      }
+      return { lines, out: Checkpoint.open(out).readF32('out') };
+    };
+    const full = await run([], join(tmp, 'cli-maxmem-full.safetensors'));
+    assert.ok(full.lines.some((l) => /^peak tensor memory: load \d+ MiB, forward \d+ MiB$/.test(l)));
+    const model = FluxModel.load(cpu, ck, { dtype: 'f32' });
+    const paramBytes = model.params.bytes;
+    model.dispose();
+    const activations = fluxActivationBytes(tiny, {
+      valueBytes: 4,
+      batch: 1,
+      imageTokens: 6,
+      textTokens: 4,
+    }).bytes;
+    let streamed = 0;
+    for (let f = 0.95; f > 0; f -= 0.1) {
+      const b = `${Math.floor(activations + f * paramBytes)}B`;
+      let r: Awaited<ReturnType<typeof run>>;
+      try {
+        r = await run(['--max-memory', b], join(tmp, `cli-maxmem-${b}.safetensors`));
+      } catch (e) {
+        assert.match((e as Error).message, /even with every block streamed/);
+        break;
+      }
+      assert.deepEqual(r.out, full.out, `--max-memory ${b}`);
+      if (r.lines.some((l) => /^memory plan for .*: streaming \d+\/3 double \+ \d+\/4 single/.test(l)))
+        streamed++;
+    }
+    assert.ok(streamed > 0, 'no budget streamed a block');
+    for (const bad of ['6', '6 parsecs', '-1GiB', '0MB', 'GiB', '1e3MB'])
+      await assert.rejects(
+        forward.run([...args, '--out', join(tmp, 'never.safetensors'), '--max-memory', bad]),
+        UsageError,
+        bad,
+      );
   });
 
   const dir = fixturesDir();

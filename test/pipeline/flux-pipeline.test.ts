@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { FLUX_PRESETS } from '../../src/models/flux/config.js';
+import { fluxActivationBytes } from '../../src/models/flux/memory.js';
 import {
   type FluxPipelineOptions,
   latentNoise,
@@ -56,6 +57,31 @@ describe('FLUX.1 pipeline (CPU, tiny random components)', () => {
     assert.ok(peak('load AE') < params('load AE') + params('load transformer'));
     assert.ok(peak('load T5') >= params('load T5'));
     assert.equal(cpu.memory().liveBytes, live0, 'nothing left on the device');
+  });
+
+  it('maxDeviceBytes streams transformer blocks: the same image at a lower transformer peak', async () => {
+    const preset = pipelinePreset('tiny');
+    const deep = randomFluxComponents(
+      { ...preset, transformer: { ...preset.transformer, depth: 4, depth_single_blocks: 6 } },
+      { onDevice: false, name: 'tiny-deep' },
+    );
+    const full = await run({ components: deep });
+    const stage = (r: typeof full, name: string) => r.stages.find((x) => x.stage === name)!;
+    const params = stage(full, 'load transformer').paramBytes!;
+    const activations = fluxActivationBytes(deep.transformerConfig, {
+      valueBytes: 4,
+      batch: 1,
+      imageTokens: (32 / 16) * (48 / 16),
+      textTokens: 16,
+    }).bytes;
+    const streamed = await run({ components: deep, maxDeviceBytes: Math.floor(activations + 0.6 * params) });
+    assert.deepEqual(streamed.outputs[0]!.images[0], full.outputs[0]!.images[0]);
+    assert.ok(stage(streamed, 'load transformer').paramBytes! <= 0.6 * params);
+    assert.ok(stage(streamed, 'denoise').peakBytes < stage(full, 'denoise').peakBytes);
+    await assert.rejects(
+      run({ components: deep, maxDeviceBytes: activations + 1000 }),
+      /every block streamed/,
+    );
   });
 
   it('is deterministic in the seed and the prompt', async () => {

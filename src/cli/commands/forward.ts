@@ -4,7 +4,7 @@ import { createBackend } from '../../backends.js';
 import { validateOutput } from '../../io/output.js';
 import { Checkpoint, writeSafetensors } from '../../io/safetensors.js';
 import { countNonFinite, describeNonFinite, firstNonFinite } from '../../util/finite.js';
-import { type Command, choice, parse, required, UsageError } from '../args.js';
+import { byteSize, type Command, choice, parse, required, UsageError } from '../args.js';
 import { cancellable } from '../cancel.js';
 import { finiteInputs } from '../components/inputs.js';
 import { components } from '../components/registry.js';
@@ -12,7 +12,7 @@ import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from '../gpu-options.js';
 
 const usage = `usage: toma forward --checkpoint FILE --inputs FILE --out FILE [--component NAME]
                     [--backend webgpu|cpu] [--dtype f32|f16] [--config PRESET-or-JSON] [--allow-nonfinite]
-                    [--robust] [--guard]
+                    [--max-memory SIZE] [--robust] [--guard]
 
 Runs one forward pass of a model component and writes its outputs (f32) to --out.
   --checkpoint  weights: .safetensors, *.safetensors.index.json (sharded), .gguf (flux: matrices stay
@@ -23,6 +23,9 @@ Runs one forward pass of a model component and writes its outputs (f32) to --out
                 inferred from the tensor shapes
   --dtype       compute dtype (default f32; f16 needs an adapter with shader-f16)
   --allow-nonfinite  write the outputs even if they hold NaN or Infinity (else: exit 1, nothing written)
+  --max-memory  device memory the run may take (e.g. 6GiB, 6000MB); flux keeps only the transformer
+                blocks that fit resident and streams the rest from host memory before each use
+                (docs/memory-plan.md). Peak device memory is printed per stage (load, forward).
 Inputs must be finite (a NaN or Infinity is refused, naming the tensor and index). The run's memory is
 estimated before loading (weights + activations) and refused if it exceeds the machine's.
 ${GPU_USAGE}
@@ -51,6 +54,7 @@ export const forward: Command = {
         dtype: { type: 'string' },
         config: { type: 'string' },
         'allow-nonfinite': { type: 'boolean' },
+        'max-memory': { type: 'string' },
         ...GPU_OPTIONS,
       },
       usage,
@@ -70,6 +74,7 @@ export const forward: Command = {
       );
     const backend = choice(values.backend, ['webgpu', 'cpu'] as const, 'backend', 'webgpu');
     const dtype = choice(values.dtype, ['f32', 'f16'] as const, 'dtype', 'f32');
+    const maxMemory = byteSize(values['max-memory'], 'max-memory');
     validateOutput(outPath, [checkpoint, inputsPath, ...(values.config ? [values.config] : [])]);
     const inputs = Checkpoint.open(inputsPath);
     const be = cancellable(await createBackend(backend, gpuOptions(values)));
@@ -81,6 +86,7 @@ export const forward: Command = {
         checkpoint,
         inputs: finiteInputs(inputs),
         config: values.config,
+        maxMemory,
         log: (line) => console.log(line),
       });
       checkOutputsFinite(outputs, !!values['allow-nonfinite'], dtype === 'f16', (line) =>

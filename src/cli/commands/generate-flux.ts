@@ -24,7 +24,7 @@ import {
   type StageEvent,
 } from '../../pipeline/flux-pipeline.js';
 import { METHODS, type MethodName, type MethodOptions } from '../../pipeline/methods.js';
-import { choice, exemptOption, num, UsageError } from '../args.js';
+import { byteSize, choice, exemptOption, num, UsageError } from '../args.js';
 import { defaultDtype } from '../backend-choice.js';
 import { cacheCreateOptions, cacheSpecOption } from '../cache-options.js';
 import { cliAbortFlag } from '../cancel.js';
@@ -166,6 +166,7 @@ export async function generateFlux(
   }
 
   const decoder = choice(values.decoder, ['ae', 'taef1'] as const, 'decoder', 'ae');
+  const maxDeviceBytes = byteSize(values['max-memory'], 'max-memory');
   // --preview with no file: an empty value (generate.ts), meaning preview.png in the output folder
   const previewPath = values.preview === undefined ? null : values.preview || join(outDir, 'preview.png');
   if (values['preview-every'] !== undefined && !previewPath)
@@ -267,6 +268,7 @@ export async function generateFlux(
         taef1,
         previewEvery,
         decoder,
+        maxDeviceBytes,
       });
     } catch (e) {
       if (e instanceof RangeError && /width|height/.test(e.message))

@@ -37,6 +37,8 @@ and the encoder folders beside it or given. Components load one at a time and ar
                  1.2 M-parameter tiny decoder (much faster and smaller, softer images: docs/taesd.md)
   --preview [FILE]  a live preview (TAEF1's decode of the current estimate), refreshed in FILE (default
                  <out>/preview.png, at most 256 px) every --preview-every N steps (default steps/8, >= 1)
+  --max-memory SIZE  device memory the transformer stage may take (e.g. 6GiB, 6000MB): the blocks that
+                 do not fit stay in host memory and are streamed in before each use (docs/memory-plan.md)
 
 Embedded model (a small pixel-space Flux trained by this project, models/embedded/MODEL_CARD.md): PNGs
 per class. On a GPU the same seeds run dense too and the speedup of the method is printed (--no-compare
@@ -101,6 +103,7 @@ const OPTIONS = {
   decoder: { type: 'string' },
   preview: { type: 'string' },
   'preview-every': { type: 'string' },
+  'max-memory': { type: 'string' },
   ...GPU_OPTIONS,
 } as const;
 
@@ -120,6 +123,7 @@ const FLUX_ONLY = [
   'decoder',
   'preview',
   'preview-every',
+  'max-memory',
 ];
 
 export type GenerateValues = Record<string, string | undefined> & {

@@ -1,8 +1,9 @@
 // `toma forward --component flux`: one Flux transformer forward from the official forward's arguments.
 import { openWeightFile } from '../../io/weight-file.js';
 import { configFromCheckpoint, FluxModel, FluxPositions, parseConfig } from '../../models/flux/index.js';
-import { fluxForwardNeed, storedWeightBytes } from '../../models/flux/memory.js';
-import { budgetOf, checkMemory } from '../../models/limits.js';
+import { fluxForwardNeed, fluxParamBudget, storedWeightBytes } from '../../models/flux/memory.js';
+import { describePlan } from '../../models/flux/residency.js';
+import { budgetOf, bytesText, checkMemory } from '../../models/limits.js';
 import { readInput } from './inputs.js';
 import type { ForwardComponent } from './registry.js';
 
@@ -14,7 +15,9 @@ export const flux: ForwardComponent = {
   summary: 'Flux transformer (MMDiT) forward',
   inputKeys: ['in.img', 'in.txt', 'in.img_ids', 'in.txt_ids', 'in.timesteps', 'in.y', 'in.guidance?'],
   outputKeys: ['out'],
-  async run({ be, dtype, checkpoint, inputs, config: configText, log }) {
+  async run({ be, dtype, checkpoint, inputs, config: configText, maxMemory, log }) {
+    const peaks: string[] = [];
+    const peak = (stage: string) => peaks.push(`${stage} ${bytesText(be.memory().peakBytes)}`);
     const ck = openWeightFile(checkpoint);
     let model: FluxModel;
     try {
@@ -23,24 +26,31 @@ export const flux: ForwardComponent = {
       const dim = (k: string, i: number) => (inputs.has(k) ? (inputs.info(k).shape[i] ?? 0) : 0);
       const [B, N, Lt] = [dim('in.img', 0), dim('in.img', 1), dim('in.txt', 1)];
       const valueBytes = dtype === 'f16' && be.name === 'webgpu' ? 2 : 4;
-      const need = fluxForwardNeed(
-        config,
-        {
-          valueBytes,
-          batch: B,
-          imageTokens: N,
-          textTokens: Lt,
-          weights: storedWeightBytes(ck, config, valueBytes),
-        },
-        `this forward (batch ${B}, ${N} + ${Lt} tokens, ${dtype})`,
-      );
+      const size = {
+        valueBytes,
+        batch: B,
+        imageTokens: N,
+        textTokens: Lt,
+        weights: storedWeightBytes(ck, config, valueBytes),
+      };
+      const need = fluxForwardNeed(config, size, `this forward (batch ${B}, ${N} + ${Lt} tokens, ${dtype})`);
       const note = checkMemory(need, budgetOf(be));
       if (note) log(note);
+      // with --max-memory, the parameters get what the activations leave (blocks beyond it are streamed)
+      const maxParamBytes = maxMemory === undefined ? undefined : fluxParamBudget(config, size, maxMemory);
       const t0 = performance.now();
-      model = FluxModel.load(be, ck, { dtype, config, ignoreKeys: notWeights });
+      be.resetPeakMemory();
+      model = FluxModel.load(be, ck, { dtype, config, ignoreKeys: notWeights, maxParamBytes });
+      peak('load');
       log(
         `loaded ${ck.keys().filter((k) => !notWeights(k)).length} tensors (${(model.params.bytes / 2 ** 20).toFixed(1)} MiB ${dtype}${quantizedText(model)}) in ${((performance.now() - t0) / 1000).toFixed(1)} s`,
       );
+      if (maxMemory !== undefined) {
+        const plan = model.params.plan;
+        log(
+          `memory plan for ${bytesText(maxMemory)} (parameters ${bytesText(maxParamBytes!)}): ${plan ? describePlan(plan, config) : 'all blocks resident'}`,
+        );
+      }
     } finally {
       ck.close();
     }
@@ -68,6 +78,7 @@ export const flux: ForwardComponent = {
         be.tensor(readInput(inputs, 'in.y', [B, c.vec_in_dim]), [B, c.vec_in_dim], dtype),
       ] as const;
       const t0 = performance.now();
+      be.resetPeakMemory();
       const out = model.forward({
         img: tensors[0],
         txt: tensors[1],
@@ -77,6 +88,8 @@ export const flux: ForwardComponent = {
         positions,
       });
       const data = await out.read();
+      peak('forward');
+      log(`peak ${be.name === 'webgpu' ? 'device' : 'tensor'} memory: ${peaks.join(', ')}`);
       log(
         `forward in ${(performance.now() - t0).toFixed(0)} ms${be.name === 'webgpu' ? ' (includes compiling the kernels)' : ''}`,
       );

@@ -14,6 +14,11 @@ export interface ForwardRun {
   inputs: Checkpoint;
   /** The --config value (a preset name or JSON), if given. */
   config?: string;
+  /**
+   * --max-memory: the device memory the run may take; flux streams transformer blocks to stay within
+   * it (src/models/flux/residency.ts). Other components ignore it.
+   */
+  maxMemory?: number;
   log(line: string): void;
 }
 

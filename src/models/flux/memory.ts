@@ -2,7 +2,7 @@
 // anything is loaded: the parameters in the compute dtype plus the largest activations of one block
 // (attention is computed in row blocks on every backend, so no L x L matrix is held).
 import { ggmlBytes, isQuantType } from '../../quant/ggml-types.js';
-import { bytesText, type MemoryNeed } from '../limits.js';
+import { bytesText, MemoryLimitError, type MemoryNeed } from '../limits.js';
 import type { WeightSource } from '../weights.js';
 import type { FluxConfig } from './config.js';
 import { mlpHidden } from './config.js';
@@ -30,19 +30,27 @@ export function fluxParamBytes(c: FluxConfig, valueBytes: number): { bytes: numb
   return { bytes, largest };
 }
 
-/** The memory of one forward (or one denoising step) at the given size. */
-export function fluxForwardNeed(c: FluxConfig, s: FluxRunSize, what: string): MemoryNeed {
-  const params = s.weights ?? fluxParamBytes(c, s.valueBytes);
+/** The activations of one forward at the given size, and the widest of them. */
+export function fluxActivationBytes(c: FluxConfig, s: FluxRunSize): { bytes: number; widest: number } {
   const rows = s.batch * (s.imageTokens + s.textTokens);
   const H = c.hidden_size;
   // a single block's fused linear1 output (qkv and MLP rows) is the widest activation; with its
   // input, the residual stream, q/k/v and the MLP output alive around it, ~2 of those and ~8 of width H
   const widest = rows * (3 * H + mlpHidden(c)) * s.valueBytes;
-  const activations = 2 * widest + 8 * rows * H * s.valueBytes;
+  return { bytes: 2 * widest + 8 * rows * H * s.valueBytes, widest };
+}
+
+/**
+ * The memory of one forward (or one denoising step) at the given size. A weight matrix larger than
+ * one tensor may be is held in row pieces (src/row-split.ts), so only activations count as largestTensor.
+ */
+export function fluxForwardNeed(c: FluxConfig, s: FluxRunSize, what: string): MemoryNeed {
+  const params = s.weights ?? fluxParamBytes(c, s.valueBytes);
+  const { bytes: activations, widest } = fluxActivationBytes(c, s);
   return {
     what,
     bytes: params.bytes + activations,
-    largestTensor: Math.max(params.largest, widest),
+    largestTensor: widest,
     parts: `weights ${bytesText(params.bytes)} + activations ${bytesText(activations)}`,
     weightBytes: params.bytes,
     largestWeight: params.largest,
@@ -71,4 +79,18 @@ export function storedWeightBytes(
     largest = Math.max(largest, held);
   }
   return { bytes: dense.bytes - quantizedSaving, largest };
+}
+
+/**
+ * The device bytes the parameters may take (LoadOptions.maxParamBytes) when a whole run must fit in
+ * `maxDeviceBytes`: that less the run's estimated activations. Throws a MemoryLimitError when the
+ * activations alone do not fit.
+ */
+export function fluxParamBudget(c: FluxConfig, s: FluxRunSize, maxDeviceBytes: number): number {
+  const a = fluxActivationBytes(c, s).bytes;
+  if (a >= maxDeviceBytes)
+    throw new MemoryLimitError(
+      `the activations alone need about ${bytesText(a)} (batch ${s.batch}, ${s.imageTokens} + ${s.textTokens} tokens), more than the ${bytesText(maxDeviceBytes)} allowed: use a smaller size or batch, or allow more memory`,
+    );
+  return maxDeviceBytes - a;
 }

@@ -251,28 +251,33 @@ export class FluxModel {
     from = 0,
     to = this.config.depth,
   ): { img: Tensor; txt: Tensor } {
-    const { be } = this;
-    this.params.tree.double_blocks.forEach((bw, i) => {
-      if (i < from || i >= to) return;
+    const { be, params } = this;
+    for (let i = from; i < to; i++) {
+      params.enterBlock('double', i);
+      const bw = params.tree.double_blocks[i]!;
       const next = be.tidy(() => doubleBlock(e.ctx, bw, i, img, txt));
+      params.leaveBlock('double', i);
       img.dispose();
       txt.dispose();
       ({ img, txt } = next);
-    });
+    }
     return { img, txt };
   }
 
   /** The single-stream blocks on [txt | img] (inputs freed); returns the joint hidden states. */
   singleBlocks(e: EmbeddedInputs, img: Tensor, txt: Tensor): Tensor {
-    const { be } = this;
+    const { be, params } = this;
     let x = be.concat([txt, img], 1);
     img.dispose();
     txt.dispose();
-    this.params.tree.single_blocks.forEach((bw, i) => {
+    for (let i = 0; i < this.config.depth_single_blocks; i++) {
+      params.enterBlock('single', i);
+      const bw = params.tree.single_blocks[i]!;
       const next = be.tidy(() => singleBlock(e.ctx, bw, i, x));
+      params.leaveBlock('single', i);
       x.dispose();
       x = next;
-    });
+    }
     return x;
   }
 

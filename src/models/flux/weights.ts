@@ -4,8 +4,9 @@
 // the original release's keys.
 import type { Backend } from '../../backend.js';
 import { SafetensorsError } from '../../io/safetensors-format.js';
-import { ggmlType, isQuantType, type QuantTypeName } from '../../quant/ggml-types.js';
+import { ggmlBytes, ggmlType, isQuantType, type QuantTypeName } from '../../quant/ggml-types.js';
 import { bytesToWords, QuantizedMatrix } from '../../quant/quantized-matrix.js';
+import { heldBytes, RowSplitMatrix, type Weight } from '../../row-split.js';
 import type { Tensor } from '../../tensor.js';
 import { shapeStr } from '../../util/shape.js';
 import type { WeightSource } from '../weights.js';
@@ -18,11 +19,24 @@ import {
   sourcesFor,
   storedShapes,
 } from './layouts.js';
+import {
+  type BlockKind,
+  BlockStreamer,
+  type HostPart,
+  isStreamed,
+  type PartSize,
+  planResidency,
+  type ResidencyPlan,
+  uploadPart,
+} from './residency.js';
 
 export type ComputeDType = 'f32' | 'f16';
 
-/** A weight matrix: dense, or kept in a ggml block format (GGUF checkpoints). */
-export type Weight = Tensor | QuantizedMatrix;
+/**
+ * A weight matrix: dense, kept in a ggml block format (GGUF checkpoints), or row pieces of either (a
+ * matrix larger than one storage binding).
+ */
+export type { Weight };
 
 export interface Linear {
   /** [out, in] (nn.Linear layout). */
@@ -122,50 +136,79 @@ function extract(src: HostArray, shape: number[], part: Part): HostArray {
   return src;
 }
 
-function upload(be: Backend, data: HostArray, shape: number[], dtype: ComputeDType): Tensor {
-  const t = data instanceof Uint16Array ? be.fromF16Bits(data, shape) : be.tensor(data, shape, dtype);
-  return be.keep(t);
+function weightBytes(t: Weight): number {
+  return t instanceof QuantizedMatrix || t instanceof RowSplitMatrix ? t.bytes : heldBytes(t);
 }
 
-/** Parameters on the device, by device-part name, plus the module tree over them. */
+/**
+ * Parameters on the device, by device-part name, plus the module tree over them. With a memory plan
+ * (residency.ts) some blocks are not in `tensors`: their parameters are on the host and the tree's entries
+ * for them point at device slots, filled by enterBlock() before the block runs.
+ */
 export class FluxParams {
   readonly tree: FluxWeights;
 
   constructor(
     readonly config: FluxConfig,
     readonly dtype: ComputeDType,
+    /** The resident parameters. */
     readonly tensors: Map<string, Weight>,
+    /** The streamed blocks' host copies and slots (null: everything resident). */
+    readonly streamer: BlockStreamer | null = null,
   ) {
-    this.tree = buildTree(tensors, config);
+    this.tree = buildTree(streamer ? new Map([...tensors, ...streamer.views]) : tensors, config);
   }
 
-  /** Bytes held on the device. */
+  /** The memory plan (null: every block resident). */
+  get plan(): ResidencyPlan | null {
+    return this.streamer?.plan ?? null;
+  }
+
+  /**
+   * Makes block `index` of `kind` ready to be recorded (a streamed block is written into its slot unless
+   * it is there already); the forward calls it before each block, and leaveBlock() after it.
+   */
+  enterBlock(kind: BlockKind, index: number): void {
+    this.streamer?.enter(kind, index);
+  }
+
+  /** After a block's launches are recorded: starts writing the next streamed block. */
+  leaveBlock(kind: BlockKind, index: number): void {
+    this.streamer?.leave(kind, index);
+  }
+
+  /** Bytes held on the device (resident parameters and streaming slots; f16 is 4 bytes on the CPU). */
   get bytes(): number {
-    let n = 0;
-    for (const t of this.tensors.values())
-      n += t instanceof QuantizedMatrix ? t.bytes : t.size * (t.dtype === 'f16' ? 2 : 4);
+    let n = this.streamer?.slotBytes ?? 0;
+    for (const t of this.tensors.values()) n += weightBytes(t);
     return n;
   }
 
-  /** A dense parameter by device-part name (tests, tools); throws for a missing or quantized one. */
+  /** A resident dense parameter by device-part name (tests, tools); throws for any other. */
   dense(name: string): Tensor {
     const t = this.tensors.get(name);
-    if (!t) throw new Error(`no parameter ${name}`);
+    if (!t) throw new Error(`no resident parameter ${name}`);
     if (t instanceof QuantizedMatrix) throw new Error(`parameter ${name} is kept quantized (${t.type})`);
+    if (t instanceof RowSplitMatrix) throw new Error(`parameter ${name} is held in ${t.parts.length} pieces`);
     return t;
   }
 
   /** How many matrices are kept quantized, by type. */
   get quantized(): Map<QuantTypeName, number> {
     const m = new Map<QuantTypeName, number>();
-    for (const t of this.tensors.values())
-      if (t instanceof QuantizedMatrix) m.set(t.type, (m.get(t.type) ?? 0) + 1);
+    const count = (t: Weight) => {
+      const q = t instanceof RowSplitMatrix ? t.parts[0] : t;
+      if (q instanceof QuantizedMatrix) m.set(q.type, (m.get(q.type) ?? 0) + 1);
+    };
+    for (const t of this.tensors.values()) count(t);
+    for (const t of this.streamer?.views.values() ?? []) count(t);
     return m;
   }
 
   dispose(): void {
     for (const t of this.tensors.values()) t.dispose();
     this.tensors.clear();
+    this.streamer?.dispose();
   }
 }
 
@@ -177,7 +220,8 @@ function buildTree(p: Map<string, Weight>, c: FluxConfig): FluxWeights {
   };
   const get = (name: string): Tensor => {
     const t = weight(name);
-    if (t instanceof QuantizedMatrix) throw new Error(`internal: parameter ${name} cannot be quantized`);
+    if (t instanceof QuantizedMatrix || t instanceof RowSplitMatrix)
+      throw new Error(`internal: parameter ${name} must be one dense tensor`);
     return t;
   };
   const linear = (name: string): Linear => {
@@ -288,6 +332,20 @@ export interface LoadOptions {
    * and the matmul kernels dequantize as they go; 'dequantize' expands them to the compute dtype at load.
    */
   quantized?: 'keep' | 'dequantize';
+  /**
+   * Device bytes the parameters may hold (resident parameters plus streaming slots). When they all
+   * need more, the last double- and single-stream blocks stay on the host and are written into device
+   * slots before they run (residency.ts; paramBudget() turns a device budget into this). Default: no
+   * limit, everything resident.
+   */
+  maxParamBytes?: number;
+  /** Device slots per block kind for streamed blocks (default 2). */
+  streamSlots?: number;
+  /**
+   * The largest tensor one binding may hold (default: be.maxTensorBytes(), WebGPU's
+   * maxStorageBufferBindingSize); a larger weight matrix is held as row pieces (RowSplitMatrix).
+   */
+  maxTensorBytes?: number;
 }
 
 const FLOAT_STORAGE = new Set(['F32', 'F16', 'BF16', 'F64']);
@@ -334,29 +392,76 @@ export function loadParams(be: Backend, ck: WeightSource, config: FluxConfig, o:
       `${where}: unexpected key${extra.length > 1 ? 's' : ''} ${list(extra)}: not a parameter of this config${hint(config)}`,
     );
 
+  const keepQuantized = (src: Source, shape: number[], parts: Part[]) =>
+    o.quantized !== 'dequantize' ? quantizedTypeOf(ck, prefix, src, shape, parts) : null;
+  let plan: ResidencyPlan | null = null;
+  if (o.maxParamBytes !== undefined) {
+    const valueBytes = be.name === 'cpu' || o.dtype === 'f32' ? 4 : 2;
+    const sizes: PartSize[] = [];
+    for (const [canon, src] of sources) {
+      const shape = shapes.get(canon)!;
+      const parts = deviceParts(canon, shape, config);
+      const type = keepQuantized(src, shape, parts);
+      for (const p of parts) sizes.push(partSize(p, type, valueBytes, o.dtype));
+    }
+    plan = planResidency(config, sizes, o.maxParamBytes, o.streamSlots);
+    if (!plan.double.length && !plan.single.length) plan = null;
+  }
+
+  const maxTensorBytes = o.maxTensorBytes ?? be.maxTensorBytes();
   const tensors = new Map<string, Weight>();
+  const host = new Map<string, HostPart>();
+  const keep = (name: string, part: HostPart) => {
+    if (isStreamed(plan, name)) host.set(name, part);
+    else tensors.set(name, uploadPart(be, part, maxTensorBytes));
+  };
   try {
     let done = 0;
     for (const [canon, src] of sources) {
       const shape = shapes.get(canon)!;
       const parts = deviceParts(canon, shape, config);
-      const q = o.quantized !== 'dequantize' ? readCanonicalQuantized(ck, prefix, src, shape, parts) : null;
+      const q = keepQuantized(src, shape, parts) && readCanonicalQuantized(ck, prefix, src, shape, parts);
       if (q) {
         for (const part of parts)
-          tensors.set(part.name, uploadQuantized(be, q.type, extractBlocks(q, shape, part), part.shape));
+          keep(part.name, {
+            shape: part.shape,
+            data: bytesToWords(extractBlocks(q, shape, part)),
+            quant: q.type,
+          });
       } else {
         const data = readCanonical(ck, prefix, src, shape, o.dtype);
-        for (const part of parts)
-          tensors.set(part.name, upload(be, extract(data, shape, part), part.shape, o.dtype));
+        for (const part of parts) {
+          const values = extract(data, shape, part);
+          // a streamed part keeps its own copy, not a view of the whole canonical tensor (or a reader's buffer)
+          keep(part.name, {
+            shape: part.shape,
+            data: isStreamed(plan, part.name) ? values.slice() : values,
+          });
+        }
       }
       o.onTensor?.(canon, ++done, sources.size);
     }
+    return new FluxParams(
+      config,
+      o.dtype,
+      tensors,
+      plan && new BlockStreamer(be, plan, host, maxTensorBytes),
+    );
   } catch (e) {
     for (const t of tensors.values()) t.dispose();
     if (e instanceof SafetensorsError) throw new FluxCheckpointError(e.message);
     throw e;
   }
-  return new FluxParams(config, o.dtype, tensors);
+}
+
+/** A device part's size as loading will hold it, and its storage signature (residency.ts). */
+function partSize(p: Part, type: QuantTypeName | null, valueBytes: number, dtype: ComputeDType): PartSize {
+  if (type) {
+    const bytes = Math.ceil((p.shape[0]! * ggmlBytes(type, p.shape[1]!)) / 4) * 4;
+    return { name: p.name, bytes, signature: `${type} ${p.shape.join('x')}` };
+  }
+  const n = p.shape.reduce((a, b) => a * b, 1);
+  return { name: p.name, bytes: n * valueBytes, signature: `${dtype} ${p.shape.join('x')}` };
 }
 
 function detectLayoutOf(ck: WeightSource): { layout: KeyLayout; prefix: string } {
@@ -378,6 +483,31 @@ function list(keys: string[]): string {
 
 // ---- quantized matrices ------------------------------------------------------------------------------
 
+function storedKeys(prefix: string, src: Source): string[] {
+  return src.op === 'concat' ? src.parts.map((p) => prefix + p.key) : [prefix + src.key];
+}
+
+/**
+ * The ggml type a 2-D canonical tensor is kept in: its stored tensors' one block type, when every
+ * device part can be cut from them on block boundaries; null means "load it dense". Reads headers only.
+ */
+function quantizedTypeOf(
+  ck: WeightSource,
+  prefix: string,
+  src: Source,
+  shape: number[],
+  parts: Part[],
+): QuantTypeName | null {
+  if (shape.length !== 2 || !ck.readQuantized) return null;
+  const types = new Set(storedKeys(prefix, src).map((k) => ck.info(k).dtype));
+  const type = [...types][0]!;
+  if (types.size !== 1 || !isQuantType(type)) return null;
+  const block = ggmlType(type).blockSize;
+  if (shape[1]! % block !== 0) return null;
+  for (const p of parts) if (p.cols && (p.cols[0] % block !== 0 || p.cols[1] % block !== 0)) return null;
+  return type;
+}
+
 interface CanonicalBlocks {
   type: QuantTypeName;
   /** The canonical tensor's blocks, row after row. */
@@ -396,15 +526,10 @@ function readCanonicalQuantized(
   shape: number[],
   parts: Part[],
 ): CanonicalBlocks | null {
-  if (shape.length !== 2 || !ck.readQuantized) return null;
-  const keys = src.op === 'concat' ? src.parts.map((p) => prefix + p.key) : [prefix + src.key];
-  const types = new Set(keys.map((k) => ck.info(k).dtype));
-  const type = [...types][0]!;
-  if (types.size !== 1 || !isQuantType(type)) return null;
-  const block = ggmlType(type).blockSize;
-  if (shape[1]! % block !== 0) return null;
-  for (const p of parts) if (p.cols && (p.cols[0] % block !== 0 || p.cols[1] % block !== 0)) return null;
-  const rowBytes = (shape[1]! / block) * ggmlType(type).blockBytes;
+  const type = quantizedTypeOf(ck, prefix, src, shape, parts);
+  if (!type || !ck.readQuantized) return null;
+  const keys = storedKeys(prefix, src);
+  const rowBytes = ggmlBytes(type, shape[1]!);
   const stored = keys.map((k) => ck.readQuantized!(k).bytes);
   const bytes = new Uint8Array(shape[0]! * rowBytes);
   if (src.op === 'swap') {
@@ -433,17 +558,6 @@ function extractBlocks(q: CanonicalBlocks, shape: number[], part: Part): Uint8Ar
     return out;
   }
   return q.bytes;
-}
-
-function uploadQuantized(
-  be: Backend,
-  type: QuantTypeName,
-  bytes: Uint8Array,
-  shape: number[],
-): QuantizedMatrix {
-  const words = bytesToWords(bytes);
-  const data = be.keep(be.tensor(words, [words.length], 'u32'));
-  return new QuantizedMatrix(type, [shape[0]!, shape[1]!], data);
 }
 
 function readOne(ck: WeightSource, key: string, dtype: ComputeDType): HostArray {
