@@ -7,20 +7,29 @@ export const DEVICE_FLAGS = {
   'unsafe-disable-robustness': { type: 'boolean' },
   // Extra Dawn toggles (e.g. disable_workgroup_init), to measure what they cost or save.
   'dawn-toggles': { type: 'string' },
+  // How a matmul with a quantized weight runs (src/kernels/paths.ts): fused or dequantize.
+  'quant-matmul': { type: 'string' },
 } as const;
 
 export const DEVICE_FLAGS_USAGE =
-  '[--robust] [--dawn-toggles a,b]  (--robust keeps the bounds clamps; --unsafe-disable-robustness, the default now, is still accepted)';
+  '[--robust] [--dawn-toggles a,b] [--quant-matmul fused|dequantize]  (--robust keeps the bounds clamps; --unsafe-disable-robustness, the default now, is still accepted)';
 
 export function deviceOptions(a: {
   robust?: boolean;
   'unsafe-disable-robustness'?: boolean;
   'dawn-toggles'?: string;
+  'quant-matmul'?: string;
 }): GpuBackendOptions {
   if (a.robust && a['unsafe-disable-robustness'])
     throw new Error('--robust and --unsafe-disable-robustness contradict each other');
   const dawnToggles = (a['dawn-toggles'] ?? '').split(',').filter(Boolean);
   const o: GpuBackendOptions = dawnToggles.length ? { dawnToggles } : {};
+  const q = a['quant-matmul'];
+  if (q !== undefined) {
+    if (q !== 'fused' && q !== 'dequantize')
+      throw new Error(`--quant-matmul must be fused or dequantize, got "${q}"`);
+    o.paths = { quantMatmul: q };
+  }
   if (a.robust) return { ...o, robust: true };
   if (a['unsafe-disable-robustness']) return { ...o, robust: false };
   return o;

@@ -159,7 +159,7 @@ export class GpuBackend extends Backend {
     K: number,
     outShape: Shape,
   ): Tensor {
-    return matmulQuant(this, x, w, o, M, N, K, outShape);
+    return matmulQuant(this, x, w, o, M, N, K, outShape, this.paths.quantMatmul);
   }
   protected attentionImpl(
     q: Tensor,

@@ -1,16 +1,24 @@
 // Which kernel variant runs on which adapter: decided here, once, from the capabilities.
 import type { Capabilities } from '../gpu/device.js';
+import { QUANT_MATMUL_DEFAULT } from './matmul-quant.js';
 
 export interface KernelPaths {
   /** Tensor-core matmul through subgroup matrices (f16 inputs), else SIMT. */
   matmul: 'subgroup-matrix' | 'simt';
   /** Flash attention on subgroup matrices (f16 inputs), else SIMT. */
   attention: 'subgroup-matrix' | 'simt';
+  /**
+   * A matmul with a block-quantized weight: decode the blocks while staging the tiles ('fused'), or
+   * decode the whole matrix into a scratch buffer and run the dense kernel ('dequantize').
+   * docs/kernels/matmul-quant.md has the measurements behind the default.
+   */
+  quantMatmul: 'fused' | 'dequantize';
 }
 
 export interface PathOverrides {
   matmul?: KernelPaths['matmul'];
   attention?: KernelPaths['attention'];
+  quantMatmul?: KernelPaths['quantMatmul'];
 }
 
 export function choosePaths(caps: Capabilities, overrides: PathOverrides = {}): KernelPaths {
@@ -30,7 +38,9 @@ export function choosePaths(caps: Capabilities, overrides: PathOverrides = {}): 
   const paths: KernelPaths = {
     matmul: sgm16 ? 'subgroup-matrix' : 'simt',
     attention: sgm16 ? 'subgroup-matrix' : 'simt',
+    quantMatmul: QUANT_MATMUL_DEFAULT,
   };
+  if (overrides.quantMatmul) paths.quantMatmul = overrides.quantMatmul;
   for (const k of ['matmul', 'attention'] as const) {
     const o = overrides[k];
     if (o === 'subgroup-matrix' && !sgm16) {
