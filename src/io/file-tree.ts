@@ -61,7 +61,10 @@ export class FileListTree implements FileTree {
       let child = p;
       for (let d = posixDirname(p); ; d = posixDirname(d)) {
         let s = this.dirs.get(d);
-        if (!s) this.dirs.set(d, (s = new Set()));
+        if (!s) {
+          s = new Set();
+          this.dirs.set(d, s);
+        }
         s.add(posixBasename(child));
         if (d === '.') break;
         child = d;
