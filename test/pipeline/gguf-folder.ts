@@ -1,28 +1,12 @@
-// Random-weight FLUX.1 transformers as GGUF files, 2-D weights quantized to Q8_0 (blocks of 32 values:
-// an f16 scale d = max|x| / 127 and 32 int8 q = round(x / d), llama.cpp's quantize_row_q8_0), the
-// rest F32; keys in the original release's layout, as the community's FLUX.1 GGUF conversions have them.
+// Random-weight FLUX.1 transformers as GGUF files, 2-D weights quantized to Q8_0 (src/quant/quantize.ts,
+// bit-exact with gguf-py), the rest F32; keys in the original release's layout, as the community's FLUX.1 GGUF conversions have them.
 import { cpSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type GgufMetadataValue, type GgufTensorToWrite, writeGguf } from '../../src/io/gguf.js';
 import type { FluxConfig } from '../../src/models/flux/config.js';
 import { fluxDiffusersConfigJson, fluxStoredShapes } from '../../src/models/flux/shapes.js';
-import { f32ToF16Bits } from '../../src/util/f16.js';
+import { quantize } from '../../src/quant/quantize.js';
 import { Rng } from '../../src/util/random.js';
-
-/** Q8_0 blocks of `x` (length a multiple of 32). */
-export function quantizeQ8_0(x: Float32Array): Uint8Array {
-  const out = new Uint8Array((x.length / 32) * 34);
-  const view = new DataView(out.buffer);
-  for (let b = 0; b < x.length / 32; b++) {
-    let amax = 0;
-    for (let i = 0; i < 32; i++) amax = Math.max(amax, Math.abs(x[32 * b + i]!));
-    const d = amax / 127;
-    const inv = d ? 1 / d : 0;
-    view.setUint16(34 * b, f32ToF16Bits(d), true);
-    for (let i = 0; i < 32; i++) view.setInt8(34 * b + 2 + i, Math.round(x[32 * b + i]! * inv));
-  }
-  return out;
-}
 
 /**
  * Writes a random transformer of `config` as GGUF: weights N(0, 1/fan_in), biases N(0, 0.02²), norm
@@ -43,7 +27,7 @@ export function writeRandomGgufTransformer(
       ? new Float32Array(n).fill(1)
       : rng.normals(n).map((x) => x * (key.endsWith('.bias') ? 0.02 : 1 / Math.sqrt(shape.at(-1)!)));
     if (shape.length === 2 && shape[1]! % 32 === 0) {
-      tensors.push([key, { type: 'Q8_0', shape, bytes: quantizeQ8_0(v) }]);
+      tensors.push([key, { type: 'Q8_0', shape, bytes: quantize('Q8_0', v) }]);
       quantized++;
     } else tensors.push([key, { type: 'F32', shape, bytes: new Uint8Array(v.buffer) }]);
   }
