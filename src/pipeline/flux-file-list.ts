@@ -131,7 +131,7 @@ export function summarizeFluxFiles(tree: FileTree, files: FluxFiles, valueBytes:
   };
   return [
     one('transformer', files.transformer.weights, access.openWeights, valueBytes),
-    one('T5 encoder', files.t5.weights, access.openCheckpoint, valueBytes),
+    one('T5 encoder', files.t5.weights, access.openWeights, valueBytes),
     one('CLIP encoder', files.clip.weights, access.openCheckpoint, valueBytes),
     one('autoencoder', files.ae.weights, access.openCheckpoint, 4),
   ];
