@@ -42,6 +42,8 @@ export default defineConfig({
   root: here,
   base: './',
   plugins: [nodeModulesUnavailable()],
+  // the FLUX.1 worker (web/src/flux-worker.ts) is bundled separately: the same stubs, as an ES module
+  worker: { format: 'es', plugins: () => [nodeModulesUnavailable()] },
   build: { outDir: 'dist', emptyOutDir: true, target: 'es2022', chunkSizeWarningLimit: 2000 },
   server: { host: '127.0.0.1', port: 5173, fs: { allow: [repo] } },
   preview: { host: '127.0.0.1', port: 4173 },

@@ -7,7 +7,7 @@
 // working: there a snapshot folder (<repo>/snapshots/<revision>/...) holds symbolic links into
 // <repo>/blobs, so for an index inside a snapshot, that repository's blobs folder is inside too.
 import { realpathSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve, sep } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import { type JsonObject, JsonSyntaxError, parseStrictJson, quoteForMessage as q } from './json-strict.js';
 import { InputFileError, readRegularFile } from './regular-file.js';
 import { MAX_HEADER_DEPTH, SafetensorsError } from './safetensors-format.js';
@@ -31,6 +31,11 @@ export function readShardIndex(path: string): ShardIndex {
     if (e instanceof InputFileError) throw new SafetensorsError(e.message, 'file');
     throw e;
   }
+  return parseShardIndex(bytes, path);
+}
+
+/** Checks an index's bytes (`path` names it in messages): the structure, not yet the shards it names. */
+export function parseShardIndex(bytes: Uint8Array, path: string): ShardIndex {
   // a decoder drops a byte-order mark silently; the JSON readers of other loaders refuse it
   if (bytes[0] === 0xef && bytes[1] === 0xbb && bytes[2] === 0xbf)
     throw new SafetensorsError(
@@ -96,7 +101,8 @@ function checkShardName(index: string, key: string, name: string): void {
   };
   if (name === '') bad('an empty name');
   if (name.includes('\0')) bad('a name with a NUL byte');
-  if (isAbsolute(name) || /^[A-Za-z]:/.test(name)) bad('an absolute path');
+  // (Windows' other absolute forms start with a backslash, refused below)
+  if (name.startsWith('/') || /^[A-Za-z]:/.test(name)) bad('an absolute path');
   if (name.includes('\\')) bad('a name with a backslash');
   if (name.split('/').includes('..')) bad("a path through '..'");
   // "s.safetensors/" names a folder: opening it fails for other readers, so it must here too

@@ -5,9 +5,9 @@
 // other (T5 width = the transformer's context width, CLIP width = its vector width, 4 x latent channels =
 // its input channels) and that each tokenizer fits its encoder's embedding table.
 import type { Backend } from '../backend.js';
-import { GgufFile } from '../io/gguf.js';
+import { GgufReader } from '../io/gguf.js';
 import { Checkpoint } from '../io/safetensors.js';
-import { openWeightFile, type WeightFile } from '../io/weight-file.js';
+import { openWeightFile } from '../io/weight-file.js';
 import { type AeDecoderConfig, aeDecoderConfig, aeLayout } from '../models/ae/config.js';
 import { AeDecoder } from '../models/ae/decoder.js';
 import { aeDecoderShapes } from '../models/ae/shapes.js';
@@ -19,15 +19,15 @@ import { expectFamily } from '../models/detect.js';
 import { configFromObject, type FluxConfig } from '../models/flux/config.js';
 import { storedWeightBytes } from '../models/flux/memory.js';
 import { FluxModel } from '../models/flux/model.js';
-import { configFromCheckpoint } from '../models/flux/weights.js';
+import { type CheckpointLike, configFromCheckpoint } from '../models/flux/weights.js';
 import { FLUX_T5_MAX_LENGTH, type T5Config, t5Config } from '../models/t5/config.js';
 import { T5Encoder } from '../models/t5/encoder.js';
 import { isT5Gguf, t5SourceFromGguf } from '../models/t5/gguf-names.js';
 import { t5Shapes } from '../models/t5/shapes.js';
-import type { ComputeDType, WeightSource } from '../models/weights.js';
-import { loadClipTokenizer, loadT5Tokenizer } from '../text/load-tokenizer.js';
+import type { ComputeDType } from '../models/weights.js';
+import { loadClipTokenizer, loadT5Tokenizer, type TokenizerFiles } from '../text/load-tokenizer.js';
 import type { PromptTokenizer } from '../text/tokenizer.js';
-import type { FluxFiles } from './model-folder.js';
+import type { FluxFiles } from './flux-layout.js';
 
 export type LoadProgress = (done: number, total: number) => void;
 
@@ -110,9 +110,30 @@ export function checkComponentsFit(
     );
 }
 
-/** Opens a header-only view of a checkpoint, runs fn, closes it. */
-function withCheckpoint<T>(path: string, fn: (ck: Checkpoint) => T): T {
-  const ck = Checkpoint.open(path);
+/** A reader that holds open files until closed. */
+type Closable<T> = T & { close(): void };
+
+/**
+ * Where a component's weights and tokenizer files are read from: the file system (nodeFluxAccess), or a
+ * browser's picked folder (flux-file-list.ts).
+ */
+export interface FluxFileAccess {
+  /** CLIP's and the autoencoder's weights: a .safetensors file, an index, or a folder. */
+  openCheckpoint(path: string): Closable<CheckpointLike>;
+  /** The transformer's and T5's weights: safetensors as above, or GGUF. */
+  openWeights(path: string): Closable<CheckpointLike>;
+  /** The tokenizers' files (default: the file system). */
+  tokenizerFiles?: TokenizerFiles;
+}
+
+export const nodeFluxAccess: FluxFileAccess = {
+  openCheckpoint: (path) => Checkpoint.open(path),
+  openWeights: (path) => openWeightFile(path),
+};
+
+/** Opens a header-only view of weights, runs fn, closes it. */
+function withOpen<S extends { close(): void }, T>(open: () => S, fn: (ck: S) => T): T {
+  const ck = open();
   try {
     return fn(ck);
   } finally {
@@ -121,40 +142,35 @@ function withCheckpoint<T>(path: string, fn: (ck: Checkpoint) => T): T {
 }
 
 /**
- * withCheckpoint for the T5 encoder, which may also be a GGUF file in llama.cpp's naming (the
- * community's t5-v1_1-xxl conversions), seen under the Hugging Face names.
+ * The T5 encoder's view of its weights: a GGUF file in llama.cpp's naming (the community's
+ * t5-v1_1-xxl conversions) is seen under the Hugging Face names.
  */
-function withT5Weights<T>(
-  path: string,
-  fn: (ck: WeightSource & { metadata: Record<string, string> }) => T,
-): T {
-  const ck = openWeightFile(path);
-  try {
-    if (ck instanceof GgufFile) {
-      if (!isT5Gguf(ck))
-        throw new FluxComponentError(
-          `${ck.path}: GGUF file of architecture "${ck.architecture ?? 'unknown'}", not a T5 encoder (llama.cpp's "t5encoder")`,
-        );
-      return fn(t5SourceFromGguf(ck));
-    }
-    return fn(ck);
-  } finally {
-    ck.close();
-  }
-}
-
-/** withCheckpoint for the transformer, which may also be GGUF. */
-function withWeightFile<T>(path: string, fn: (ck: WeightFile) => T): T {
-  const ck = openWeightFile(path);
-  try {
-    return fn(ck);
-  } finally {
-    ck.close();
-  }
+function t5View(ck: CheckpointLike): CheckpointLike {
+  if (!(ck instanceof GgufReader)) return ck;
+  if (!isT5Gguf(ck))
+    throw new FluxComponentError(
+      `${ck.path}: GGUF file of architecture "${ck.architecture ?? 'unknown'}", not a T5 encoder (llama.cpp's "t5encoder")`,
+    );
+  return t5SourceFromGguf(ck);
 }
 
 /** Components from files on disk, validated before anything is loaded. */
 export function openFluxFolder(files: FluxFiles): FluxComponents {
+  return openFluxComponents(files, nodeFluxAccess);
+}
+
+/** Components from located files read through `access`, validated before anything is loaded. */
+export function openFluxComponents(files: FluxFiles, access: FluxFileAccess): FluxComponents {
+  const withCheckpoint = <T>(path: string, fn: (ck: CheckpointLike) => T): T =>
+    withOpen(() => access.openCheckpoint(path), fn);
+  const withWeightFile = <T>(path: string, fn: (ck: CheckpointLike) => T): T =>
+    withOpen(() => access.openWeights(path), fn);
+  /** The T5 encoder's weights: safetensors, or GGUF (t5View). */
+  const withT5Weights = <T>(path: string, fn: (ck: CheckpointLike) => T): T =>
+    withOpen(
+      () => access.openWeights(path),
+      (ck) => fn(t5View(ck)),
+    );
   const tPath = files.transformer.weights;
   const transformerConfig = withWeightFile(tPath, (ck) => {
     expectFamily(ck.path, ck.keys(), 'flux');
@@ -192,7 +208,7 @@ export function openFluxFolder(files: FluxFiles): FluxComponents {
     t5Tokenizer(maxLength) {
       let tok = t5Tokenizers.get(maxLength);
       if (!tok) {
-        tok = loadT5Tokenizer(files.t5.tokenizer, maxLength);
+        tok = loadT5Tokenizer(files.t5.tokenizer, maxLength, access.tokenizerFiles);
         checkTokenizerFits(tok, t5.vocab_size, files.t5.tokenizer, `the T5 encoder (${files.t5.weights})`);
         t5Tokenizers.set(maxLength, tok);
       }
@@ -200,7 +216,7 @@ export function openFluxFolder(files: FluxFiles): FluxComponents {
     },
     clipTokenizer() {
       if (!clipTok) {
-        const tok = loadClipTokenizer(files.clip.tokenizer);
+        const tok = loadClipTokenizer(files.clip.tokenizer, undefined, access.tokenizerFiles);
         checkTokenizerFits(
           tok,
           clip.vocab_size,

@@ -1,105 +1,37 @@
-// Finding a FLUX.1 model's components on disk: a diffusers-layout folder (transformer/, text_encoder/
-// (CLIP-L), text_encoder_2/ (T5-XXL), vae/, tokenizer/, tokenizer_2/, model_index.json) or the original
-// single-file release (flux1-schnell.safetensors / flux1-dev.safetensors + ae.safetensors) with the
-// encoders in folders given separately or found beside it. Every missing piece is named at once, before
-// anything is loaded.
-
+// Finding a FLUX.1 model's components on disk: the rules are flux-layout.ts's (shared with the browser,
+// which applies them to a picked folder); this is the file system they run over in Node, and the checks
+// only a file system needs (named pipes, devices).
 import { existsSync, readdirSync, type Stats, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { InputFileError, readRegularText } from '../io/regular-file.js';
-import { ggufInFolder } from '../io/weight-file.js';
+import type { FileTree } from '../io/file-tree.js';
+import { readRegularText } from '../io/regular-file.js';
+import { type FluxFiles, FluxFolderError, type FluxLocations, locateFluxIn } from './flux-layout.js';
 
-export class FluxFolderError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'FluxFolderError';
-  }
-}
-
-export interface FluxLocations {
-  /** The diffusers-layout folder holding the components (transformer/, text_encoder/, ...). */
-  modelDir?: string;
-  /** The transformer: a single-file release (.safetensors), an index, or a folder. */
-  checkpoint?: string;
-  /** The autoencoder: ae.safetensors or a vae/ folder. */
-  ae?: string;
-  /** The CLIP text encoder's folder (text_encoder/, or a whole CLIP-L download). */
-  clip?: string;
-  /** The T5 encoder's folder (text_encoder_2/, or a whole T5 v1.1 XXL download). */
-  t5?: string;
-  clipTokenizer?: string;
-  t5Tokenizer?: string;
-}
-
-export interface ComponentFiles {
-  /** What to open with Checkpoint.open (file, index or folder). */
-  weights: string;
-  /** Parsed config.json that belongs to these weights ({} when there is none). */
-  config: Record<string, unknown>;
-}
-
-export interface FluxFiles {
-  transformer: ComponentFiles;
-  ae: ComponentFiles;
-  clip: ComponentFiles & { tokenizer: string };
-  t5: ComponentFiles & { tokenizer: string };
-  /** model_index.json's pipeline class, when the folder has one. */
-  pipelineClass?: string;
-  /** The model folder, or the folder of the transformer checkpoint. */
-  root: string;
-}
+export {
+  type ComponentFiles,
+  type FluxFiles,
+  FluxFolderError,
+  type FluxLocations,
+} from './flux-layout.js';
 
 const isDir = (p: string) => existsSync(p) && statSync(p).isDirectory();
 const kindOf = (s: Stats) =>
   s.isFIFO() ? 'a named pipe' : s.isSocket() ? 'a socket' : s.isCharacterDevice() ? 'a device' : 'special';
 const isFile = (p: string) => existsSync(p) && statSync(p).isFile();
 
-const MAX_CONFIG_BYTES = 16 << 20;
-
-function readJson(path: string): Record<string, unknown> {
-  let v: unknown;
-  try {
-    // a config is a few KB: a bounded read of a regular file (not a pipe, not gigabytes)
-    v = JSON.parse(readRegularText(path, MAX_CONFIG_BYTES, 'JSON file'));
-  } catch (e) {
-    if (e instanceof InputFileError) throw new FluxFolderError(e.message);
-    throw new FluxFolderError(`${path}: not valid JSON (${(e as Error).message})`);
-  }
-  if (!v || typeof v !== 'object' || Array.isArray(v))
-    throw new FluxFolderError(`${path}: not a JSON object`);
-  return v as Record<string, unknown>;
-}
-
-/** Whether a folder holds weights openWeightFile can read (one .safetensors, one index, or one .gguf). */
-function weightsIn(dir: string): boolean {
-  const names = readdirSync(dir);
-  return (
-    names.filter((n) => n.endsWith('.safetensors.index.json')).length === 1 ||
-    names.filter((n) => n.endsWith('.safetensors')).length === 1 ||
-    ggufInFolder(dir) !== null
-  );
-}
-
-/** The folder's config.json if `accept` says it describes these weights. */
-function configBeside(
-  weights: string,
-  accept: (c: Record<string, unknown>) => boolean,
-): Record<string, unknown> {
-  const dir = isDir(weights) ? weights : dirname(weights);
-  const p = join(dir, 'config.json');
-  if (!isFile(p)) return {};
-  const c = readJson(p);
-  return accept(c) ? c : {};
-}
-
-const has = (c: Record<string, unknown>, ...keys: string[]) => keys.some((k) => k in c);
-
-/** Single-file transformer releases in a folder (flux1-schnell.safetensors, flux1-dev.safetensors, ...). */
-function singleFileTransformers(dir: string): string[] {
-  return readdirSync(dir)
-    .filter((n) => /^flux.*\.(safetensors|gguf)$/i.test(n) && !/^ae\.safetensors$/i.test(n))
-    .map((n) => join(dir, n));
-}
+/** The file system as a FileTree (weights are opened by the Node readers, not through open()). */
+export const nodeFileTree: FileTree = {
+  join,
+  dirname,
+  basename,
+  isFile,
+  isDir,
+  list: (dir) => readdirSync(dir),
+  readText: readRegularText,
+  open: () => {
+    throw new Error('internal: nodeFileTree.open is not used (Checkpoint and GgufFile read files)');
+  },
+};
 
 /**
  * Resolves every component's files, or throws a FluxFolderError listing each missing subfolder or file.
@@ -115,152 +47,7 @@ export function locateFlux(o: FluxLocations): FluxFiles {
     if (!isFile(p) && !isDir(p))
       throw new FluxFolderError(`--${kebab(flag)} ${p}: not a file or folder (${kindOf(statSync(p))})`);
   }
-  if (o.modelDir && !isDir(o.modelDir))
-    throw new FluxFolderError(`--model-dir ${o.modelDir} is not a folder`);
-
-  const missing: string[] = [];
-  const bases: string[] = [];
-  if (o.modelDir) bases.push(o.modelDir);
-  if (o.checkpoint && !isDir(o.checkpoint)) bases.push(dirname(o.checkpoint));
-  const where = bases[0] ?? '.';
-
-  let pipelineClass: string | undefined;
-  if (o.modelDir && isFile(join(o.modelDir, 'model_index.json'))) {
-    const idx = readJson(join(o.modelDir, 'model_index.json'));
-    pipelineClass = typeof idx._class_name === 'string' ? idx._class_name : undefined;
-    if (pipelineClass && !/^Flux/.test(pipelineClass))
-      throw new FluxFolderError(
-        `${o.modelDir}: model_index.json describes a ${pipelineClass}, not a FLUX.1 pipeline (FluxPipeline)`,
-      );
-  }
-
-  /**
-   * A component folder under the first base that has it: its path, or null after noting it as missing
-   * (`absent` describes what is needed when no base has the folder).
-   */
-  const subfolder = (name: string, what: string, absent: string | null): string | null => {
-    for (const b of bases) {
-      const d = join(b, name);
-      if (!isDir(d)) continue;
-      if (weightsIn(d)) return d;
-      missing.push(
-        `${d}/ (${what}) holds no weights: expected one *.safetensors file or one *.safetensors.index.json`,
-      );
-      return null;
-    }
-    if (absent) missing.push(absent);
-    return null;
-  };
-
-  // transformer
-  let transformer: string | null = null;
-  if (o.checkpoint) transformer = o.checkpoint;
-  else if (o.modelDir) {
-    const single = singleFileTransformers(o.modelDir);
-    if (isDir(join(o.modelDir, 'transformer')) || single.length === 0)
-      transformer = subfolder(
-        'transformer',
-        'the Flux transformer',
-        `${join(o.modelDir, 'transformer')}/ (the Flux transformer, diffusers layout) or a flux1-*.safetensors file (single-file release)`,
-      );
-    else if (single.length === 1) transformer = single[0]!;
-    else
-      missing.push(
-        `${o.modelDir}: one transformer, found several (${single.map((s) => basename(s)).join(', ')}): choose one with --checkpoint`,
-      );
-  }
-
-  // autoencoder
-  let ae: string | null = o.ae ?? null;
-  if (!ae) ae = bases.map((b) => join(b, 'ae.safetensors')).find(isFile) ?? null;
-  if (!ae)
-    ae = subfolder(
-      'vae',
-      'the autoencoder',
-      `${join(where, 'vae')}/ (the autoencoder) or ${join(where, 'ae.safetensors')}`,
-    );
-
-  // text encoders and their tokenizers
-  const encoder = (
-    given: string | undefined,
-    sub: string,
-    tokSub: string,
-    givenTok: string | undefined,
-    what: string,
-    flag: string,
-    hasTokenizer: (d: string) => boolean,
-  ): { weights: string; tokenizer: string } | null => {
-    let weights: string | null = null;
-    if (given) {
-      if (isFile(given)) weights = given;
-      else if (isDir(given) && weightsIn(given)) weights = given;
-      else if (isDir(join(given, sub)) && weightsIn(join(given, sub))) weights = join(given, sub);
-      else
-        missing.push(
-          `${given} (--${flag}, ${what}) holds no weights: expected one *.safetensors file or one *.safetensors.index.json`,
-        );
-    } else weights = subfolder(sub, what, `${join(where, sub)}/ (${what})`);
-    let tokenizer: string | null = givenTok ?? null;
-    if (!tokenizer) {
-      const near = weights ? (isDir(weights) ? weights : dirname(weights)) : null;
-      const candidates = [
-        ...(near ? [near, join(dirname(near), tokSub)] : []),
-        ...(given && isDir(given) ? [given, join(given, tokSub)] : []),
-        ...bases.map((b) => join(b, tokSub)),
-      ];
-      tokenizer = candidates.find((d) => isDir(d) && hasTokenizer(d)) ?? null;
-      if (!tokenizer) missing.push(`${join(where, tokSub)}/ (the tokenizer of ${what})`);
-    } else if (!hasTokenizer(tokenizer))
-      missing.push(`${tokenizer} (--${flag}-tokenizer) has no tokenizer files`);
-    return weights && tokenizer ? { weights, tokenizer } : null;
-  };
-  const clip = encoder(
-    o.clip,
-    'text_encoder',
-    'tokenizer',
-    o.clipTokenizer,
-    'the CLIP-L text encoder',
-    'clip',
-    (d) =>
-      isFile(join(d, 'tokenizer.json')) || (isFile(join(d, 'vocab.json')) && isFile(join(d, 'merges.txt'))),
-  );
-  const t5 = encoder(
-    o.t5,
-    'text_encoder_2',
-    'tokenizer_2',
-    o.t5Tokenizer,
-    'the T5-XXL text encoder',
-    't5',
-    (d) => isFile(join(d, 'tokenizer.json')),
-  );
-
-  if (missing.length || !transformer || !ae || !clip || !t5)
-    throw new FluxFolderError(
-      // one line, as every error: the pieces separated by "; "
-      `${o.modelDir ?? o.checkpoint}: incomplete FLUX.1 model, missing: ${missing.join('; ')}`,
-    );
-
-  const textConfig = (c: Record<string, unknown>) =>
-    c.text_config && typeof c.text_config === 'object' ? (c.text_config as Record<string, unknown>) : c;
-  return {
-    transformer: {
-      weights: transformer,
-      config: configBeside(transformer, (c) =>
-        has(c, 'num_layers', 'attention_head_dim', 'depth_single_blocks'),
-      ),
-    },
-    ae: {
-      weights: ae,
-      config: configBeside(ae, (c) => has(c, 'scaling_factor', 'shift_factor', 'latent_channels')),
-    },
-    clip: {
-      ...clip,
-      config: textConfig(configBeside(clip.weights, (c) => has(c, 'hidden_size', 'text_config'))),
-    },
-    t5: { ...t5, config: configBeside(t5.weights, (c) => has(c, 'd_model', 'd_ff')) },
-    pipelineClass,
-    root: where,
-  };
+  return locateFluxIn(nodeFileTree, o);
 }
 
 function kebab(s: string): string {

@@ -1,6 +1,7 @@
-// Loading Flux's tokenizers from a model folder (Node). T5 (tokenizer_2/): tokenizer.json (SentencePiece
-// Unigram). CLIP (tokenizer/): tokenizer.json (byte-level BPE), or where a folder has only the slow
-// tokenizer's vocab.json + merges.txt, the equivalent tokenizer.json is built from them.
+// Loading Flux's tokenizers from a model folder: the file system in Node, or any TokenizerFiles (a
+// browser's picked folder). T5 (tokenizer_2/): tokenizer.json (SentencePiece Unigram). CLIP
+// (tokenizer/): tokenizer.json (byte-level BPE), or where a folder has only the slow tokenizer's
+// vocab.json + merges.txt, the equivalent tokenizer.json is built from them.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FLUX_CLIP_MAX_LENGTH } from '../models/clip/config.js';
@@ -9,41 +10,62 @@ import { PromptTokenizer } from './tokenizer.js';
 
 type Json = Record<string, unknown>;
 
-function readJson(path: string): Json {
+/** Where a tokenizer's files are read from: the file system (below) or a browser's picked folder. */
+export interface TokenizerFiles {
+  join(dir: string, name: string): string;
+  exists(path: string): boolean;
+  readText(path: string): string;
+}
+
+const nodeFiles: TokenizerFiles = {
+  join,
+  exists: existsSync,
+  readText: (path) => readFileSync(path, 'utf8'),
+};
+
+function readJson(files: TokenizerFiles, path: string): Json {
   try {
-    return JSON.parse(readFileSync(path, 'utf8'));
+    return JSON.parse(files.readText(path));
   } catch (e) {
     throw new Error(`${path}: cannot read JSON (${(e as Error).message})`);
   }
 }
 
-function readConfig(dir: string): Json {
-  const p = join(dir, 'tokenizer_config.json');
-  return existsSync(p) ? readJson(p) : {};
+function readConfig(files: TokenizerFiles, dir: string): Json {
+  const p = files.join(dir, 'tokenizer_config.json');
+  return files.exists(p) ? readJson(files, p) : {};
 }
 
 /** The T5 tokenizer of a Flux model folder's tokenizer_2/ (or any folder with a tokenizer.json). */
-export function loadT5Tokenizer(dir: string, variant: 'dev' | 'schnell' | number): PromptTokenizer {
-  const p = join(dir, 'tokenizer.json');
-  if (!existsSync(p))
+export function loadT5Tokenizer(
+  dir: string,
+  variant: 'dev' | 'schnell' | number,
+  files: TokenizerFiles = nodeFiles,
+): PromptTokenizer {
+  const p = files.join(dir, 'tokenizer.json');
+  if (!files.exists(p))
     throw new Error(`${dir}: no tokenizer.json (Flux's T5 tokenizer is in the model folder's tokenizer_2/)`);
   const maxLength = typeof variant === 'number' ? variant : FLUX_T5_MAX_LENGTH[variant];
-  return new PromptTokenizer(readJson(p), readConfig(dir), { maxLength });
+  return new PromptTokenizer(readJson(files, p), readConfig(files, dir), { maxLength });
 }
 
 /** The CLIP tokenizer of a Flux model folder's tokenizer/. */
-export function loadClipTokenizer(dir: string, maxLength = FLUX_CLIP_MAX_LENGTH): PromptTokenizer {
-  const p = join(dir, 'tokenizer.json');
-  const config = readConfig(dir);
-  if (existsSync(p))
-    return new PromptTokenizer(readJson(p), { pad_token: '<|endoftext|>', ...config }, { maxLength });
-  const vocab = join(dir, 'vocab.json');
-  const merges = join(dir, 'merges.txt');
-  if (!existsSync(vocab) || !existsSync(merges))
+export function loadClipTokenizer(
+  dir: string,
+  maxLength = FLUX_CLIP_MAX_LENGTH,
+  files: TokenizerFiles = nodeFiles,
+): PromptTokenizer {
+  const p = files.join(dir, 'tokenizer.json');
+  const config = readConfig(files, dir);
+  if (files.exists(p))
+    return new PromptTokenizer(readJson(files, p), { pad_token: '<|endoftext|>', ...config }, { maxLength });
+  const vocab = files.join(dir, 'vocab.json');
+  const merges = files.join(dir, 'merges.txt');
+  if (!files.exists(vocab) || !files.exists(merges))
     throw new Error(
       `${dir}: neither tokenizer.json nor vocab.json + merges.txt (Flux's CLIP tokenizer is in tokenizer/)`,
     );
-  const json = clipTokenizerJson(readJson(vocab) as Record<string, number>, readFileSync(merges, 'utf8'));
+  const json = clipTokenizerJson(readJson(files, vocab) as Record<string, number>, files.readText(merges));
   return new PromptTokenizer(json, { pad_token: '<|endoftext|>', ...config }, { maxLength });
 }
 

@@ -4,6 +4,8 @@ import { GpuBackend } from '../../src/gpu/backend.js';
 import { METHODS, type MethodName } from '../../src/pipeline/methods.js';
 import { psnr8 } from '../../src/pipeline/psnr.js';
 import { drawDestinationMap, drawImage } from './draw.js';
+import { FluxRunner, FluxWorkerClient, filesOfDirectory, fluxNeeds, limitText } from './flux-panel.js';
+import type { FluxOpened, PickedEntry } from './flux-protocol.js';
 import { computeDtype, defaultsFor, describeGpu } from './gpu-info.js';
 import { loadEmbeddedModel } from './load-model.js';
 import { ms, ProgressLine } from './progress-line.js';
@@ -189,6 +191,8 @@ async function main(): Promise<void> {
   let warmedUp = true;
   $<HTMLInputElement>('show-map').addEventListener('change', () => showResults(last, warmedUp));
 
+  const flux = setUpFlux(be, dtype);
+
   const generateBtn = $<HTMLButtonElement>('generate');
   const cancelBtn = $<HTMLButtonElement>('cancel');
   let controller: AbortController | null = null;
@@ -212,7 +216,8 @@ async function main(): Promise<void> {
     setState('running');
     const line = new ProgressLine($('progress-text'), $<HTMLProgressElement>('progress'));
     try {
-      last = await runner.run(settings, {
+      const active = settings.prompt && flux.runner() ? flux.runner()! : runner;
+      last = await active.run(settings, {
         signal: controller.signal,
         onPhase: (t) => line.phase(t),
         onStep: (i, runs, label, p) => line.step(i, runs, label, p),
@@ -234,6 +239,130 @@ async function main(): Promise<void> {
   });
 }
 
+/**
+ * The "FLUX.1 from your disk" panel: the pickers, what was found, the limits needed at the chosen size,
+ * and the model switch in the form. Returns the FLUX.1 runner once a model is open.
+ */
+function setUpFlux(be: GpuBackend, dtype: 'f16' | 'f32'): { runner(): FluxRunner | null } {
+  const client = new FluxWorkerClient();
+  const fluxRunner = new FluxRunner(client, dtype);
+  const source = $<HTMLSelectElement>('source');
+  const fluxOption = source.querySelector<HTMLOptionElement>('option[value="flux"]')!;
+  const folderInput = $<HTMLInputElement>('flux-folder');
+  const filesInput = $<HTMLInputElement>('flux-files');
+  const status = $('flux-status');
+  let folder: PickedEntry[] = [];
+  let opened: FluxOpened | null = null;
+
+  const onSource = () => {
+    const isFlux = source.value === 'flux';
+    $('class-label').hidden = isFlux;
+    $('prompt-label').hidden = !isFlux;
+    showLimits();
+  };
+  source.addEventListener('change', onSource);
+  $('size').addEventListener('change', showLimits);
+
+  function showLimits(): void {
+    const box = $('flux-limits');
+    box.hidden = !opened;
+    if (!opened) return;
+    const size = Number($<HTMLSelectElement>('size').value);
+    const need = fluxNeeds(opened, size, dtype === 'f16' ? 2 : 4, be.caps.limits);
+    const bad = need.rows.filter((r) => !r.ok);
+    $('flux-limits-head').textContent =
+      `Adapter limits this model needs at ${size}×${size} px (${dtype}): ` +
+      (bad.length
+        ? `this adapter falls short on ${bad.map((r) => r.limit).join(' and ')}.`
+        : 'this adapter has them.');
+    const list = $('flux-limits-list');
+    list.innerHTML = '';
+    for (const r of need.rows) {
+      const li = document.createElement('li');
+      li.textContent = limitText(r);
+      if (!r.ok) li.className = 'bad';
+      list.append(li);
+    }
+    const li = document.createElement('li');
+    li.textContent = `${need.memory}; WebGPU does not say how much memory the GPU has.`;
+    list.append(li);
+  }
+
+  function showFound(info: FluxOpened): void {
+    const table = $<HTMLTableElement>('flux-found');
+    table.innerHTML = '';
+    table.hidden = false;
+    for (const c of info.summary) {
+      const types = Object.entries(c.types)
+        .sort((a, b) => b[1] - a[1])
+        .map(([t, n]) => `${n} ${t}`)
+        .join(', ');
+      const row = table.insertRow();
+      row.insertCell().textContent = c.component;
+      row.insertCell().textContent =
+        `${c.path} (${c.format}): ${c.tensors} tensors (${types}), ${(c.bytes / 1e6).toFixed(1)} MB; ` +
+        `${(c.deviceBytes / 1e6).toFixed(1)} MB on the GPU`;
+    }
+  }
+
+  async function open(): Promise<void> {
+    const extra = Array.from(filesInput.files ?? [], (file) => ({ path: file.name, file }));
+    if (folder.length === 0 && extra.length === 0) return;
+    document.body.dataset.flux = 'opening';
+    status.className = '';
+    status.textContent = 'Reading the headers…';
+    opened = null;
+    fluxOption.disabled = true;
+    try {
+      opened = await client.open(folder, extra, dtype);
+      const t = opened.transformer;
+      status.textContent =
+        `FLUX.1-${opened.variant} from ${opened.description}: transformer ${t.depth} + ${t.depth_single_blocks} blocks of ` +
+        `${t.hidden_size}, T5 ${opened.t5.num_layers} × ${opened.t5.d_model}, CLIP ${opened.clip.num_hidden_layers} × ` +
+        `${opened.clip.hidden_size}. Each run loads the components one at a time, straight from the files.`;
+      showFound(opened);
+      fluxOption.disabled = false;
+      source.value = 'flux';
+      const software = be.caps.software;
+      ($('size') as HTMLSelectElement).value = software ? '32' : '512';
+      ($('steps') as HTMLInputElement).value = software ? '2' : opened.variant === 'dev' ? '28' : '4';
+      document.body.dataset.flux = 'opened';
+    } catch (e) {
+      status.textContent = `Could not open FLUX.1: ${(e as Error).message}`;
+      status.className = 'error';
+      $('flux-found').hidden = true;
+      source.value = 'embedded';
+      document.body.dataset.flux = 'error';
+    }
+    onSource();
+  }
+
+  folderInput.addEventListener('change', () => {
+    folder = Array.from(folderInput.files ?? [], (file) => ({
+      path: file.webkitRelativePath || file.name,
+      file,
+    }));
+    void open();
+  });
+  filesInput.addEventListener('change', () => void open());
+  const picker = (window as unknown as { showDirectoryPicker?: () => Promise<FileSystemDirectoryHandle> })
+    .showDirectoryPicker;
+  if (picker) {
+    const btn = $<HTMLButtonElement>('flux-pick-dir');
+    btn.hidden = false;
+    btn.addEventListener('click', async () => {
+      try {
+        folder = await filesOfDirectory(await picker.call(window));
+      } catch {
+        return; // the user closed the picker
+      }
+      void open();
+    });
+  }
+  onSource();
+  return { runner: () => (opened && source.value === 'flux' ? fluxRunner : null) };
+}
+
 function readSettings(): RunSettings {
   const num = (id: string, what: string, ok: (v: number) => boolean, rule: string): number => {
     const v = Number($<HTMLInputElement>(id).value);
@@ -242,8 +371,12 @@ function readSettings(): RunSettings {
   };
   const m = $<HTMLSelectElement>('method').value as MethodName;
   if (!METHODS.includes(m)) throw new RangeError(`unknown method ${m}`);
+  const flux = $<HTMLSelectElement>('source').value === 'flux';
+  const prompt = $<HTMLInputElement>('prompt').value.trim();
+  if (flux && !prompt) throw new RangeError('write a prompt for FLUX.1');
   return {
     classIndex: Number($<HTMLSelectElement>('class').value),
+    prompt: flux ? prompt : '',
     seed: num('seed', 'the seed', (v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32, 'a whole number ≥ 0'),
     size: num(
       'size',

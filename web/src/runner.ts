@@ -15,6 +15,8 @@ export interface StepInfo {
 
 export interface RunSettings {
   classIndex: number;
+  /** FLUX.1's prompt (the embedded model takes a class). */
+  prompt: string;
   seed: number;
   size: number;
   steps: number;
