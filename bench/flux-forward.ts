@@ -26,7 +26,7 @@ import type { KernelCategory } from '../src/gpu/runtime.js';
 import { type AttentionPattern, dense, type TokenReducer } from '../src/merge/hooks.js';
 import { createReducer } from '../src/merge/reducers.js';
 import { FLUX_PRESETS, FluxModel, loadParams } from '../src/models/flux/index.js';
-import { fluxParamBudget } from '../src/models/flux/memory.js';
+import { dequantizesWholeMatrices, fluxParamBudget } from '../src/models/flux/memory.js';
 import { describePlan, sizeText } from '../src/models/flux/residency.js';
 import { fluxStoredShapes } from '../src/models/flux/shapes.js';
 import { RandomWeightSource } from '../src/models/random-weights.js';
@@ -180,6 +180,7 @@ else {
             batch,
             imageTokens: (largest / 16) ** 2,
             textTokens,
+            quantScratch: !!quant && dequantizesWholeMatrices(be),
           },
           maxMemory,
         );

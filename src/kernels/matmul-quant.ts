@@ -14,8 +14,12 @@ import { matmul, matmulSimt, matmulSubgroupMatrix } from './matmul.js';
 
 export type QuantMatmulStrategy = 'fused' | 'dequantize';
 
-/** The strategy matmul() uses on a QuantizedMatrix (to be set by the H100 measurements). */
-export const QUANT_MATMUL_DEFAULT: QuantMatmulStrategy = 'fused';
+/**
+ * The strategy matmul() uses on a QuantizedMatrix. Measured on the H100 (docs/kernels/matmul-quant.md,
+ * 2026-12-06): on FLUX.1-dev's linear shapes at 1024², decoding into a scratch matrix then the
+ * tensor-core kernel runs at 0.95-0.96x of dense f16; the fused tile decode at 0.13-0.19x.
+ */
+export const QUANT_MATMUL_DEFAULT: QuantMatmulStrategy = 'dequantize';
 
 function checkBlocks(w: QuantizedMatrix, K: number, what: string): void {
   if (K % w.blockSize !== 0 || w.shape[1] !== K) {

@@ -15,7 +15,7 @@ import { fullSteps } from '../cache/step-cache.js';
 import { REDUCER_DEFAULTS } from '../merge/options.js';
 import { FLUX_CLIP_MAX_LENGTH } from '../models/clip/config.js';
 import type { FluxConfig } from '../models/flux/config.js';
-import { fluxParamBudget } from '../models/flux/memory.js';
+import { dequantizesWholeMatrices, fluxParamBudget } from '../models/flux/memory.js';
 import { FLUX_T5_MAX_LENGTH } from '../models/t5/config.js';
 import { TAESD_SCALE, TaesdDecoder } from '../models/taesd/decoder.js';
 import type { ComputeDType, WeightSource } from '../models/weights.js';
@@ -340,6 +340,8 @@ export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipel
               batch: B,
               imageTokens: N,
               textTokens: L,
+              quantScratch:
+                comps.transformerWeightBytes(2) !== undefined && dequantizesWholeMatrices(be as never),
             },
             o.maxDeviceBytes,
           );

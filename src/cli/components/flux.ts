@@ -1,7 +1,12 @@
 // `toma forward --component flux`: one Flux transformer forward from the official forward's arguments.
 import { openWeightFile } from '../../io/weight-file.js';
 import { configFromCheckpoint, FluxModel, FluxPositions, parseConfig } from '../../models/flux/index.js';
-import { fluxForwardNeed, fluxParamBudget, storedWeightBytes } from '../../models/flux/memory.js';
+import {
+  dequantizesWholeMatrices,
+  fluxForwardNeed,
+  fluxParamBudget,
+  storedWeightBytes,
+} from '../../models/flux/memory.js';
 import { describePlan } from '../../models/flux/residency.js';
 import { budgetOf, bytesText, checkMemory } from '../../models/limits.js';
 import { readInput } from './inputs.js';
@@ -32,7 +37,9 @@ export const flux: ForwardComponent = {
         imageTokens: N,
         textTokens: Lt,
         weights: storedWeightBytes(ck, config, valueBytes),
+        quantScratch: false,
       };
+      size.quantScratch = size.weights !== undefined && dequantizesWholeMatrices(be as never);
       const need = fluxForwardNeed(config, size, `this forward (batch ${B}, ${N} + ${Lt} tokens, ${dtype})`);
       const note = checkMemory(need, budgetOf(be));
       if (note) log(note);

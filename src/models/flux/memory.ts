@@ -7,6 +7,7 @@ import type { WeightSource } from '../weights.js';
 import type { FluxConfig } from './config.js';
 import { mlpHidden } from './config.js';
 import { canonicalShapes } from './layouts.js';
+import { deviceParts } from './weights.js';
 
 export interface FluxRunSize {
   /** Bytes per stored value: 4 for f32 (and for f16 on the CPU backend, which stores f32), 2 for f16. */
@@ -16,6 +17,31 @@ export interface FluxRunSize {
   textTokens: number;
   /** The parameters' bytes as they will be held, when known from the file (quantized GGUF weights). */
   weights?: { bytes: number; largest: number };
+  /**
+   * The block matrices are quantized and the backend multiplies by decoding each whole matrix into a
+   * scratch buffer first (dequantizesWholeMatrices): the pooled scratch buffers count as activations.
+   */
+  quantScratch?: boolean;
+}
+
+/** Whether a backend decodes a whole quantized matrix before multiplying (the CPU; WebGPU's 'dequantize' path). */
+export function dequantizesWholeMatrices(be: { name: string; paths?: { quantMatmul?: string } }): boolean {
+  return be.name === 'cpu' || be.paths?.quantMatmul !== 'fused';
+}
+
+/**
+ * The scratch of decoding quantized matrices one at a time: the pool keeps one buffer per distinct
+ * matrix size, so the distinct dense sizes of the blocks' matrices (device parts) add up.
+ */
+export function quantScratchBytes(c: FluxConfig, valueBytes: number): number {
+  const sizes = new Set<number>();
+  for (const [canon, shape] of canonicalShapes(c))
+    if (shape.length === 2 && /^(double|single)_blocks\./.test(canon))
+      for (const part of deviceParts(canon, shape, c))
+        sizes.add(part.shape[0]! * part.shape[1]! * valueBytes);
+  let n = 0;
+  for (const s of sizes) n += s;
+  return n;
 }
 
 /** Parameter bytes and the largest parameter, in the compute dtype. */
@@ -37,7 +63,10 @@ export function fluxActivationBytes(c: FluxConfig, s: FluxRunSize): { bytes: num
   // a single block's fused linear1 output (qkv and MLP rows) is the widest activation; with its
   // input, the residual stream, q/k/v and the MLP output alive around it, ~2 of those and ~8 of width H
   const widest = rows * (3 * H + mlpHidden(c)) * s.valueBytes;
-  return { bytes: 2 * widest + 8 * rows * H * s.valueBytes, widest };
+  // 3 + 10 (not 2 + 8): calibrated on the H100, FLUX.1-dev f16 at 1024² held 832 MB beyond its
+  // parameters (attention's row-block temporaries and the pool's rounding), 5% under this estimate
+  const scratch = s.quantScratch ? quantScratchBytes(c, s.valueBytes) : 0;
+  return { bytes: 3 * widest + 10 * rows * H * s.valueBytes + scratch, widest };
 }
 
 /**
