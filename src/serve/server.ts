@@ -73,7 +73,17 @@ export function createServer(o: ServerOptions): ImageServer {
 
   app.setErrorHandler(
     (e: Error & { statusCode?: number; validation?: unknown; code?: string }, _req, reply) => {
-      if (e.validation) return apiError(reply, 400, `request ${e.message}`);
+      if (e.validation) {
+        const first = (e.validation as { keyword?: string; params?: { additionalProperty?: string } }[])[0];
+        const extra =
+          first?.keyword === 'additionalProperties' ? first.params?.additionalProperty : undefined;
+        return apiError(
+          reply,
+          400,
+          extra ? `unknown field "${extra}"` : `request ${e.message}`,
+          extra ?? null,
+        );
+      }
       if (e instanceof RequestError) return apiError(reply, 400, e.message, e.param);
       const status = e.statusCode && e.statusCode >= 400 && e.statusCode < 500 ? e.statusCode : 500;
       return apiError(reply, status, status === 500 ? 'internal error' : e.message);
@@ -201,8 +211,11 @@ export function createServer(o: ServerOptions): ImageServer {
 
   app.delete('/v1/jobs/:id', async (req, reply) => {
     const id = jobId(req);
-    const info = id && (await queue.cancel(id));
-    return info ? jobView(req, info) : apiError(reply, 404, 'no such job');
+    let info = id && (await queue.cancel(id));
+    if (!id || !info) return apiError(reply, 404, 'no such job');
+    // a running job stops at its next operation: answer with the outcome when it comes soon
+    if (!TERMINAL.includes(info.state)) info = (await finished(id, AbortSignal.timeout(5000))) ?? info;
+    return jobView(req, info);
   });
 
   app.get('/v1/jobs/:id/events', async (req, reply) => {
