@@ -12,7 +12,7 @@ export const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.ur
 /** Small, quick jobs on the CPU backend (about 0.5 s on 2 cores). */
 export const QUICK = { prompt: 'green-meadow', size: '32x32', steps: 2 };
 /** A job long enough to act on while it runs (a few seconds). */
-export const LONG = { prompt: 'cat', size: '64x64', steps: 40 };
+export const LONG = { prompt: 'cat', size: '64x64', steps: 16 };
 
 export interface Proc {
   child: ChildProcess;

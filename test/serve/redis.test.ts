@@ -103,6 +103,7 @@ describe('toma serve + 2 toma workers on Redis', { skip }, () => {
     const out = allWorkerOutput();
     assert.equal(countLines(out, id, 'completed'), 1, out);
     assert.equal(countLines(workers.get(survivor)!.output(), id, 'completed'), 1);
+    assert.equal(countLines(workers.get(survivor)!.output(), id, 'running (again)'), 1);
     assert.equal(countLines(workers.get(killed)!.output(), id, 'generated'), 0);
     assert.equal(((await waitDone(server.base, id)) as { status: string }).status, 'completed');
     assert.deepEqual(
@@ -156,7 +157,7 @@ describe('toma serve + 2 toma workers on Redis', { skip }, () => {
 
   it('a worker asked to stop (SIGTERM) finishes its running job first', async () => {
     const { id } = (await (
-      await post(server.base, { ...QUICK, size: '64x64', steps: 12, async: true })
+      await post(server.base, { ...QUICK, size: '64x64', steps: 6, async: true })
     ).json()) as {
       id: string;
     };
