@@ -172,6 +172,7 @@ export const serveCommand: Command = {
       );
     let queue: JobQueue;
     let where: string;
+    let died: Promise<Error> = new Promise(() => {});
     if (url) {
       const q: RedisQueue = await RedisQueue.connect(url, maxQueue, (id) => storeCompleted(q, id));
       queue = q;
@@ -186,6 +187,7 @@ export const serveCommand: Command = {
         onCompleted: (info) => store.store(info),
       });
       queue = q;
+      died = q.died;
       where = `in-process queue, ${q.device}`;
     }
     const server = createServer({ queue, store, limits, token, publicUrl });
@@ -202,7 +204,11 @@ export const serveCommand: Command = {
       `toma serve: listening on http://${shown}:${bound} (${where}; results in ${store.dir}${token ? '; bearer token required' : ''})`,
     );
     requestGracePeriod(drainMs + 5000);
-    await stopRequested();
+    const death = await Promise.race([stopRequested().then(() => undefined), died]);
+    if (death) {
+      await server.shutdown(0);
+      throw new Error(`the generation thread died: ${death.message}`);
+    }
     log(`toma serve: stopping (finishing accepted jobs, at most ${drainMs / 1000} s)`);
     await server.shutdown(drainMs);
     log('toma serve: stopped');
@@ -276,7 +282,11 @@ export const workerCommand: Command = {
     });
     log(`toma worker ${name}: ready on ${worker.device}, taking jobs from Redis ${new URL(url).host}`);
     requestGracePeriod(drainMs + 5000);
-    await stopRequested();
+    const death = await Promise.race([stopRequested().then(() => undefined), worker.died]);
+    if (death) {
+      await worker.close(0, true);
+      throw new Error(`the generation thread died (${death.message}); the job it ran goes to another worker`);
+    }
     log(`toma worker ${name}: stopping (finishing the running job, at most ${drainMs / 1000} s)`);
     await worker.close(drainMs);
     log(`toma worker ${name}: stopped`);

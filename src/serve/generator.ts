@@ -34,6 +34,12 @@ interface Pending {
 export class Generator {
   private pending: Pending | undefined;
   private broken: Error | undefined;
+  private disposing = false;
+  private onDeath: (e: Error) => void = () => {};
+  /** Resolves if the thread dies (a crash, out of memory, a lost device): no job can run after that. */
+  readonly died = new Promise<Error>((resolve) => {
+    this.onDeath = resolve;
+  });
 
   private constructor(
     private readonly thread: Worker,
@@ -44,7 +50,9 @@ export class Generator {
   ) {
     thread.on('message', (m: FromThread) => this.onMessage(m));
     const fail = (e: Error) => {
+      if (this.disposing) return;
       this.broken ??= e;
+      this.onDeath(this.broken);
       this.pending?.reject(e);
       this.pending = undefined;
     };
@@ -103,7 +111,13 @@ export class Generator {
     else if (m.type === 'error') p.reject(new GenerationError(m.message, m.cancelled, m.invalid));
   }
 
+  /** True once the thread has died. */
+  get isBroken(): boolean {
+    return this.broken !== undefined;
+  }
+
   async dispose(): Promise<void> {
+    this.disposing = true;
     await this.thread.terminate();
   }
 }

@@ -43,6 +43,11 @@ export class MemoryQueue implements JobQueue {
     return this.generator.backend;
   }
 
+  /** Resolves if the generation thread dies: the server must stop (no job could run). */
+  get died(): Promise<Error> {
+    return this.generator.died;
+  }
+
   async submit(id: string, spec: JobSpec): Promise<void> {
     if (this.closing) throw new Error('the server is shutting down');
     if (this.waitingIds.length >= this.maxWaiting) throw new QueueFullError(this.waitingIds.length);
@@ -90,6 +95,7 @@ export class MemoryQueue implements JobQueue {
       if ((await Promise.race([drained, late])) === 'late') {
         for (const id of [...this.waitingIds]) await this.cancel(id);
         if (this.running) await this.cancel(this.running.id);
+        else this.idle?.();
         await drained;
       }
       clearTimeout(timer);

@@ -73,6 +73,9 @@ export class QueueWorker {
             worker: o.name,
           };
         } catch (e) {
+          // the thread died (not the job's fault): the job must not fail; it stays active here until
+          // this worker exits, then its lock expires and another worker runs it
+          if (generator.isBroken) await new Promise(() => {});
           if (e instanceof GenerationError && e.cancelled) throw new UnrecoverableError(CANCELLED_REASON);
           if (e instanceof GenerationError && e.invalid)
             throw new UnrecoverableError(`invalid input: ${e.message}`);
@@ -109,13 +112,22 @@ export class QueueWorker {
     return this.generator.backend;
   }
 
-  /** Takes no new job; resolves when the running one has finished (or `timeoutMs` passed: then it is abandoned, and BullMQ gives it to another worker once its lock expires). */
-  async close(timeoutMs: number): Promise<void> {
+  /** Resolves if the generation thread dies: the worker must exit (its job then moves to another). */
+  get died(): Promise<Error> {
+    return this.generator.died;
+  }
+
+  /**
+   * Takes no new job; resolves when the running one has finished (or `timeoutMs` passed, or at once
+   * with `force`: then the job is abandoned, and BullMQ gives it to another worker once its lock
+   * expires).
+   */
+  async close(timeoutMs: number, force = false): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
+      timer = setTimeout(resolve, force ? 0 : timeoutMs);
     });
-    await Promise.race([this.worker.close(), late]);
+    await Promise.race([this.worker.close(force), late]);
     clearTimeout(timer);
     await this.closeSubscriber();
     await this.generator.dispose();
