@@ -39,6 +39,30 @@ export async function commandsOf(o: { client: Promise<unknown> }): Promise<Redis
   return (await o.client) as RedisCommands;
 }
 
+/** How long a server or worker waits for Redis at start before it says it cannot reach it. */
+export const CONNECT_TIMEOUT_MS = 10_000;
+
+/** `ready`, or an error naming the Redis after CONNECT_TIMEOUT_MS (the client retries forever meanwhile). */
+export async function reachRedis(ready: Promise<unknown>, url: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `cannot reach Redis at ${new URL(url).host} (REDIS_URL) after ${CONNECT_TIMEOUT_MS / 1000} s`,
+          ),
+        ),
+      CONNECT_TIMEOUT_MS,
+    );
+  });
+  try {
+    await Promise.race([ready, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export const cancelKey = (prefix: string, id: string) => `${prefix}:toma-cancel:${id}`;
 export const cancelChannel = (prefix: string) => `${prefix}:toma-cancel`;
 
@@ -87,7 +111,7 @@ export class RedisQueue implements JobQueue {
     onCompleted: (id: string) => void = () => {},
   ): Promise<RedisQueue> {
     const q = new RedisQueue(url, maxWaiting, onCompleted);
-    await Promise.all([q.queue.waitUntilReady(), q.queueEvents.waitUntilReady()]);
+    await reachRedis(Promise.all([q.queue.waitUntilReady(), q.queueEvents.waitUntilReady()]), url);
     return q;
   }
 

@@ -20,6 +20,7 @@ import {
   commandsOf,
   connectionFor,
   QUEUE_NAME,
+  reachRedis,
   type WorkerResult,
 } from './redis-queue.js';
 import type { JobSpec } from './spec.js';
@@ -50,9 +51,9 @@ export class QueueWorker {
   ) {}
 
   static async start(o: WorkerOptions): Promise<QueueWorker> {
-    const generator = await Generator.start(o);
     const prefix = 'bull';
     let workerRef: Worker<JobSpec, WorkerResult> | undefined;
+    let generator!: Generator;
     const worker = new Worker<JobSpec, WorkerResult>(
       QUEUE_NAME,
       async (job, _token, signal) => {
@@ -89,9 +90,13 @@ export class QueueWorker {
         lockDuration: o.lockDuration,
         stalledInterval: o.stalledInterval,
         name: o.name,
+        // no job is taken before the model is loaded
+        autorun: false,
       },
     );
     workerRef = worker;
+    await reachRedis(worker.waitUntilReady(), o.redisUrl);
+    generator = await Generator.start(o);
     worker.on('completed', (job) => o.log(`job ${job.id} completed`));
     worker.on('failed', (job, e) => {
       if (job)
@@ -102,7 +107,7 @@ export class QueueWorker {
     const subscriber = (await commandsOf(worker)).duplicate();
     subscriber.on('message', (_channel: string, id: string) => worker.cancelJob(id, CANCELLED_REASON));
     await subscriber.subscribe(cancelChannel(prefix));
-    await worker.waitUntilReady();
+    void worker.run().catch((e: Error) => o.log(`worker error: ${e.message}`));
     return new QueueWorker(worker, generator, async () => {
       await subscriber.quit().catch(() => {});
     });
