@@ -8,7 +8,7 @@
 //   GET    /v1/results/:file        a result PNG (<job id>-<index>.png)
 //   GET    /health                  liveness and queue length (no token needed)
 //
-// With a token (TOMA_API_TOKEN) every /v1 route wants `Authorization: Bearer <token>`, compared in
+// With a token (TOMA_API_TOKEN) every route but /health wants `Authorization: Bearer <token>`, compared in
 // constant time. Bodies over 16 KiB are refused unread, every field is bounded (spec.ts), the queue's
 // length is bounded (429), and files are found only by names of the result shape, never by joining
 // request text into a path.
@@ -92,7 +92,8 @@ export function createServer(o: ServerOptions): ImageServer {
   app.setNotFoundHandler((_req, reply) => apiError(reply, 404, 'no such route'));
 
   app.addHook('onRequest', async (req, reply) => {
-    if (!expected || !req.url.startsWith('/v1/')) return;
+    // by the route matched, not the raw URL: no spelling of a path reaches a route without the token
+    if (!expected || req.routeOptions.url === '/health') return;
     const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
     // equal-length digests: the comparison takes the same time whatever the guess
     if (!m || !timingSafeEqual(digest(m[1]!), expected))

@@ -3,11 +3,13 @@
 // results folder, images as URL / base64 / PNG, progress as server-sent events, a cancelled running job
 // (no file left), a client that goes away, a full queue (429), and a graceful stop that finishes its jobs.
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
+  cli,
   countLines,
   LONG,
   pngSize,
@@ -104,6 +106,16 @@ describe('toma serve (in-process queue)', () => {
       assert.equal(png.status, 200);
       assert.equal(png.headers.get('content-type'), 'image/png');
       assert.deepEqual(pngSize(new Uint8Array(await png.arrayBuffer())), { width: 32, height: 32 });
+      // the file needs the token too, however its path is spelled
+      const path = new URL(url).pathname;
+      for (const spelled of [
+        path,
+        path.replace('/v1/', '/%76%31/'),
+        path.replace('/v1/', '//v1/'),
+        `${path}?x=1`,
+      ])
+        assert.notEqual((await fetch(`${server.base}${spelled}`)).status, 200, spelled);
+      assert.equal((await fetch(url)).status, 401);
     }
     const b64 = (await (await post(server.base, { ...QUICK, response_format: 'b64_json' }, auth)).json()) as {
       data: { b64_json: string }[];
@@ -232,6 +244,37 @@ describe('toma serve: a graceful stop', () => {
       assert.deepEqual(readdirSync(join(dir, 'drain')), [`${id}-0.png`]);
     } finally {
       await stop(server, 'SIGKILL');
+    }
+  });
+});
+
+describe('toma serve / toma worker: the command line', () => {
+  const run = (args: string[], env: Record<string, string> = {}) =>
+    spawnSync(process.execPath, [cli, ...args], { env: { ...process.env, ...env }, encoding: 'utf8' });
+
+  it('answers --help with the usage, exit 0', () => {
+    for (const cmd of ['serve', 'worker']) {
+      const r = run([cmd, '--help']);
+      assert.equal(r.status, 0);
+      assert.match(r.stdout, new RegExp(`usage: .*toma ${cmd}`));
+    }
+  });
+
+  it('refuses bad arguments with one line and exit 2, before starting anything', () => {
+    const cases: [string[], Record<string, string>, RegExp][] = [
+      [['serve', '--port', '70000'], { REDIS_URL: '' }, /--port must be a port in 0\.\.65535/],
+      [['serve', '--max-size', '100'], { REDIS_URL: '' }, /--max-size must be a multiple of 16/],
+      [['serve', '--public-url', 'javascript:x'], { REDIS_URL: '' }, /--public-url must be an http\(s\) URL/],
+      [['serve'], { REDIS_URL: 'http://example.com' }, /REDIS_URL must be redis:\/\/\.\.\./],
+      [['worker'], { REDIS_URL: '' }, /toma worker needs REDIS_URL/],
+      [['worker', '--lock-duration', '10'], { REDIS_URL: 'redis://127.0.0.1:1' }, /--lock-duration must be/],
+    ];
+    for (const [args, env, message] of cases) {
+      const r = run(args, env);
+      assert.equal(r.status, 2, `${args.join(' ')}: ${r.stderr}`);
+      const first = r.stderr.split('\n')[0]!;
+      assert.match(first, /^toma: /);
+      assert.match(first, message);
     }
   });
 });
