@@ -85,6 +85,19 @@ describe('toma serve + 2 toma workers on Redis', { skip }, () => {
     );
   });
 
+  it('a restarted server still knows the jobs, and stores their images again from Redis', async () => {
+    const res = await post(server.base, { ...QUICK, seed: 42 });
+    const { id } = (await res.json()) as { id: string };
+    await stop(server);
+    rmSync(join(results, `${id}-0.png`));
+    server = await startServe(['--results', results, '--max-queue', '2'], { REDIS_URL: redis.url });
+    const job = (await (await fetch(`${server.base}/v1/jobs/${id}`)).json()) as { status: string };
+    assert.equal(job.status, 'completed');
+    const png = await fetch(`${server.base}/v1/results/${id}-0.png`);
+    assert.equal(png.status, 200);
+    assert.deepEqual(pngSize(new Uint8Array(await png.arrayBuffer())), { width: 32, height: 32 });
+  });
+
   it('a worker killed mid-job leaves the job to the other, which completes it once', async () => {
     const { id } = (await (await post(server.base, { ...LONG, async: true })).json()) as { id: string };
     let killed: string | undefined;
