@@ -2,6 +2,7 @@
 // per job, a graceful stop on SIGTERM / Ctrl-C). The work is in server.ts, the queues and the worker.
 import { type Command, choice, num, parse, UsageError } from '../cli/args.js';
 import { cliAbortFlag, requestGracePeriod } from '../cli/cancel.js';
+import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from '../cli/gpu-options.js';
 import type { BackendChoice } from '../index.js';
 import { MAX_STEPS } from '../models/limits.js';
 import { MemoryQueue } from './memory-queue.js';
@@ -17,7 +18,7 @@ const DEFAULT_DRAIN_S = 120;
 
 const serveUsage = `usage: toma serve [--port N] [--host ADDR] [--results DIR] [--max-queue N] [--public-url URL]
                   [--backend auto|webgpu|cpu] [--model embedded|ORG/NAME|DIR]
-                  [--max-size PX] [--max-steps N] [--max-images N] [--drain-timeout S]
+                  [--max-size PX] [--max-steps N] [--max-images N] [--drain-timeout S] [--robust] [--guard]
 
 An HTTP API for image generation: OpenAI's POST /v1/images/generations (prompt, n, size,
 response_format url|b64_json) plus steps, guidance, seed, method, ratio, cache; jobs with status,
@@ -37,11 +38,12 @@ With REDIS_URL=redis://HOST:PORT, jobs go through BullMQ on that Redis and \`tom
   --max-steps N       most steps a request may ask for (default ${DEFAULT_LIMITS.maxSteps})
   --max-images N      most images per request, n (default ${DEFAULT_LIMITS.maxImages})
   --drain-timeout S   on SIGTERM/Ctrl-C, how long accepted jobs may take to finish (default ${DEFAULT_DRAIN_S})
+${GPU_USAGE}
 
 Environment: REDIS_URL (the queue), TOMA_API_TOKEN (a bearer token every /v1 route then requires).`;
 
 const workerUsage = `usage: REDIS_URL=redis://HOST:PORT toma worker [--backend auto|webgpu|cpu] [--model embedded|ORG/NAME|DIR]
-                  [--name NAME] [--lock-duration MS] [--stalled-interval MS] [--drain-timeout S]
+                  [--name NAME] [--lock-duration MS] [--stalled-interval MS] [--drain-timeout S] [--robust] [--guard]
 
 Takes image jobs from the BullMQ queue on REDIS_URL (put there by \`toma serve\`), one at a time, with
 the model loaded once. Run one per GPU, on any number of machines. A worker killed mid-job loses
@@ -53,7 +55,8 @@ Ctrl-C takes no new job and finishes the running one.
   --lock-duration MS    how long a job's lock holds without renewal (default ${DEFAULT_LOCK_MS}): how soon a
                         dead worker's job moves to another worker
   --stalled-interval MS how often to look for such jobs (default ${DEFAULT_STALLED_MS})
-  --drain-timeout S     on SIGTERM/Ctrl-C, how long the running job may take to finish (default ${DEFAULT_DRAIN_S})`;
+  --drain-timeout S     on SIGTERM/Ctrl-C, how long the running job may take to finish (default ${DEFAULT_DRAIN_S})
+${GPU_USAGE}`;
 
 const positiveInt = (max: number) => (v: number) => Number.isInteger(v) && v >= 1 && v <= max;
 
@@ -101,6 +104,7 @@ export const serveCommand: Command = {
         'max-steps': { type: 'string' },
         'max-images': { type: 'string' },
         'drain-timeout': { type: 'string' },
+        ...GPU_OPTIONS,
       },
       serveUsage,
     );
@@ -156,6 +160,7 @@ export const serveCommand: Command = {
         'seconds in 0..86400',
       );
     const backend = choice(values.backend, BACKENDS, 'backend', 'auto');
+    const gpu = gpuOptions(values);
     const model = values.model ?? 'embedded';
     let publicUrl = values['public-url'];
     if (publicUrl !== undefined && !/^https?:\/\/[^\s/]+(\/[^\s]*)?$/.test(publicUrl))
@@ -181,6 +186,7 @@ export const serveCommand: Command = {
       log(`loading the ${model} model (${backend})...`);
       const q = await MemoryQueue.start({
         backend,
+        gpu,
         model,
         maxWaiting: maxQueue,
         log,
@@ -230,6 +236,7 @@ export const workerCommand: Command = {
         'lock-duration': { type: 'string' },
         'stalled-interval': { type: 'string' },
         'drain-timeout': { type: 'string' },
+        ...GPU_OPTIONS,
       },
       workerUsage,
     );
@@ -243,6 +250,7 @@ export const workerCommand: Command = {
         `toma worker needs REDIS_URL (the Redis that \`toma serve\` uses)\n\n${workerUsage}`,
       );
     const backend = choice(values.backend, BACKENDS, 'backend', 'auto');
+    const gpu = gpuOptions(values);
     const lockDuration = num(
       values['lock-duration'],
       'lock-duration',
@@ -273,6 +281,7 @@ export const workerCommand: Command = {
     log(`toma worker ${name}: loading the ${model} model (${backend})...`);
     const worker = await QueueWorker.start({
       backend,
+      gpu,
       model,
       redisUrl: url,
       lockDuration,

@@ -3,13 +3,15 @@
 // in long synchronous stretches; the HTTP server and BullMQ's lock renewals must keep running meanwhile
 // (a worker whose event loop stalled past its lock would see its job handed to another worker).
 import { parentPort, workerData } from 'node:worker_threads';
-import { type BackendChoice, TextToImagePipeline } from '../index.js';
+import { type BackendChoice, type GpuBackendOptions, TextToImagePipeline } from '../index.js';
 import type { JobSpec } from './spec.js';
 
 export interface GeneratorOptions {
   backend: BackendChoice;
   /** 'embedded', a FLUX.1 folder or a Hugging Face repo id (TextToImagePipeline.fromPretrained). */
   model: string;
+  /** WebGPU device options (--robust, --guard). */
+  gpu?: GpuBackendOptions;
 }
 
 export type ToThread = { type: 'run'; id: string; spec: JobSpec; abort: SharedArrayBuffer };
@@ -36,7 +38,10 @@ function flagOf(buffer: SharedArrayBuffer) {
 
 let pipe: TextToImagePipeline;
 try {
-  pipe = await TextToImagePipeline.fromPretrained(options.model, { backend: options.backend });
+  pipe = await TextToImagePipeline.fromPretrained(options.model, {
+    backend: options.backend,
+    gpu: options.gpu,
+  });
   port.postMessage({
     type: 'ready',
     backend: pipe.backend.info().description,

@@ -62,7 +62,7 @@ export class Generator {
 
   /** Starts the thread and loads the model (seconds for the embedded model, minutes for FLUX.1). */
   static start(options: GeneratorOptions): Promise<Generator> {
-    const workerData: GeneratorOptions = { backend: options.backend, model: options.model };
+    const workerData: GeneratorOptions = { backend: options.backend, model: options.model, gpu: options.gpu };
     const thread = new Worker(new URL('./generator-thread.js', import.meta.url), { workerData });
     return new Promise((resolve, reject) => {
       const onExit = (code: number) => reject(new Error(`the generation thread exited (code ${code})`));
