@@ -6,14 +6,17 @@
 // completion (nothing lost, nothing duplicated). Prints a table and the JSON (--json FILE writes it).
 //
 //   node tools/load-test.mjs [--clients 4] [--jobs 24] [--size 32] [--steps 2] [--prompt green-meadow]
-//                            [--workers 2] [--backend cpu|webgpu|auto] [--in-process] [--json FILE]
+//                            [--workers 2] [--backend cpu|webgpu|auto] [--in-process] [--warmup N]
+//                            [--json FILE]
 //   node tools/load-test.mjs --url http://HOST:PORT [--token T] [--clients ...]   (a running server)
 //
 // By default it starts `toma serve` on Redis (a throwaway redis-server on a free port, or REDIS_URL
 // when set) and --workers `toma worker` processes on --backend. --in-process starts `toma serve` alone,
 // with its in-process worker (one; no Redis needed: the GPU machine's case, `--backend webgpu
 // --in-process`). With --url it only loads the given server (the token from --token or
-// TOMA_API_TOKEN) and checks the jobs through the API; worker logs are not seen then. Needs a build
+// TOMA_API_TOKEN) and checks the jobs through the API; worker logs are not seen then. --warmup N jobs
+// (default: one per worker, at once) run before the measured ones, so a GPU's first pipeline
+// compilations are not in the figures; they are checked like the others. Needs a build
 // (npm run build). Exit status 1 when a job is lost, duplicated or failed.
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -36,6 +39,7 @@ const { values } = toolArgs(import.meta.url, {
     backend: { type: 'string', default: 'cpu' },
     'in-process': { type: 'boolean', default: false },
     json: { type: 'string' },
+    warmup: { type: 'string' },
   },
 });
 const url = import.meta.url;
@@ -46,6 +50,7 @@ if (size % 16 !== 0 || size > 1024)
   usageError(url, `--size must be a multiple of 16 in 16..1024; got ${size}`);
 const steps = intArg(url, values.steps, 'steps', 1);
 const workerCount = intArg(url, values.workers, 'workers', 1);
+const warmup = values.warmup === undefined ? undefined : intArg(url, values.warmup, 'warmup', 0);
 const inProcess = values['in-process'];
 if (inProcess && workerCount !== 1 && process.argv.includes('--workers'))
   usageError(url, '--in-process runs exactly one worker (the server itself)');
@@ -175,11 +180,27 @@ try {
     ...(token ? { authorization: `Bearer ${token}` } : {}),
   };
   const request = { prompt: values.prompt, size: `${size}x${size}`, steps };
+  // warm-up jobs, not measured
+  const warmIds = [];
+  const warmCount = warmup ?? (values.url || inProcess ? 1 : workerCount);
+  await Promise.all(
+    Array.from({ length: warmCount }, async (_, i) => {
+      const res = await fetch(`${base}/v1/images/generations`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ ...request, seed: 1_000_000 + i }),
+      });
+      if (res.status !== 200) throw new Error(`warm-up job: HTTP ${res.status} ${await res.text()}`);
+      warmIds.push((await res.json()).id);
+    }),
+  );
   /** Job ids as the clients received them (a duplicate would show up twice). */
   const received = [];
   const statuses = {};
   let seed = 0;
   const t0 = performance.now();
+  // autocannon ends on its next 1 s sampling tick: the run's wall time ends at the last response
+  let lastResponse = t0;
   const result = await autocannon({
     url: `${base}/v1/images/generations`,
     method: 'POST',
@@ -191,13 +212,14 @@ try {
       {
         setupRequest: (req) => ({ ...req, body: JSON.stringify({ ...request, seed: seed++ }) }),
         onResponse: (status, body) => {
+          lastResponse = performance.now();
           statuses[status] = (statuses[status] ?? 0) + 1;
           if (status === 200) received.push(JSON.parse(body).id);
         },
       },
     ],
   });
-  const wallS = (performance.now() - t0) / 1000;
+  const wallS = (lastResponse - t0) / 1000;
 
   // every job, checked through the API
   const problems = [];
@@ -233,10 +255,11 @@ try {
       const id = / job ([0-9a-f]{32}) completed/.exec(l)[1];
       count.set(id, (count.get(id) ?? 0) + 1);
     }
-    for (const id of unique)
+    for (const id of [...unique, ...warmIds])
       if (count.get(id) !== 1) problems.push(`job ${id}: completed ${count.get(id) ?? 0} times`);
     for (const id of count.keys())
-      if (!unique.has(id)) problems.push(`job ${id}: completed but no client got it`);
+      if (!unique.has(id) && !warmIds.includes(id))
+        problems.push(`job ${id}: completed but no client got it`);
   }
   const perWorker =
     workerLogs.length > 1
@@ -270,12 +293,16 @@ try {
     duplicated:
       received.length -
       unique.size +
-      (completions !== undefined ? Math.max(0, completions - unique.size) : 0),
+      (completions !== undefined ? Math.max(0, completions - unique.size - warmIds.length) : 0),
+    warmup_jobs: warmIds.length,
     problems,
   };
   const rows = [
     ['mode', mode],
-    ['clients / jobs', `${clients} / ${jobs} (${request.size}, ${steps} steps, "${request.prompt}")`],
+    [
+      'clients / jobs',
+      `${clients} / ${jobs} (${request.size}, ${steps} steps, "${request.prompt}"; ${warmIds.length} warm-up before)`,
+    ],
     ['wall time', `${report.wall_s} s`],
     ['throughput', `${report.jobs_per_s} jobs/s (${report.images_per_min} images/min)`],
     [
