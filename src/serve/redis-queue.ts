@@ -132,14 +132,28 @@ export class RedisQueue implements JobQueue {
     return add;
   }
 
+  /**
+   * The job and its state, read consistently: the job's record and its state are two reads, and a job
+   * that finished between them is read again (its record then has the outcome the state names).
+   */
+  private async read(id: string): Promise<{ job: Job<JobSpec, WorkerResult>; state: string } | undefined> {
+    for (let attempt = 0; ; attempt++) {
+      const job = await this.queue.getJob(id);
+      if (!job) return undefined;
+      const state = await job.getState();
+      const finished = state === 'completed' || state === 'failed';
+      if (!finished || job.finishedOn || attempt === 2) return { job, state };
+    }
+  }
+
   async get(id: string): Promise<JobInfo | undefined> {
-    const job = await this.queue.getJob(id);
-    if (!job) {
+    const found = await this.read(id);
+    if (!found) {
       const client = await commandsOf(this.queue);
       const cancelled = await client.exists(cancelKey(this.prefix, id));
       return cancelled ? { id, state: 'cancelled', createdAt: 0, spec: { prompt: '', n: 0 } } : undefined;
     }
-    return this.infoOf(job, await job.getState());
+    return this.infoOf(found.job, found.state);
   }
 
   private infoOf(job: Job<JobSpec, WorkerResult>, bullState: string): JobInfo | undefined {
@@ -155,17 +169,17 @@ export class RedisQueue implements JobQueue {
       info.progress = { step: p.step, steps: p.steps };
     if (job.finishedOn) info.finishedAt = job.finishedOn;
     if (state === 'failed') {
-      info.error = job.failedReason;
-      info.invalid = job.failedReason.startsWith('invalid input: ');
+      info.error = job.failedReason ?? 'failed';
+      info.invalid = info.error.startsWith('invalid input: ');
     }
     if (state === 'completed') info.result = job.returnvalue;
     return info;
   }
 
   async cancel(id: string): Promise<JobInfo | undefined> {
-    const job = await this.queue.getJob(id);
-    if (!job) return this.get(id);
-    const state = await job.getState();
+    const found = await this.read(id);
+    if (!found) return this.get(id);
+    const { job, state } = found;
     if (state === 'completed' || state === 'failed') return this.infoOf(job, state);
     const client = await commandsOf(this.queue);
     await client.set(cancelKey(this.prefix, id), '1', 'EX', 24 * 3600);

@@ -125,9 +125,18 @@ export function createServer(o: ServerOptions): ImageServer {
         unsubscribe();
         signal.removeEventListener('abort', onAbort);
       };
-      const check = async () => {
-        const info = await queue.get(id).catch(() => undefined);
-        if (!info || TERMINAL.includes(info.state)) {
+      let settled = false;
+      const check = async (): Promise<void> => {
+        let info: JobInfo | undefined;
+        try {
+          info = await queue.get(id);
+        } catch {
+          // Redis briefly unreachable: look again soon (no later event may come for a finished job)
+          if (!settled) setTimeout(() => void check(), 250);
+          return;
+        }
+        if (!settled && (!info || TERMINAL.includes(info.state))) {
+          settled = true;
           done();
           resolve(info);
         }
@@ -136,6 +145,7 @@ export function createServer(o: ServerOptions): ImageServer {
         if (e.type === 'finished') void check();
       });
       const onAbort = () => {
+        settled = true;
         done();
         resolve(undefined);
       };
