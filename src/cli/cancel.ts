@@ -7,6 +7,7 @@ import type { Backend } from '../backend.js';
 import type { AbortFlag } from '../util/abort.js';
 
 let flag: AbortFlag = { aborted: false };
+let askGrace: (ms: number) => void = () => {};
 
 export function cliAbortFlag(): AbortFlag {
   return flag;
@@ -20,4 +21,17 @@ export function setCliAbortFlag(f: AbortFlag): void {
 export function cancellable<B extends Backend>(be: B): B {
   be.signal = flag;
   return be;
+}
+
+/** Set by the worker thread's setup: how a command tells the supervisor how long it may take to stop. */
+export function onGraceRequest(fn: (ms: number) => void): void {
+  askGrace = fn;
+}
+
+/**
+ * Asks the supervisor to wait up to `ms` (instead of 1.5 s) after the first signal before it ends this
+ * thread: long-running commands (`toma serve`, `toma worker`) finish their jobs when asked to stop.
+ */
+export function requestGracePeriod(ms: number): void {
+  askGrace(ms);
 }

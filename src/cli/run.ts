@@ -2,6 +2,7 @@
 // the worker thread that main.ts starts (or anywhere a caller wants the command line in-process).
 import { readFileSync } from 'node:fs';
 import { NoAdapterError } from '../gpu/device.js';
+import { serveCommand, workerCommand } from '../serve/commands.js';
 import { isAbortError } from '../util/abort.js';
 import { type Command, UsageError } from './args.js';
 import { cliAbortFlag } from './cancel.js';
@@ -12,7 +13,16 @@ import { generateCommand } from './commands/generate.js';
 import { merge } from './commands/merge.js';
 import { quantize } from './commands/quantize.js';
 
-const commands: Command[] = [generateCommand, evalCommand, doctor, forward, merge, quantize];
+const commands: Command[] = [
+  generateCommand,
+  evalCommand,
+  doctor,
+  forward,
+  merge,
+  quantize,
+  serveCommand,
+  workerCommand,
+];
 
 /** Exit codes: 2 usage, 3 no WebGPU adapter, 1 anything else, 130 cancelled. */
 export const EXIT_CANCELLED = 130;

@@ -3,23 +3,25 @@
 // handler in the same thread would never run. Here, Ctrl-C (SIGINT) or SIGTERM:
 //   - the first sets the abort flag shared with the worker; the run stops at its next operation and
 //     unwinds (temporary files removed, the device released); if the worker has not exited 1.5 s
-//     later it is terminated;
+//     later (or the grace period the command asked for: `toma serve` and `toma worker` finish their
+//     jobs first) it is terminated;
 //   - a second one ends everything at once.
 // Either way the temporary files the worker reported are removed synchronously, one line
 // `toma: interrupted` is printed and the exit code is 130.
 import { rmSync } from 'node:fs';
 import { MessageChannel, receiveMessageOnPort, SHARE_ENV, Worker } from 'node:worker_threads';
 import { SharedAbortFlag } from '../util/abort.js';
-import type { CliWorkerData, TempMessage } from './worker.js';
+import type { CliWorkerData, GraceMessage, TempMessage } from './worker.js';
 
-const GRACE_MS = 1500;
+let graceMs = 1500;
 const EXIT_CANCELLED = 130;
 
 const flag = new SharedAbortFlag();
 const { port1, port2 } = new MessageChannel();
 const temps = new Set<string>();
-const note = (m: TempMessage) => {
-  if (m.exists) temps.add(m.path);
+const note = (m: TempMessage | GraceMessage) => {
+  if ('graceMs' in m) graceMs = m.graceMs;
+  else if (m.exists) temps.add(m.path);
   else temps.delete(m.path);
 };
 port1.on('message', note);
@@ -73,11 +75,12 @@ function onSignal(): void {
     return;
   }
   cancelled = true;
+  drain(); // a grace period the command asked for may still be queued
   flag.set();
   setTimeout(() => {
     void worker.terminate();
     finish(EXIT_CANCELLED);
-  }, GRACE_MS).unref();
+  }, graceMs).unref();
 }
 process.on('SIGINT', onSignal);
 process.on('SIGTERM', onSignal);

@@ -6,7 +6,7 @@ import type { MessagePort } from 'node:worker_threads';
 import { workerData } from 'node:worker_threads';
 import { onTempFiles, removeTempFilesSync } from '../io/output.js';
 import { SharedAbortFlag } from '../util/abort.js';
-import { setCliAbortFlag } from './cancel.js';
+import { onGraceRequest, setCliAbortFlag } from './cancel.js';
 import { runCli } from './run.js';
 
 export interface StreamFacts {
@@ -28,6 +28,11 @@ export interface TempMessage {
   exists: boolean;
 }
 
+/** A message on the temps port: how long the command may take to stop after a signal (ms). */
+export interface GraceMessage {
+  graceMs: number;
+}
+
 const data = workerData as CliWorkerData;
 
 function takeFacts(stream: NodeJS.WriteStream, facts: StreamFacts): void {
@@ -40,6 +45,7 @@ takeFacts(process.stdout, data.stdout);
 takeFacts(process.stderr, data.stderr);
 setCliAbortFlag(new SharedAbortFlag(data.abort));
 onTempFiles((path, exists) => data.temps.postMessage({ path, exists } satisfies TempMessage));
+onGraceRequest((graceMs) => data.temps.postMessage({ graceMs } satisfies GraceMessage));
 const code = await runCli(data.argv);
 removeTempFilesSync();
 // handles a GPU runtime keeps open must not keep the thread alive

@@ -40,7 +40,7 @@ describe('toma doctor: robustness and guard', { skip: noGpu }, () => {
 });
 
 describe('GPU flags on every command that makes a backend', () => {
-  for (const cmd of ['generate', 'eval', 'doctor', 'forward', 'merge']) {
+  for (const cmd of ['generate', 'eval', 'doctor', 'forward', 'merge', 'serve', 'worker']) {
     it(`${cmd} --help documents --robust and the deprecated --unsafe-disable-robustness`, () => {
       const r = toma([cmd, '--help']);
       assert.equal(r.code, 0, r.err);
