@@ -22,7 +22,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 if [[ $quick == 0 ]]; then
   stamp "quantized matmul and streaming tests on the H100 (guard mode, robustness off)"
   timeout 240 node tools/run-tests.mjs kernels/matmul-quant models/flux/gguf models/flux/residency 2>&1 |
-    grep -E '^# (tests|pass|fail|skipped)|^not ok|error:' | head -30
+    grep -E 'ℹ (tests|pass|fail|skipped)|✖|error:' | head -30
 fi
 
 stamp "kernel benchmark: FLUX.1-dev linear shapes at 1024² (M = 4608)"
