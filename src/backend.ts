@@ -95,6 +95,16 @@ export interface RandomOptions {
   std?: number;
 }
 
+/** Data a backend staged for repeated writes (Backend.stage). */
+export interface StagedData {
+  /** The host array, where the backend keeps it (the CPU); undefined once it lives device-side. */
+  readonly data?: Float32Array | Uint16Array | Uint32Array;
+  readonly bytes: number;
+  /** The backend's own handle (a mapped staging buffer on WebGPU). */
+  readonly handle?: unknown;
+  dispose(): void;
+}
+
 export interface BackendInfo {
   name: 'cpu' | 'webgpu';
   /** One line describing where it runs. */
@@ -246,6 +256,23 @@ export abstract class Backend {
     if (data.length !== t.size)
       throw new RangeError(`write(): ${data.length} values for ${t} (${t.size} elements)`);
     this.writeImpl(t, data);
+  }
+
+  /**
+   * Host data kept where the device can copy it from without the host (streamed weights): WebGPU puts
+   * it in a mapped staging buffer once, so each later writeStaged() is a copy recorded in order with
+   * the launches (no host memcpy, no flush). `dtype` is the tensor dtype it will be written into.
+   * Elsewhere it simply keeps the array. dispose() frees it.
+   */
+  stage(data: Float32Array | Uint16Array | Uint32Array, dtype: DType): StagedData {
+    this.checkDtypeSupported(dtype);
+    return { data, bytes: data.byteLength, dispose() {} };
+  }
+
+  /** Writes staged data into a tensor of the staged dtype and size, ordered after all work so far. */
+  writeStaged(t: Tensor, s: StagedData): void {
+    if (!s.data) throw new Error(`writeStaged(): data staged on another backend`);
+    this.write(t, s.data);
   }
 
   zeros(shape: Shape, dtype: DType = 'f32'): Tensor {

@@ -9,6 +9,7 @@ import {
   type KeyRanges,
   type MaskedAttentionOptions,
   type MatmulOptions,
+  type StagedData,
 } from '../backend.js';
 import { attention } from '../kernels/attention.js';
 import { conv2d } from '../kernels/conv2d.js';
@@ -96,6 +97,49 @@ export class GpuBackend extends Backend {
     }
     this.rt.write(this.buf(t), src);
   }
+
+  /**
+   * A MAP_WRITE | COPY_SRC buffer filled once (mappedAtCreation); writeStaged() records a copy from it.
+   * Measured on the H100 (docs/memory-plan.md): queue.writeBuffer of 1.5 GiB of streamed blocks per
+   * forward kept the host busy for ~0.7 s; recorded copies leave it to the GPU's copy over PCIe.
+   */
+  override stage(data: Float32Array | Uint16Array | Uint32Array, dtype: DType): StagedData {
+    let src: ArrayBufferView = data;
+    if (dtype === 'f16' && !(data instanceof Uint16Array)) {
+      const bits = new Uint16Array(data.length);
+      for (let i = 0; i < data.length; i++) bits[i] = f32ToF16Bits(data[i]!);
+      src = bits;
+    }
+    const bytes = src.byteLength;
+    const buffer = this.gpu.device.createBuffer({
+      size: Math.max(4, Math.ceil(bytes / 4) * 4),
+      usage: GPUBufferUsage.MAP_WRITE | GPUBufferUsage.COPY_SRC,
+      mappedAtCreation: true,
+    });
+    new Uint8Array(buffer.getMappedRange()).set(new Uint8Array(src.buffer, src.byteOffset, bytes));
+    buffer.unmap();
+    this.stagedBytes += buffer.size;
+    return {
+      bytes,
+      handle: buffer,
+      dispose: () => {
+        this.stagedBytes -= buffer.size;
+        buffer.destroy();
+      },
+    };
+  }
+
+  override writeStaged(t: Tensor, s: StagedData): void {
+    this.own(t, 'writeStaged', 'tensor');
+    const bytes = t.size * DTYPE_BYTES[t.dtype];
+    const staging = s.handle as GPUBuffer | undefined;
+    if (!staging || typeof staging.destroy !== 'function' || s.bytes !== bytes)
+      throw new RangeError(`writeStaged(): ${s.bytes} staged bytes for ${t} (${bytes} bytes)`);
+    this.rt.copyIn(staging, this.buf(t), Math.ceil(bytes / 4) * 4);
+  }
+
+  /** Bytes of host-side staging buffers (Backend.stage): not device memory, not in memory(). */
+  stagedBytes = 0;
 
   protected async readImpl(t: Tensor): Promise<Float32Array | Uint32Array> {
     const bytes = await this.rt.read(this.buf(t), t.size * DTYPE_BYTES[t.dtype]);

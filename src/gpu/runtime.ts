@@ -421,6 +421,16 @@ export class GpuRuntime {
     });
   }
 
+  /** Records a copy from a staging buffer (not the runtime's: no canaries) to the start of dst's data. */
+  copyIn(staging: GPUBuffer, dst: GPUBuffer, bytes: number): void {
+    if (bytes > this.byteSize(dst) || bytes > staging.size)
+      throw new RangeError(`copyIn(): ${bytes} bytes into a ${this.byteSize(dst)}-byte buffer`);
+    this.ensureEncoder();
+    this.endPass();
+    this.encoder!.copyBufferToBuffer(staging, 0, dst, this.dataOffset(dst), bytes);
+    if (this.guard) this.guardCheck('copy', [dst]);
+  }
+
   /** Records a buffer-to-buffer copy in order with the launches (offsets into the buffers' data). */
   copy(src: GPUBuffer, srcOffset: number, dst: GPUBuffer, dstOffset: number, bytes: number): void {
     if (this.guard && (srcOffset + bytes > this.byteSize(src) || dstOffset + bytes > this.byteSize(dst))) {

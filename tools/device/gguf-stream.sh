@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# The second GPU call of 2026-12-06 (issues 16 and 18), after gguf-run.sh chose the decode-then-dense
+# GPU calls 2 and 3 of 2026-12-06 (issues 16 and 18), after gguf-run.sh chose the decode-then-dense
 # quantized matmul and the memory plan was recalibrated: the quantized and streaming tests on the H100;
 # FLUX.1-dev 1024² forwards f16 / Q8_0 / Q4_K resident and Q4_K streamed under --max-memory 6GiB (2 and
-# 1 slots), side by side; then the serving load test (in-process queue, one WebGPU worker, embedded
-# model). Logs to $OUT. Needs .tools/autocannon.tar.xz (autocannon is a devDependency, not in .gpu).
+# 1 slots), side by side, each with nvidia-smi's memory.used sampled every 100 ms (the process's real
+# device memory, Dawn's own included; the benchmark's peak counts our buffers); then the serving load
+# test (in-process queue, one WebGPU worker, embedded model). Logs to $OUT. Needs
+# .tools/autocannon.tar.xz (autocannon and its dependencies: devDependencies are not in .gpu).
 #   source .gpu/setup.sh && bash tools/device/gguf-stream.sh
 if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0; fi
 if [[ $# -gt 0 ]]; then echo "$(basename "$0"): takes no arguments; got \"$1\" (--help for usage)" >&2; exit 2; fi
@@ -23,9 +25,14 @@ timeout 200 node tools/run-tests.mjs kernels/matmul-quant models/flux/gguf model
 bench() {
   local name=$1; shift
   stamp "FLUX.1-dev 1024² forward: $name"
+  nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits -lms 100 > "$out/smi-$name.txt" &
+  local smi=$!
   timeout 120 node dist/bench/flux-forward.js --res 1024 --runs 10 --no-profile --json "$out/fwd-$name.json" "$@" 2>&1 |
     grep -v '^Warning\|While\|at Init' | grep -E 'memory plan|streamed|^1024|GiB on' | head -6
+  kill $smi 2>/dev/null; wait $smi 2>/dev/null
+  echo "  nvidia-smi memory.used: max $(sort -n "$out/smi-$name.txt" | tail -1) MiB (idle before: $base MiB)"
 }
+base=$(nvidia-smi --query-gpu=memory.used --format=csv,noheader,nounits | head -1)
 bench f16
 bench q8_0 --weights q8_0
 bench q4_k --weights q4_k

@@ -10,7 +10,7 @@
 // streamed block is issued right after the current block is recorded (leave()), so its host-side copy
 // overlaps the GPU's work on the blocks already submitted. On one WebGPU queue the transfer itself is
 // ordered with the compute, not concurrent with it.
-import type { Backend } from '../../backend.js';
+import type { Backend, StagedData } from '../../backend.js';
 import { ggmlBytes, type QuantTypeName } from '../../quant/ggml-types.js';
 import { QuantizedMatrix } from '../../quant/quantized-matrix.js';
 import { heldBytes, RowSplitMatrix, splitRows, type Weight } from '../../row-split.js';
@@ -193,7 +193,7 @@ export class BlockStreamer {
 
   private readonly slotTensors = new Map<string, Tensor[]>();
   /** Per streamed part name: its slot tensors (one per row piece) and host data pieces. */
-  private readonly parts = new Map<string, { tensors: Tensor[]; host: HostPart[] }[]>();
+  private readonly parts = new Map<string, { tensors: Tensor[]; staged: StagedData[] }[]>();
   /** What each slot holds now: "double:3" or null. */
   private readonly holds = new Map<string, string | null>();
   /** Streamed blocks in execution order. */
@@ -226,7 +226,8 @@ export class BlockStreamer {
           tensors = pieces.map((p) => this.be.keep(this.be.empty(deviceShape(p), deviceDtype(p))));
           this.slotTensors.set(key, tensors);
         }
-        const entry = { tensors, host: pieces };
+        const staged = pieces.map((p) => this.be.stage(p.data, deviceDtype(p)));
+        const entry = { tensors, staged };
         const list = this.parts.get(`${b.kind}:${b.index}`) ?? [];
         list.push(entry);
         this.parts.set(`${b.kind}:${b.index}`, list);
@@ -261,10 +262,10 @@ export class BlockStreamer {
     const id = `${kind}:${index}`;
     if (this.holds.get(slot) === id) return;
     this.holds.set(slot, null); // a failed write leaves the slot unknown
-    for (const { tensors, host } of this.parts.get(id)!)
-      host.forEach((h, j) => {
-        this.be.write(tensors[j]!, h.data);
-        this.uploadedBytes += h.data.byteLength;
+    for (const { tensors, staged } of this.parts.get(id)!)
+      staged.forEach((s, j) => {
+        this.be.writeStaged(tensors[j]!, s);
+        this.uploadedBytes += s.bytes;
       });
     this.uploads++;
     this.holds.set(slot, id);
@@ -285,6 +286,7 @@ export class BlockStreamer {
   dispose(): void {
     for (const ts of this.slotTensors.values()) for (const t of ts) t.dispose();
     this.slotTensors.clear();
+    for (const list of this.parts.values()) for (const p of list) for (const s of p.staged) s.dispose();
     this.parts.clear();
     this.views.clear();
     this.holds.clear();
