@@ -6,6 +6,7 @@ import { parseSafetensors } from '../io/safetensors-bytes.js';
 import type { TensorReader } from '../io/safetensors-format.js';
 import { TomaReducer } from '../merge/toma-reducer.js';
 import { FluxModel } from '../models/flux/model.js';
+import type { CheckpointLike } from '../models/flux/weights.js';
 import type { ComputeDType } from '../models/weights.js';
 import { conditioningFrom, resolveClass } from '../pipeline/conditioning.js';
 import { type ClassConditioning, generate } from '../pipeline/generate.js';
@@ -55,16 +56,17 @@ async function readerFor(
   source: string | URL | Uint8Array | undefined,
   file: string,
   o: LoadOptions,
-): Promise<TensorReader> {
+): Promise<TensorReader | CheckpointLike> {
   if (source instanceof Uint8Array) return parseSafetensors(source, file);
   // Node: the package's own file, or a path (anything that is not a URL with a scheme)
   const isPath = typeof source === 'string' && !/^[a-z][a-z0-9+.-]*:\/\//i.test(source);
   if (isNode && (source === undefined || isPath)) {
-    const [{ embeddedDir }, { Checkpoint }] = await Promise.all([
+    const [{ embeddedDir }, { openWeightFile }] = await Promise.all([
       import('../pipeline/embedded.js'),
-      import('../io/safetensors.js'),
+      import('../io/weight-file.js'),
     ]);
-    return Checkpoint.open((source as string | undefined) ?? `${embeddedDir()}${file}`);
+    // a path may also name GGUF weights (e.g. the embedded model after `toma quantize`)
+    return openWeightFile((source as string | undefined) ?? `${embeddedDir()}${file}`);
   }
   // browsers: the file as the bundler placed it beside this module (or the URL given)
   const url = source ?? new URL(`../../../models/embedded/${file}`, import.meta.url);
@@ -100,7 +102,7 @@ export class EmbeddedPipeline extends TextToImagePipeline {
     const condReader = await readerFor(files?.conditioning, 'conditioning.safetensors', o);
     try {
       o.signal?.throwIfAborted();
-      const conditioning = conditioningFrom(condReader);
+      const conditioning = conditioningFrom(condReader as TensorReader);
       const model = FluxModel.load(be, weights, {
         dtype,
         onTensor: (_key, loaded, total) => o.onLoadProgress?.({ what: 'transformer', loaded, total }),

@@ -55,6 +55,9 @@ export abstract class GgufReader {
   ) {
     const m: Record<string, string> = Object.create(null);
     for (const [k, e] of header.metadata) m[k] = ggufValueText(e.value);
+    // `toma quantize` keeps a safetensors __metadata__ entry (e.g. `config`) as safetensors.<key>
+    for (const [k, e] of header.metadata)
+      if (k.startsWith('safetensors.') && typeof e.value === 'string') m[k.slice(12)] ??= e.value;
     this.metadata = m;
   }
 

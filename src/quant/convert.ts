@@ -123,6 +123,11 @@ export function convertToGguf(src: WeightSource, out: string, o: ConvertOptions)
     ['general.file_type', { type: 'u32', value: FILE_TYPE[o.type] }],
   ];
   if (o.name) metadata.push(['general.name', { type: 'string', value: o.name }]);
+  // a safetensors file's __metadata__ (e.g. this project's `config`) travels as safetensors.<key>
+  const meta = (src as { metadata?: Record<string, string> }).metadata ?? {};
+  for (const [k, v] of Object.entries(meta))
+    if (!k.includes('.') && typeof v === 'string')
+      metadata.push([`safetensors.${k}`, { type: 'string', value: v }]);
   writeGguf(out, metadata, tensors);
   return { tensors: keys.length, types, bytes };
 }
