@@ -192,7 +192,9 @@ describe('toma serve (in-process queue)', () => {
 
   it('cancels the job of a client that stops waiting', async () => {
     const gone = new AbortController();
-    const waiting = post(server.base, LONG, auth, gone.signal).catch((e: Error) => e);
+    // long enough to outlive the disconnect on a fast machine (LONG alone once finished in 0.28 s)
+    const job = { ...LONG, size: '128x128', steps: 50 };
+    const waiting = post(server.base, job, auth, gone.signal).catch((e: Error) => e);
     const [, id] = await server.waitFor(
       /job ([0-9a-f]{32}) running\n(?![\s\S]*job \1 (completed|cancelled|failed))/,
     );
