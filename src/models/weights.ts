@@ -2,7 +2,8 @@
 // errors that name the file, the key and what was expected. Each tensor is read, optionally reshaped
 // or transformed on the host, uploaded in the compute dtype and kept; dispose() frees them all.
 import type { Backend } from '../backend.js';
-import type { QuantTypeName } from '../quant/ggml-types.js';
+import { isQuantType, type QuantTypeName } from '../quant/ggml-types.js';
+import { bytesToWords, QuantizedMatrix } from '../quant/quantized-matrix.js';
 import type { Tensor } from '../tensor.js';
 import { numel, shapeStr } from '../util/shape.js';
 
@@ -46,6 +47,12 @@ export class ParamStore {
     return t;
   }
 
+  /** Keeps a quantized matrix (its block storage) with the model's tensors. */
+  addQuantized(q: QuantizedMatrix): QuantizedMatrix {
+    this.add(q.data);
+    return q;
+  }
+
   dispose(): void {
     for (const t of this.tensors) t.dispose();
     this.tensors.length = 0;
@@ -64,6 +71,8 @@ export class WeightReader {
     readonly prefix: string,
     /** What the checkpoint should be, for error messages ("a T5 encoder"). */
     readonly what: string,
+    /** matrix() keeps block-quantized matrices quantized (default) instead of expanding them. */
+    readonly keepQuantized = true,
   ) {}
 
   has(key: string): boolean {
@@ -79,7 +88,7 @@ export class WeightReader {
     return this.src.info(full).shape;
   }
 
-  private check(key: string, shape: readonly number[]): void {
+  check(key: string, shape: readonly number[]): void {
     const s = this.shape(key);
     if (s.length !== shape.length || s.some((d, i) => d !== shape[i]))
       throw new WeightError(
@@ -120,6 +129,51 @@ export class WeightReader {
       t = this.be.tensor(v, shape, dtype);
     }
     return this.store.add(this.be.keep(t));
+  }
+
+  /**
+   * A weight matrix [N, K]: kept in its ggml block format when the source stores it block-quantized
+   * (GGUF) and `keepQuantized` is on (the matmul kernels decode it as they go), else as load() makes it.
+   */
+  matrix(
+    key: string,
+    shape: readonly [number, number],
+    opts: { dtype?: ComputeDType } = {},
+  ): Tensor | QuantizedMatrix {
+    return this.matrixRows([key], [shape], opts);
+  }
+
+  /** concatRows() for weight matrices: all parts quantized in one type stay quantized, concatenated. */
+  matrixRows(
+    keys: string[],
+    shapes: (readonly [number, number])[],
+    opts: { dtype?: ComputeDType } = {},
+  ): Tensor | QuantizedMatrix {
+    const full = keys.map((k) => this.prefix + k);
+    const types = new Set(full.map((k) => (this.src.has(k) ? this.src.info(k).dtype : '')));
+    const type = [...types][0]!;
+    if (this.keepQuantized && this.src.readQuantized && types.size === 1 && isQuantType(type)) {
+      keys.forEach((k, i) => {
+        this.check(k, shapes[i]!);
+      });
+      const parts = full.map((k) => this.src.readQuantized!(k).bytes);
+      const bytes = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
+      let o = 0;
+      for (const p of parts) {
+        bytes.set(p, o);
+        o += p.length;
+      }
+      const words = bytesToWords(bytes);
+      const rows = shapes.reduce((a, s) => a + s[0], 0);
+      const data = this.be.keep(this.be.tensor(words, [words.length], 'u32'));
+      return this.store.addQuantized(new QuantizedMatrix(type, [rows, shapes[0]![1]], data));
+    }
+    if (keys.length === 1) return this.load(keys[0]!, shapes[0]!, opts);
+    return this.concatRows(
+      keys,
+      shapes.map((s) => [...s]),
+      opts.dtype,
+    );
   }
 
   /** Uploads host values computed from several tensors (e.g. a fused q|k|v matrix). */

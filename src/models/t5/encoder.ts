@@ -5,6 +5,7 @@
 // overflow f16, which is also why Hugging Face keeps `wo` in f32 (done here for f16 compute too).
 // Module tree mirrors the checkpoint keys (encoder.block.N.layer.{0,1}....).
 import type { Backend } from '../../backend.js';
+import type { QuantizedMatrix } from '../../quant/quantized-matrix.js';
 import type { Tensor } from '../../tensor.js';
 import { expectFamily } from '../detect.js';
 import { HeadSplitter } from '../heads.js';
@@ -12,15 +13,23 @@ import { type ComputeDType, ParamStore, WeightReader, type WeightSource } from '
 import { type T5Config, t5Config } from './config.js';
 import { positionBias } from './relative-position.js';
 
+/** A weight matrix: dense, or kept in its GGUF block format (decoded by the matmul kernels). */
+type Matrix = Tensor | QuantizedMatrix;
+
 interface T5Block {
   layer: [
-    { layer_norm: Tensor; SelfAttention: { qkv: Tensor; o: Tensor } },
-    { layer_norm: Tensor; DenseReluDense: { wi_0: Tensor; wi_1: Tensor; wo: Tensor } },
+    { layer_norm: Tensor; SelfAttention: { qkv: Matrix; o: Matrix } },
+    { layer_norm: Tensor; DenseReluDense: { wi_0: Matrix; wi_1: Matrix; wo: Matrix } },
   ];
 }
 
 export interface T5LoadOptions {
   dtype?: ComputeDType;
+  /**
+   * Matrices stored block-quantized (a GGUF encoder): 'keep' (default) leaves them quantized on the
+   * device (T5-XXL at Q8_0 takes ~5 GB instead of ~9.5 GB in f16); 'dequantize' expands them at load.
+   */
+  quantized?: 'keep' | 'dequantize';
   /** Values from a config.json; shapes decide the rest. */
   config?: Record<string, unknown>;
 }
@@ -72,7 +81,7 @@ export class T5Encoder {
           {
             layer_norm: r.load(`${p}0.layer_norm.weight`, [d], f32),
             SelfAttention: {
-              qkv: r.concatRows(
+              qkv: r.matrixRows(
                 [`${a}q.weight`, `${a}k.weight`, `${a}v.weight`],
                 [
                   [inner, d],
@@ -80,15 +89,15 @@ export class T5Encoder {
                   [inner, d],
                 ],
               ),
-              o: r.load(`${a}o.weight`, [d, inner]),
+              o: r.matrix(`${a}o.weight`, [d, inner]),
             },
           },
           {
             layer_norm: r.load(`${p}1.layer_norm.weight`, [d], f32),
             DenseReluDense: {
-              wi_0: r.load(`${f}wi_0.weight`, [c.d_ff, d]),
-              wi_1: r.load(`${f}wi_1.weight`, [c.d_ff, d]),
-              wo: r.load(`${f}wo.weight`, [d, c.d_ff], f32),
+              wi_0: r.matrix(`${f}wi_0.weight`, [c.d_ff, d]),
+              wi_1: r.matrix(`${f}wi_1.weight`, [c.d_ff, d]),
+              wo: r.matrix(`${f}wo.weight`, [d, c.d_ff], f32),
             },
           },
         ],
@@ -104,7 +113,8 @@ export class T5Encoder {
     const dtype = opts.dtype ?? 'f32';
     const store = new ParamStore();
     try {
-      return new T5Encoder(be, config, dtype, new WeightReader(be, src, dtype, store, '', 'a T5 encoder'));
+      const r = new WeightReader(be, src, dtype, store, '', 'a T5 encoder', opts.quantized !== 'dequantize');
+      return new T5Encoder(be, config, dtype, r);
     } catch (e) {
       store.dispose();
       throw e;
