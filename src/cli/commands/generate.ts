@@ -14,12 +14,14 @@ import { generateFlux } from './generate-flux.js';
 
 const usage = `usage: toma generate --model ORG/NAME|DIR --prompt TEXT [options]  (a FLUX.1 model)
        toma generate --model-dir DIR --prompt TEXT [options]
-       toma generate --checkpoint flux1-schnell.safetensors --prompt TEXT [--ae FILE] [--clip DIR] [--t5 DIR]
+       toma generate --checkpoint flux1-schnell.safetensors|FILE.gguf --prompt TEXT [--ae FILE] [--clip DIR] [--t5 DIR|FILE.gguf]
        toma generate [--class NAME|INDEX[,...]] [options]              (the embedded model)
 
 FLUX.1 (schnell or dev, told apart by the guidance embedder): a diffusers-layout folder (transformer/,
 text_encoder/, text_encoder_2/, vae/, tokenizer/, tokenizer_2/) or the single-file release with ae.safetensors
-and the encoder folders beside it or given. Components load one at a time and are freed after use.
+and the encoder folders beside it or given. The transformer (and the T5 encoder) may be GGUF files (e.g.
+flux1-dev-Q4_K.gguf, made by \`toma quantize\` or downloaded): their matrices stay quantized on the
+device. Components load one at a time and are freed after use.
   --model        a Hugging Face repo id (e.g. black-forest-labs/FLUX.1-schnell: downloaded into the
                  Hugging Face cache, HF_HOME / HF_TOKEN / HF_HUB_OFFLINE honoured; docs/hub.md) or a folder
   --prompt       the text (required)
