@@ -144,7 +144,20 @@ export class CpuBackend extends Backend {
     K: number,
     outShape: Shape,
   ): Tensor {
-    const y = cpuMatmul(this.fast, this.data(x), this.data(w), M, N, K, {
+    return this.matmulDense(x, this.data(w), o, M, N, K, outShape);
+  }
+
+  /** y = act(x · wᵀ + bias) * gate + residual with w as host values (both matmul entry points). */
+  private matmulDense(
+    x: Tensor,
+    w: Float32Array,
+    o: MatmulOptions,
+    M: number,
+    N: number,
+    K: number,
+    outShape: Shape,
+  ): Tensor {
+    const y = cpuMatmul(this.fast, this.data(x), w, M, N, K, {
       bias: o.bias && this.data(o.bias),
       activation: o.activation,
       gate: o.gate && this.data(o.gate),
@@ -170,16 +183,7 @@ export class CpuBackend extends Backend {
     const bytes = new Uint8Array(words.buffer, words.byteOffset, N * w.rowBytes);
     let dense = dequantize(w.type, bytes, N * K);
     if (x.dtype === 'f16') dense = roundToF16(dense);
-    const y = cpuMatmul(this.fast, this.data(x), dense, M, N, K, {
-      bias: o.bias && this.data(o.bias),
-      activation: o.activation,
-      gate: o.gate && this.data(o.gate),
-      gateRows: o.gate?.dim(0),
-      gateStride: o.gate?.dim(1),
-      gateColumn: o.gateColumn,
-      residual: o.residual && this.data(o.residual),
-    });
-    return this.wrap(y, outShape, x.dtype);
+    return this.matmulDense(x, dense, o, M, N, K, outShape);
   }
 
   protected attentionImpl(

@@ -121,6 +121,22 @@ export interface TensorReader {
   readF16Bits(key: string): Uint16Array;
 }
 
+/** The entry of `key` in the shard an index maps it to, or the index's 'index-missing-tensor' error. */
+export function shardTensor(
+  index: string,
+  key: string,
+  shard: string,
+  tensors: ReadonlyMap<string, TensorInfo>,
+): TensorInfo {
+  const info = tensors.get(key);
+  if (!info)
+    throw new SafetensorsError(
+      `${index}: index maps ${quoteForMessage(key)} to ${quoteForMessage(shard)}, which does not contain it`,
+      'index-missing-tensor',
+    );
+  return info;
+}
+
 /**
  * Refuses to read a tensor that one typed array cannot hold (a valid file may declare terabytes; a
  * sparse one even has them): a clean message instead of "Invalid typed array length". Callers that

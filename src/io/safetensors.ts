@@ -7,7 +7,6 @@
 import { closeSync, readdirSync, readSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { f32ToBf16Bits, f32ToF16Bits } from '../util/f16.js';
-import { quoteForMessage } from './json-strict.js';
 import { writeAllSync, writeFileVia } from './output.js';
 import { describeFsError, InputFileError, openRegularFile, statPath } from './regular-file.js';
 import {
@@ -15,6 +14,7 @@ import {
   headerLength,
   parseHeader,
   SafetensorsError,
+  shardTensor,
   type TensorInfo,
   TensorMapReader,
 } from './safetensors-format.js';
@@ -86,13 +86,7 @@ export class Checkpoint extends TensorMapReader {
         }
         named.set(shard, s);
       }
-      const info = s.get(key);
-      if (!info)
-        throw new SafetensorsError(
-          `${path}: index maps ${quoteForMessage(key)} to ${quoteForMessage(shard)}, which does not contain it`,
-          'index-missing-tensor',
-        );
-      tensors.set(key, info);
+      tensors.set(key, shardTensor(path, key, shard, s));
     }
     return new Checkpoint(tensors, index.metadata, path, sizes);
   }

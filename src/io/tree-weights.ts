@@ -11,6 +11,7 @@ import {
   headerLength,
   parseHeader,
   SafetensorsError,
+  shardTensor,
   type TensorInfo,
   TensorMapReader,
 } from './safetensors-format.js';
@@ -93,13 +94,7 @@ export class TreeCheckpoint extends TensorMapReader {
         shards.set(file, s);
         files.set(file, f);
       }
-      const info = s.get(key);
-      if (!info)
-        throw new SafetensorsError(
-          `${path}: index maps ${quoteForMessage(key)} to ${quoteForMessage(shard)}, which does not contain it`,
-          'index-missing-tensor',
-        );
-      tensors.set(key, info);
+      tensors.set(key, shardTensor(path, key, shard, s));
     }
     return new TreeCheckpoint(tensors, index.metadata, path, files);
   }
