@@ -5,85 +5,31 @@
 // before the finished state, and that a browser without WebGPU gets a plain message.
 // The screenshot goes to out/web-demo.png, and to docs/screenshot.png with TOMA_UPDATE_SCREENSHOT=1.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import type { BrowserContext, Page } from 'playwright-core';
-import type { PreviewServer } from 'vite';
+import type { Page } from 'playwright-core';
+import { browserSkip, chromiumPath, type DemoBrowser, openDemo, pageWithErrors, root } from './chromium.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-const configFile = join(root, 'web/vite.config.ts');
-const chromiumPath = process.env.TOMA_CHROMIUM ?? '/usr/bin/chromium';
-const required = process.env.TOMA_REQUIRE_GPU === '1';
-// vite and playwright-core are dev dependencies: a production install (the GPU machine's pack) has neither.
-const devDeps = ['vite', 'playwright-core'].every((m) => {
-  try {
-    createRequire(import.meta.url).resolve(m);
-    return true;
-  } catch {
-    return false;
-  }
-});
-const skip = !devDeps
-  ? 'the dev dependencies vite and playwright-core are not installed (npm install without --omit=dev)'
-  : existsSync(chromiumPath) || required
-    ? false
-    : `no Chromium at ${chromiumPath}: install Debian's chromium package (TOMA_REQUIRE_GPU=1 makes this a failure)`;
-if (skip) console.warn(`browser demo test skipped: ${skip}`);
-
-// Headless WebGPU on SwiftShader; the network is closed, so nothing may phone home.
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-dev-shm-usage',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-webgpu-adapter=swiftshader',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
+const skip = browserSkip('browser demo test');
 
 describe('browser demo (web/)', { skip }, () => {
-  let server: PreviewServer;
+  let demo: DemoBrowser;
   let url: string;
-  let context: BrowserContext;
-  let profile: string;
 
   before(async () => {
     assert.ok(existsSync(chromiumPath), `no Chromium at ${chromiumPath} (TOMA_REQUIRE_GPU=1 requires it)`);
-    const { build, preview } = await import('vite');
-    const { chromium } = await import('playwright-core');
-    await build({ configFile, logLevel: 'warn' });
-    server = await preview({ configFile, logLevel: 'warn', preview: { port: 0, open: false } });
-    url = server.resolvedUrls?.local[0] ?? '';
+    demo = await openDemo({ viewport: { width: 1000, height: 1400 } });
+    url = demo.url;
     assert.match(url, /^http:\/\/(127\.0\.0\.1|localhost):\d+\/$/, 'the preview server reports its URL');
-    profile = mkdtempSync(join(tmpdir(), 'toma-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: FLAGS,
-      viewport: { width: 1000, height: 1400 },
-    });
   });
 
   after(async () => {
-    await context?.close();
-    await server?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
+    await demo?.close();
   });
 
   async function open(init?: () => void): Promise<{ page: Page; errors: string[] }> {
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
+    const { page, errors } = await pageWithErrors(demo.context);
     if (init) await page.addInitScript(init);
     await page.goto(url);
     return { page, errors };

@@ -3,79 +3,30 @@
 // what it found and the adapter limits the model needs, and one small image is generated with dense
 // and ToMA through the worker that reads the files tensor by tensor.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import type { BrowserContext } from 'playwright-core';
-import type { PreviewServer } from 'vite';
 import { pipelinePreset } from '../../src/pipeline/flux-presets.js';
 import { ggufFolderFrom } from '../pipeline/gguf-folder.js';
 import { tinyFolder, tmp } from '../pipeline/tiny-folder.js';
+import { browserSkip, type DemoBrowser, openDemo, pageWithErrors } from './chromium.js';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '../../..');
-const configFile = join(root, 'web/vite.config.ts');
-const chromiumPath = process.env.TOMA_CHROMIUM ?? '/usr/bin/chromium';
-const required = process.env.TOMA_REQUIRE_GPU === '1';
-const devDeps = ['vite', 'playwright-core'].every((m) => {
-  try {
-    createRequire(import.meta.url).resolve(m);
-    return true;
-  } catch {
-    return false;
-  }
-});
-const skip = !devDeps
-  ? 'the dev dependencies vite and playwright-core are not installed'
-  : existsSync(chromiumPath) || required
-    ? false
-    : `no Chromium at ${chromiumPath}: install Debian's chromium package (TOMA_REQUIRE_GPU=1 makes this a failure)`;
-if (skip) console.warn(`browser FLUX.1 test skipped: ${skip}`);
-
-const FLAGS = [
-  '--no-sandbox',
-  '--disable-dev-shm-usage',
-  '--enable-unsafe-webgpu',
-  '--enable-features=Vulkan',
-  '--use-webgpu-adapter=swiftshader',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-  '--disable-quic',
-];
+const skip = browserSkip('browser FLUX.1 test');
 
 describe('browser demo: FLUX.1 from disk', { skip }, () => {
-  let server: PreviewServer;
-  let url: string;
-  let context: BrowserContext;
-  let profile: string;
+  let demo: DemoBrowser;
   let outDir: string;
 
   before(async () => {
-    const { build, preview } = await import('vite');
-    const { chromium } = await import('playwright-core');
     // its own output folder, so the demo test's build is never replaced under it
     outDir = mkdtempSync(join(tmpdir(), 'toma-web-flux-'));
-    const inline = { configFile, logLevel: 'warn' as const, build: { outDir, emptyOutDir: true } };
-    await build(inline);
-    server = await preview({ ...inline, preview: { port: 0, open: false } });
-    url = server.resolvedUrls?.local[0] ?? '';
-    profile = mkdtempSync(join(tmpdir(), 'toma-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: chromiumPath,
-      headless: true,
-      args: FLAGS,
-      viewport: { width: 1000, height: 1600 },
-    });
+    demo = await openDemo({ outDir, viewport: { width: 1000, height: 1600 } });
   });
 
   after(async () => {
-    await context?.close();
-    await server?.close();
-    for (const d of [profile, outDir]) if (d) rmSync(d, { recursive: true, force: true });
+    await demo?.close();
+    if (outDir) rmSync(outDir, { recursive: true, force: true });
   });
 
   it('opens a folder with a Q8_0 GGUF transformer, states the limits it needs, and generates', async () => {
@@ -85,13 +36,8 @@ describe('browser demo: FLUX.1 from disk', { skip }, () => {
       pipelinePreset('tiny').transformer,
       1,
     );
-    const page = await context.newPage();
-    const errors: string[] = [];
-    page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => {
-      if (m.type() === 'error') errors.push(m.text());
-    });
-    await page.goto(url);
+    const { page, errors } = await pageWithErrors(demo.context);
+    await page.goto(demo.url);
     await page.waitForSelector('body[data-state="ready"], body[data-state="error"]', { timeout: 60_000 });
     assert.equal(await page.getAttribute('body', 'data-state'), 'ready', errors.join('; '));
     assert.equal(await page.isDisabled('#source option[value="flux"]'), true, 'nothing opened yet');
