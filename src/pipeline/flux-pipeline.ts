@@ -340,8 +340,7 @@ export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipel
               batch: B,
               imageTokens: N,
               textTokens: L,
-              quantScratch:
-                comps.transformerWeightBytes(2) !== undefined && dequantizesWholeMatrices(be as never),
+              quantScratch: comps.transformerWeightBytes(2) !== undefined && dequantizesWholeMatrices(be),
             },
             o.maxDeviceBytes,
           );

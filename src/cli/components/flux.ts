@@ -31,15 +31,15 @@ export const flux: ForwardComponent = {
       const dim = (k: string, i: number) => (inputs.has(k) ? (inputs.info(k).shape[i] ?? 0) : 0);
       const [B, N, Lt] = [dim('in.img', 0), dim('in.img', 1), dim('in.txt', 1)];
       const valueBytes = dtype === 'f16' && be.name === 'webgpu' ? 2 : 4;
+      const weights = storedWeightBytes(ck, config, valueBytes);
       const size = {
         valueBytes,
         batch: B,
         imageTokens: N,
         textTokens: Lt,
-        weights: storedWeightBytes(ck, config, valueBytes),
-        quantScratch: false,
+        weights,
+        quantScratch: weights !== undefined && dequantizesWholeMatrices(be),
       };
-      size.quantScratch = size.weights !== undefined && dequantizesWholeMatrices(be as never);
       const need = fluxForwardNeed(config, size, `this forward (batch ${B}, ${N} + ${Lt} tokens, ${dtype})`);
       const note = checkMemory(need, budgetOf(be));
       if (note) log(note);

@@ -1,6 +1,7 @@
 // What a Flux transformer run needs in memory, estimated from the config and the run's sizes before
 // anything is loaded: the parameters in the compute dtype plus the largest activations of one block
 // (attention is computed in row blocks on every backend, so no L x L matrix is held).
+import type { Backend } from '../../backend.js';
 import { ggmlBytes, isQuantType } from '../../quant/ggml-types.js';
 import { bytesText, MemoryLimitError, type MemoryNeed } from '../limits.js';
 import type { WeightSource } from '../weights.js';
@@ -25,8 +26,9 @@ export interface FluxRunSize {
 }
 
 /** Whether a backend decodes a whole quantized matrix before multiplying (the CPU; WebGPU's 'dequantize' path). */
-export function dequantizesWholeMatrices(be: { name: string; paths?: { quantMatmul?: string } }): boolean {
-  return be.name === 'cpu' || be.paths?.quantMatmul !== 'fused';
+export function dequantizesWholeMatrices(be: Backend): boolean {
+  const paths = (be as { paths?: { quantMatmul?: string } }).paths; // WebGPU's kernel paths
+  return be.name === 'cpu' || paths?.quantMatmul !== 'fused';
 }
 
 /**
