@@ -7,6 +7,9 @@
 //   const [image] = await pipe('green-meadow', { seed: 1 });
 //   await image.save('meadow.png');
 //
+// FLUX.1 (safetensors or GGUF; FluxTextToImage.run takes maxDeviceBytes for the memory plan) comes from
+// TextToImagePipeline.fromPretrained(folder or repo id). The HTTP server is 'toma-webgpu/serve'.
+//
 // The engine underneath (backends, models, methods, caches) for those who compose their own loops.
 
 // the pipeline
@@ -41,9 +44,12 @@ export { type CacheDecisions, fullSteps, type StepCache } from './cache/step-cac
 export { CpuBackend } from './cpu/backend.js';
 export { GpuBackend, type GpuBackendOptions } from './gpu/backend.js';
 export { NoAdapterError } from './gpu/device.js';
+// quantized weights (GGUF): reading, writing, converting (what `toma quantize` runs)
+export { GgufBytes, GgufError, GgufFile, type GgufTensorToWrite, writeGguf } from './io/gguf.js';
 export { encodePng, encodePngAsync } from './io/png.js';
 export { parseSafetensors, SafetensorsBytes } from './io/safetensors-bytes.js';
 export { SafetensorsError, type TensorReader } from './io/safetensors-format.js';
+export { openWeightFile, type WeightFile } from './io/weight-file.js';
 export type { AttentionPattern, TokenReducer } from './merge/hooks.js';
 export { createReducer } from './merge/reducers.js';
 export type { ChosenDestinations } from './merge/toma-reducer.js';
@@ -68,4 +74,9 @@ export {
   type MethodSetup,
   parseConfig as parseMethodConfig,
 } from './pipeline/methods.js';
+export { CONVERT_TYPES, type ConvertOptions, type ConvertType, convertToGguf } from './quant/convert.js';
+export { dequantize } from './quant/dequant.js';
+export { GGML_TYPES, type GgmlTypeName, QUANT_TYPES, type QuantTypeName } from './quant/ggml-types.js';
+export { quantize } from './quant/quantize.js';
+export { QuantizedMatrix } from './quant/quantized-matrix.js';
 export { type DType, Tensor } from './tensor.js';
