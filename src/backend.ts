@@ -923,9 +923,11 @@ export abstract class Backend {
   ): Tensor;
 
   /**
-   * 2-D convolution, stride 1, zero "same" padding, channels-last: x [B, H, W, Cin], weight
-   * [Cout, KH, KW, Cin] (PyTorch's [Cout, Cin, KH, KW] permuted; see convWeightToOHWI), odd KH and KW.
-   * Returns [B, H', W', Cout] (H' = 2H and W' = 2W with `upsample`, else H and W) =
+   * 2-D convolution, channels-last: x [B, H, W, Cin], weight [Cout, KH, KW, Cin] (PyTorch's
+   * [Cout, Cin, KH, KW] permuted; see convWeightToOHWI), odd KH and KW; zero "same" padding and stride 1
+   * unless `padding` / `stride` say otherwise (then the output side is
+   * floor((in + before + after - K) / stride) + 1, PyTorch's rule).
+   * Returns [B, H', W', Cout] (H' = 2H and W' = 2W with `upsample`, else H and W at stride 1) =
    * conv(upsample?(x)) + bias + residual, then ReLU with `relu`. `upsample` reads x through a nearest-neighbour 2x upsampling
    * without materialising it. `top` / `bottom` [B, p, W, Cin] hold the input rows just above and below
    * x, used instead of zero padding (row bands of a larger image); p = ceil((KH-1)/2 / (upsample ? 2 : 1)).
@@ -945,7 +947,32 @@ export abstract class Backend {
     if (KH % 2 !== 1 || KW % 2 !== 1)
       throw new RangeError(`${op}(): kernel ${KH}x${KW} must have odd sizes (same padding)`);
     const up = opts.upsample ? 2 : 1;
-    const outShape = [B, H * up, W * up, Cout];
+    const stride = opts.stride ?? 1;
+    if (stride !== 1 && stride !== 2) throw new RangeError(`${op}(): stride must be 1 or 2, got ${stride}`);
+    if (opts.padding) {
+      const { before, after } = opts.padding;
+      if (KH !== KW) throw new RangeError(`${op}(): padding is for square kernels, got ${KH}x${KW}`);
+      for (const [what, v] of [
+        ['before', before],
+        ['after', after],
+      ] as const)
+        if (!Number.isInteger(v) || v < 0 || v >= KH)
+          throw new RangeError(`${op}(): padding.${what} must be an integer in [0, ${KH}), got ${v}`);
+      if (stride === 1 && before + after !== KH - 1)
+        throw new RangeError(
+          `${op}(): with stride 1 the padding must keep the size (before + after = ${KH - 1}), got ${before} + ${after}`,
+        );
+    }
+    const pad = convPadding(KH, KW, opts.padding);
+    if ((stride === 2 || opts.padding) && (opts.upsample || opts.top || opts.bottom))
+      throw new RangeError(`${op}(): stride 2 and padding do not combine with upsample or top/bottom rows`);
+    const Ho = convOutSize(H * up, KH, stride, pad.h);
+    const Wo = convOutSize(W * up, KW, stride, pad.w);
+    if (Ho < 1 || Wo < 1)
+      throw new RangeError(
+        `${op}(): a ${H}x${W} input is too small for a ${KH}x${KW} kernel with this padding`,
+      );
+    const outShape = [B, Ho, Wo, Cout];
     if (opts.bias) {
       this.float(opts.bias, op, 'bias', x.dtype);
       this.expectShape(opts.bias, [Cout], op, 'bias');
@@ -1061,6 +1088,41 @@ export interface Conv2dOptions {
   top?: Tensor;
   /** Input rows just below x, [B, p, W, Cin]. */
   bottom?: Tensor;
+  /**
+   * 2 for a strided (downsampling) convolution: out[oy, ox] reads in[2 oy + ky - before, 2 ox + kx - before].
+   * Default 1. Neither stride 2 nor `padding` combines with upsample or top/bottom.
+   */
+  stride?: 1 | 2;
+  /**
+   * Zero padding before (top, left) and after (bottom, right) the input, the same on both axes.
+   * Default (K - 1) / 2 on each side ("same"); with stride 1 before + after must be K - 1. The output
+   * side is floor((in + before + after - K) / stride) + 1. Diffusers' VAE encoder downsamples with
+   * { before: 0, after: 1 }.
+   */
+  padding?: { before: number; after: number };
+}
+
+/** The zero padding of a convolution along each axis (Conv2dOptions.padding with its default). */
+export function convPadding(
+  kh: number,
+  kw: number,
+  padding?: { before: number; after: number },
+): { h: { before: number; after: number }; w: { before: number; after: number } } {
+  if (padding) return { h: padding, w: padding };
+  return {
+    h: { before: (kh - 1) / 2, after: (kh - 1) / 2 },
+    w: { before: (kw - 1) / 2, after: (kw - 1) / 2 },
+  };
+}
+
+/** Output side of a convolution over `size` input positions. */
+export function convOutSize(
+  size: number,
+  k: number,
+  stride: number,
+  pad: { before: number; after: number },
+): number {
+  return Math.floor((size + pad.before + pad.after - k) / stride) + 1;
 }
 
 export interface GroupNormAffine {

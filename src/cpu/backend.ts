@@ -344,6 +344,8 @@ export class CpuBackend extends Backend {
         top: o.top && this.data(o.top),
         bottom: o.bottom && this.data(o.bottom),
         padRows: convPadRows(KH, o.upsample ? 2 : 1),
+        stride: o.stride,
+        padding: o.padding,
       },
     );
     return this.wrap(y, outShape, x.dtype);

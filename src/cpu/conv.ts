@@ -1,4 +1,4 @@
-// Reference 2-D convolution (channels-last, stride 1, same padding, optional fused nearest 2x
+// Reference 2-D convolution (channels-last, stride 1 or 2, same or given zero padding, optional fused nearest 2x
 // upsampling, explicit rows above/below and ReLU) and nearest upsampling, accumulating in f64.
 
 export interface Conv2dRefShape {
@@ -21,6 +21,10 @@ export interface Conv2dRefOptions {
   top?: Float32Array;
   bottom?: Float32Array;
   padRows?: number;
+  /** 1 or 2 (not with upsample or top/bottom). */
+  stride?: number;
+  /** Zero padding before (top/left) and after (bottom/right); default (K - 1) / 2 per axis. */
+  padding?: { before: number; after: number };
 }
 
 /** x [B, H, W, Cin], w [Cout, KH, KW, Cin] -> [B, H', W', Cout]. */
@@ -32,10 +36,13 @@ export function conv2dRef(
 ): Float32Array {
   const { B, H, W, Cin, Cout, KH, KW } = s;
   const up = o.upsample ? 2 : 1;
-  const Ho = H * up;
-  const Wo = W * up;
-  const ph = (KH - 1) / 2;
-  const pw = (KW - 1) / 2;
+  const st = o.stride ?? 1;
+  const ph = o.padding?.before ?? (KH - 1) / 2;
+  const pw = o.padding?.before ?? (KW - 1) / 2;
+  const Hu = H * up;
+  const Wu = W * up;
+  const Ho = Math.floor((Hu + ph + (o.padding?.after ?? ph) - KH) / st) + 1;
+  const Wo = Math.floor((Wu + pw + (o.padding?.after ?? pw) - KW) / st) + 1;
   const p = o.padRows ?? 0;
   const out = new Float32Array(B * Ho * Wo * Cout);
   // the input row r (may be outside [0, H)) of batch b, or null for zero padding
@@ -52,13 +59,13 @@ export function conv2dRef(
         for (let co = 0; co < Cout; co++) {
           let acc = o.bias ? o.bias[co]! : 0;
           for (let ky = 0; ky < KH; ky++) {
-            const iy = oy + ky - ph;
+            const iy = oy * st + ky - ph;
             const src = row(b, Math.floor(iy / up));
             if (!src) continue;
             const [arr, rowBase] = src;
             for (let kx = 0; kx < KW; kx++) {
-              const ix = ox + kx - pw;
-              if (ix < 0 || ix >= Wo) continue;
+              const ix = ox * st + kx - pw;
+              if (ix < 0 || ix >= Wu) continue;
               const xb = rowBase + Math.floor(ix / up) * Cin;
               const wb = ((co * KH + ky) * KW + kx) * Cin;
               for (let ci = 0; ci < Cin; ci++) acc += arr[xb + ci]! * w[wb + ci]!;

@@ -1,5 +1,5 @@
 // Launcher for the implicit-GEMM 2-D convolution (conv2d.wgsl), channels-last.
-import { type Conv2dOptions, convPadRows } from '../backend.js';
+import { type Conv2dOptions, convPadding, convPadRows } from '../backend.js';
 import type { GpuBackend } from '../gpu/backend.js';
 import type { Tensor } from '../tensor.js';
 import type { Shape } from '../util/shape.js';
@@ -8,8 +8,8 @@ export function conv2d(be: GpuBackend, x: Tensor, w: Tensor, o: Conv2dOptions, o
   const [B, H, W, Cin] = x.shape as [number, number, number, number];
   const [Cout, KH, KW] = w.shape as [number, number, number, number];
   const up = o.upsample ? 2 : 1;
-  const Ho = H * up;
-  const Wo = W * up;
+  const [, Ho, Wo] = outShape as [number, number, number, number];
+  const pad = convPadding(KH, KW, o.padding);
   const M = B * Ho * Wo;
   const K = KH * KW * Cin;
   const y = be.alloc(outShape, x.dtype);
@@ -19,6 +19,7 @@ export function conv2d(be: GpuBackend, x: Tensor, w: Tensor, o: Conv2dOptions, o
       T: x.dtype,
       F16: x.dtype === 'f16',
       UP: up,
+      STRIDE: o.stride ?? 1,
       BIAS: !!o.bias,
       RESIDUAL: !!o.residual,
       RELU: !!o.relu,
@@ -35,8 +36,8 @@ export function conv2d(be: GpuBackend, x: Tensor, w: Tensor, o: Conv2dOptions, o
       KW,
       Ho,
       Wo,
-      { i: (KH - 1) / 2 },
-      { i: (KW - 1) / 2 },
+      { i: pad.h.before },
+      { i: pad.w.before },
       { i: convPadRows(KH, up) },
     ],
     buffers: [

@@ -1,4 +1,5 @@
-// 2-D convolution as an implicit GEMM on SIMT cores, channels-last, stride 1, same padding:
+// 2-D convolution as an implicit GEMM on SIMT cores, channels-last, stride 1 or 2 (STRIDE), zero
+// padding ph / pw before the input (after it: whatever the output size implies):
 //   y[m, co] = bias[co] + sum_k A[m, k] * w[co, k] (+ residual[m, co])
 // with m = (b, oy, ox) over the output and k = (ky, kx, ci), so w [Cout, KH, KW, Cin] is the [N, K]
 // operand of matmul_simt and A is gathered from x on the fly: zero padding, optional nearest 2x
@@ -13,6 +14,7 @@ enable f16;
 
 alias T = {{T}};
 const UP: i32 = {{UP}};
+const STRIDE: u32 = {{STRIDE}}u;
 const BM: u32 = 64u;
 const BN: u32 = 64u;
 const BK: u32 = 16u;
@@ -60,10 +62,10 @@ fn floorDiv(a: i32) -> i32 {
 
 /** The input value at output pixel (b, oy, ox) shifted by tap (ky, kx), channel ci; 0 in the padding. */
 fn gatherA(b: u32, oy: u32, ox: u32, ky: u32, kx: u32, ci: u32) -> f32 {
-  let ix = i32(ox + kx) - p.pw;
-  if (ix < 0 || ix >= i32(p.Wo)) { return 0.0; }
+  let ix = i32(ox * STRIDE + kx) - p.pw;
+  if (ix < 0 || ix >= i32(p.W) * UP) { return 0.0; }
   let sx = u32(ix / UP);
-  let ry = floorDiv(i32(oy + ky) - p.ph);
+  let ry = floorDiv(i32(oy * STRIDE + ky) - p.ph);
   let H = i32(p.H);
   if (ry >= 0 && ry < H) { return f32(x[((b * p.H + u32(ry)) * p.W + sx) * p.Cin + ci]); }
 #if TOP

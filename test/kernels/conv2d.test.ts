@@ -58,6 +58,49 @@ describe('conv2d: CPU reference', () => {
       assertClose(got, whole, 1e-6, `bands upsample=${upsample}`);
     }
   });
+  it('stride 2 with same padding keeps every other output of the stride-1 convolution', async () => {
+    const r = rng();
+    for (const [H, W, K] of [
+      [7, 6, 3],
+      [8, 5, 1],
+      [5, 9, 5],
+    ] as const) {
+      const x = cpu.tensor(r.normals(2 * H * W * 3), [2, H, W, 3]);
+      const w = cpu.tensor(r.normals(4 * K * K * 3), [4, K, K, 3]);
+      const bias = cpu.tensor(r.normals(4), [4]);
+      const full = await cpu.conv2d(x, w, { bias }).read();
+      const y = cpu.conv2d(x, w, { bias, stride: 2 });
+      const [Ho, Wo] = [Math.ceil(H / 2), Math.ceil(W / 2)];
+      assert.deepEqual(y.shape, [2, Ho, Wo, 4]);
+      const want = new Float32Array(2 * Ho * Wo * 4);
+      for (let b = 0; b < 2; b++)
+        for (let oy = 0; oy < Ho; oy++)
+          for (let ox = 0; ox < Wo; ox++)
+            for (let c = 0; c < 4; c++)
+              want[((b * Ho + oy) * Wo + ox) * 4 + c] = full[((b * H + 2 * oy) * W + 2 * ox) * 4 + c]!;
+      assertClose(await y.read(), want, 1e-6, `stride 2 ${H}x${W} k${K}`);
+    }
+  });
+  it('padding { before: 0, after: 1 } with stride 2 is the VAE encoder downsampler (pad right/bottom, conv)', async () => {
+    // PyTorch: F.pad(x, (0, 1, 0, 1)) then a 3x3 conv, stride 2, no padding: out = floor((H - 2) / 2) + 1
+    const x = cpu.tensor(
+      Array.from({ length: 5 * 4 }, (_, i) => i + 1),
+      [1, 5, 4, 1],
+    );
+    const w = cpu.tensor([1, 0, 0, 0, 0, 0, 0, 0, 2], [1, 3, 3, 1]); // in[y, x] + 2 in[y + 2, x + 2]
+    const y = cpu.conv2d(x, w, { stride: 2, padding: { before: 0, after: 1 } });
+    assert.deepEqual(y.shape, [1, 2, 2, 1]);
+    // rows 0..4 of width 4 hold 1..20; (0,0): 1 + 2*11; (0,1): 3 + 2*0 (column 4 is padding); (1,0): 9 + 2*19; (1,1): 11
+    assert.deepEqual([...(await y.read())], [23, 3, 47, 11]);
+  });
+  it('rejects strides and paddings it does not support', () => {
+    const x = cpu.zeros([1, 4, 4, 2]);
+    const w = cpu.zeros([3, 3, 3, 2]);
+    assert.throws(() => cpu.conv2d(x, w, { stride: 3 as 2 }), /stride must be 1 or 2/);
+    assert.throws(() => cpu.conv2d(x, w, { stride: 2, upsample: true }), /do not combine/);
+    assert.throws(() => cpu.conv2d(x, w, { padding: { before: 0, after: 1 } }), /keep the size/);
+    assert.throws(() => cpu.conv2d(x, w, { stride: 2, padding: { before: 3, after: 0 } }), /padding\.before/);
+  });
   it('convWeightToOHWI permutes PyTorch [Cout, Cin, KH, KW]', () => {
     const w = Float32Array.from({ length: 2 * 3 * 3 * 3 }, (_, i) => i);
     const o = convWeightToOHWI(w, 2, 3, 3, 3);
@@ -112,6 +155,26 @@ describe('conv2d kernel vs CPU reference', { skip: noGpu }, () => {
         const plainWant = await cpu.conv2d(xc, wc, { upsample: c.up }).read();
         const plainGot = await gpu!.conv2d(xg, wg, { upsample: c.up }).read();
         assertClose(plainGot, plainWant, TOL[dtype] * 2, 'conv2d without epilogue');
+      });
+    }
+    const strided = [
+      { B: 2, H: 9, W: 6, Cin: 5, Cout: 7, K: 3, padding: undefined },
+      { B: 1, H: 8, W: 11, Cin: 16, Cout: 70, K: 3, padding: { before: 0, after: 1 } },
+      { B: 1, H: 5, W: 5, Cin: 3, Cout: 2, K: 1, padding: undefined },
+    ];
+    for (const c of strided) {
+      it(`${dtype} stride 2 B=${c.B} ${c.H}x${c.W} ${c.Cin}->${c.Cout} k=${c.K} padding=${JSON.stringify(c.padding ?? 'same')}`, async () => {
+        const r = rng();
+        const { B, H, W, Cin, Cout, K, padding } = c;
+        const [xc, xg] = pair(gpu!, r.normals(B * H * W * Cin), [B, H, W, Cin], dtype);
+        const [wc, wg] = pair(gpu!, r.normals(Cout * K * K * Cin, 0, 0.3), [Cout, K, K, Cin], dtype);
+        const [bc, bg] = pair(gpu!, r.normals(Cout), [Cout], dtype);
+        const want = cpu.conv2d(xc, wc, { bias: bc, stride: 2, padding });
+        const [rc, rg] = pair(gpu!, r.normals(want.size), want.shape, dtype);
+        const withRes = await cpu.conv2d(xc, wc, { bias: bc, stride: 2, padding, residual: rc }).read();
+        const got = gpu!.conv2d(xg, wg, { bias: bg, stride: 2, padding, residual: rg });
+        assert.deepEqual(got.shape, want.shape);
+        assertClose(await got.read(), withRes, TOL[dtype] * 2, 'strided conv2d');
       });
     }
     it(`${dtype} upsampleNearest2x`, async () => {
