@@ -8,34 +8,6 @@ export function geluTanh(x: number): number {
   return 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
 }
 
-/** erf in double precision: its Maclaurin series below 3, the continued fraction of erfc above. */
-export function erf(x: number): number {
-  const a = Math.abs(x);
-  if (a < 3) {
-    // 2/sqrt(pi) * sum (-1)^n x^(2n+1) / (n! (2n+1)); terms stay below ~1e4, so ~1e-12 absolute
-    let term = a;
-    let sum = a;
-    const x2 = a * a;
-    for (let n = 1; n < 120; n++) {
-      term *= -x2 / n;
-      const d = term / (2 * n + 1);
-      sum += d;
-      if (Math.abs(d) < 1e-17 * Math.abs(sum)) break;
-    }
-    return Math.sign(x) * (2 / Math.sqrt(Math.PI)) * sum;
-  }
-  // erfc(a) = exp(-a^2)/sqrt(pi) / (a + (1/2)/(a + 1/(a + (3/2)/(a + ...)))), evaluated from the tail
-  let f = a;
-  for (let k = 80; k >= 1; k--) f = a + k / 2 / f;
-  const erfc = Math.exp(-a * a) / Math.sqrt(Math.PI) / f;
-  return Math.sign(x) * (1 - erfc);
-}
-
-/** GELU, exact: x * Phi(x) (PyTorch's default, approximate='none'). */
-export function gelu(x: number): number {
-  return 0.5 * x * (1 + erf(x / Math.SQRT2));
-}
-
 export function silu(x: number): number {
   return x / (1 + Math.exp(-x));
 }
@@ -48,8 +20,6 @@ export function activate(x: number, act: Activation): number {
       return geluTanh(x);
     case 'silu':
       return silu(x);
-    case 'gelu':
-      return gelu(x);
   }
 }
 

@@ -10,7 +10,7 @@ enable f16;
 #endif
 
 alias T = {{T}};
-const ACT: u32 = {{ACT}}u; // 0 none, 1 gelu_tanh, 2 silu, 3 gelu (erf)
+const ACT: u32 = {{ACT}}u; // 0 none, 1 gelu_tanh, 2 silu
 const BM: u32 = 64u;
 const BN: u32 = 64u;
 const BK: u32 = 16u;
@@ -49,22 +49,12 @@ var<workgroup> Ws: array<array<f32, BN>, BK>;
 #include quant_decode
 #endif
 
-// erf by Abramowitz & Stegun 7.1.26 (|error| <= 1.5e-7), for the exact GELU (ACT 3).
-fn erfApprox(x: f32) -> f32 {
-  let a = abs(x);
-  let t = 1.0 / (1.0 + 0.3275911 * a);
-  let poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027 + t * 1.061405429))));
-  return sign(x) * (1.0 - poly * exp(-a * a));
-}
-
 fn activate(v: f32) -> f32 {
   if (ACT == 1u) {
     let c = 0.7978845608028654 * (v + 0.044715 * v * v * v);
     return 0.5 * v * (1.0 + tanh(clamp(c, -15.0, 15.0)));
   } else if (ACT == 2u) {
     return v / (1.0 + exp(-v));
-  } else if (ACT == 3u) {
-    return 0.5 * v * (1.0 + erfApprox(v * 0.7071067811865476));
   }
   return v;
 }

@@ -41,7 +41,6 @@ export function matmulWasm(
 ): Float32Array | undefined {
   const fast = fastCpu();
   if (!fast || M === 0 || N === 0 || K === 0) return undefined;
-  if (!ACTIVATIONS.includes(o.activation ?? 'none')) return undefined;
   const mTiles = Math.ceil(M / MR);
   const nPanels = Math.ceil(N / NR);
   const ldc = nPanels * NR;

@@ -26,7 +26,6 @@ export const CONTROL_BYTES = 1024;
 
 export const TASK = { matmul: 1, attention: 2 } as const;
 
-/** The activations the WASM epilogue computes, by code; others fall back to the TypeScript kernels. */
 export const ACTIVATIONS: readonly Activation[] = ['none', 'gelu_tanh', 'silu'];
 
 /** Rows of the k loop per kernel call: a [KC][NR] panel of B (8 KiB) stays in L1. */
