@@ -8,7 +8,9 @@ import { DTYPE_BYTES, type DType, Tensor } from './tensor.js';
 import { type AbortFlag, abortError } from './util/abort.js';
 import { checkShape, numel, type Shape, sameShape, shapeStr } from './util/shape.js';
 
-export type Activation = 'none' | 'gelu_tanh' | 'silu';
+/** gelu: exact (erf) GELU, PyTorch's default; gelu_tanh: its tanh approximation. */
+export type Activation = 'none' | 'gelu' | 'gelu_tanh' | 'silu';
+export const ACTIVATION_NAMES: readonly Activation[] = ['none', 'gelu', 'gelu_tanh', 'silu'];
 
 export interface MatmulOptions {
   /** [N], added to every row. */
@@ -351,8 +353,7 @@ export abstract class Backend {
       this.expectShape(opts.bias, [N], 'matmul', 'bias');
     }
     const act = opts.activation ?? 'none';
-    if (!['none', 'gelu_tanh', 'silu'].includes(act))
-      throw new TypeError(`matmul(): unknown activation "${act}"`);
+    if (!ACTIVATION_NAMES.includes(act)) throw new TypeError(`matmul(): unknown activation "${act}"`);
     if (opts.gate) {
       this.float(opts.gate, 'matmul', 'gate', x.dtype);
       const g = opts.gate;
@@ -707,8 +708,7 @@ export abstract class Backend {
 
   activation(x: Tensor, act: Activation): Tensor {
     this.float(x, 'activation', 'x');
-    if (!['none', 'gelu_tanh', 'silu'].includes(act))
-      throw new TypeError(`activation(): unknown activation "${act}"`);
+    if (!ACTIVATION_NAMES.includes(act)) throw new TypeError(`activation(): unknown activation "${act}"`);
     return this.track(this.unaryImpl(x, act, 1));
   }
   /** act(x * s). */

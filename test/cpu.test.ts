@@ -68,3 +68,26 @@ describe('CPU fast attention equals the plain reference', () => {
     });
   }
 });
+
+import { gelu } from '../src/cpu/elementwise.js';
+
+describe('exact GELU reference', () => {
+  it('matches 0.5 x erfc(-x / sqrt 2) (values from a double-precision erfc) to 2e-7 relative', () => {
+    const cases: [number, number][] = [
+      [-8, -4.9767684594174555e-15],
+      [-5, -1.4332578593959731e-6],
+      [-3, -0.004049694094890287],
+      [-1.5, -0.10021080190328713],
+      [-0.5, -0.15426876936299344],
+      [-0.001, -0.000499601057786089],
+      [0, 0],
+      [0.001, 0.000500398942213911],
+      [0.3, 0.18537342665668577],
+      [1, 0.8413447460685429],
+      [2.5, 2.4844758366855597],
+      [6, 5.999999994080474],
+    ];
+    for (const [x, want] of cases)
+      assert.ok(Math.abs(gelu(x) - want) <= 2e-7 * Math.abs(want), `gelu(${x}) = ${gelu(x)}, want ${want}`);
+  });
+});

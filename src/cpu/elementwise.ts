@@ -8,6 +8,28 @@ export function geluTanh(x: number): number {
   return 0.5 * x * (1 + Math.tanh(SQRT_2_OVER_PI * (x + 0.044715 * x * x * x)));
 }
 
+/**
+ * erfc(z) for z >= 0, the Chebyshev fit of Numerical Recipes' erfcc (relative error < 1.2e-7
+ * everywhere): a different formula from the WGSL kernels' (activation.wgsl), so each checks the other.
+ */
+function erfcNonNeg(z: number): number {
+  const t = 1 / (1 + 0.5 * z);
+  const c = [
+    -1.26551223, 1.00002368, 0.37409196, 0.09678418, -0.18628806, 0.27886807, -1.13520398, 1.48851587,
+    -0.82215223, 0.17087277,
+  ];
+  let p = 0;
+  for (let i = c.length - 1; i >= 1; i--) p = t * (c[i]! + p);
+  return t * Math.exp(-z * z + c[0]! + p);
+}
+
+/** GELU, exact: 0.5 x (1 + erf(x / sqrt 2)) (PyTorch's default, approximate='none'). */
+export function gelu(x: number): number {
+  const c = erfcNonNeg(Math.abs(x) * Math.SQRT1_2);
+  // for x < 0 as 0.5 x erfc(|x| / sqrt 2): no cancellation
+  return x < 0 ? 0.5 * x * c : 0.5 * x * (2 - c);
+}
+
 export function silu(x: number): number {
   return x / (1 + Math.exp(-x));
 }
@@ -16,6 +38,8 @@ export function activate(x: number, act: Activation): number {
   switch (act) {
     case 'none':
       return x;
+    case 'gelu':
+      return gelu(x);
     case 'gelu_tanh':
       return geluTanh(x);
     case 'silu':

@@ -139,7 +139,12 @@ export function matmulBlocked(
 }
 
 /** bias, activation, gate and residual applied in place, in the order matmulRef applies them. */
-function applyEpilogue(y: Float64Array, M: number, N: number, o: MatmulRefOptions): void {
+export function applyEpilogue(
+  y: Float64Array | Float32Array,
+  M: number,
+  N: number,
+  o: MatmulRefOptions,
+): void {
   const act = o.activation ?? 'none';
   if (!o.bias && act === 'none' && !o.gate && !o.residual) return;
   const rowsPerGate = o.gate ? M / (o.gateRows ?? 1) : 0;

@@ -5,7 +5,7 @@ import { grid1d } from '../gpu/runtime.js';
 import type { DType, Tensor } from '../tensor.js';
 import type { Shape } from '../util/shape.js';
 
-const ACT = { none: 0, gelu_tanh: 1, silu: 2 } as const;
+const ACT = { none: 0, gelu_tanh: 1, silu: 2, gelu: 3 } as const;
 
 export function unary(be: GpuBackend, x: Tensor, act: Activation, s: number): Tensor {
   const y = be.alloc(x.shape, x.dtype);

@@ -9,7 +9,7 @@ import { QuantizedMatrix } from '../quant/quantized-matrix.js';
 import type { Tensor } from '../tensor.js';
 import type { Shape } from '../util/shape.js';
 
-const ACT = { none: 0, gelu_tanh: 1, silu: 2 } as const;
+const ACT = { none: 0, gelu_tanh: 1, silu: 2, gelu: 3 } as const;
 
 /** Tile configuration of the tensor-core matmul (see matmul_sgm.wgsl and docs/kernels/matmul.md). */
 export interface SgmMatmulConfig {

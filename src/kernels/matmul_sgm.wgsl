@@ -22,7 +22,7 @@ alias L = subgroup_matrix_left<f16, 16, 16>;
 alias R = subgroup_matrix_right<f16, 16, 16>;
 alias Acc = subgroup_matrix_result<f32, 16, 16>;
 
-const ACT: u32 = {{ACT}}u; // 0 none, 1 gelu_tanh, 2 silu
+const ACT: u32 = {{ACT}}u; // 0 none, 1 gelu_tanh, 2 silu, 3 gelu (activation.wgsl)
 const BM: u32 = {{BM}}u;
 const BN: u32 = {{BN}}u;
 const BK: u32 = {{BK}}u;
@@ -77,15 +77,7 @@ struct Params {
 
 var<workgroup> sm: array<vec4<u32>, SMEM_VEC>;
 
-fn activate(v: f32) -> f32 {
-  if (ACT == 1u) {
-    let c = 0.7978845608028654 * (v + 0.044715 * v * v * v);
-    return 0.5 * v * (1.0 + tanh(clamp(c, -15.0, 15.0)));
-  } else if (ACT == 2u) {
-    return v / (1.0 + exp(-v));
-  }
-  return v;
-}
+#include activation
 
 #if !VEC
 fn pack8(a: f16, b: f16, c: f16, d: f16, e: f16, f: f16, g: f16, h: f16) -> vec4<u32> {

@@ -10,7 +10,7 @@ enable f16;
 #endif
 
 alias T = {{T}};
-const ACT: u32 = {{ACT}}u; // 0 none, 1 gelu_tanh, 2 silu
+const ACT: u32 = {{ACT}}u; // 0 none, 1 gelu_tanh, 2 silu, 3 gelu (activation.wgsl)
 const BM: u32 = 64u;
 const BN: u32 = 64u;
 const BK: u32 = 16u;
@@ -49,15 +49,7 @@ var<workgroup> Ws: array<array<f32, BN>, BK>;
 #include quant_decode
 #endif
 
-fn activate(v: f32) -> f32 {
-  if (ACT == 1u) {
-    let c = 0.7978845608028654 * (v + 0.044715 * v * v * v);
-    return 0.5 * v * (1.0 + tanh(clamp(c, -15.0, 15.0)));
-  } else if (ACT == 2u) {
-    return v / (1.0 + exp(-v));
-  }
-  return v;
-}
+#include activation
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_id) lid: vec3<u32>) {

@@ -75,7 +75,7 @@ describe('CPU fast matmul equals matmulRef', () => {
   }
   const epilogues: [string, (r: Rng, M: number, N: number) => MatmulRefOptions][] = [
     ['bias', (r, _M, N) => ({ bias: r.normals(N) })],
-    ...(['gelu_tanh', 'silu'] as Activation[]).map(
+    ...(['gelu', 'gelu_tanh', 'silu'] as Activation[]).map(
       (activation) =>
         [`bias + ${activation}`, (r: Rng, _M: number, N: number) => ({ bias: r.normals(N), activation })] as [
           string,
@@ -121,7 +121,7 @@ describe('CPU fast matmul equals matmulRef', () => {
     const N = 8;
     const x = Float32Array.from([1, -1, 30, -30]);
     const w = Float32Array.from([0, 0.5, 3, 10, 50, 100, 1000, 3000]);
-    for (const activation of ['gelu_tanh', 'silu'] as Activation[]) {
+    for (const activation of ['gelu', 'gelu_tanh', 'silu'] as Activation[]) {
       poison();
       assertClose(
         matmulWasm(x, w, M, N, K, { activation })!,

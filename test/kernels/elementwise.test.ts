@@ -5,7 +5,7 @@ import { assertClose, cpu, gpu, gpuDtypes, noF16, noGpu, pair, rng, TOL } from '
 
 describe('elementwise kernels vs CPU reference', { skip: noGpu }, () => {
   for (const dtype of gpuDtypes) {
-    it(`${dtype} add / mul / scale / gelu / silu on an odd length`, async () => {
+    it(`${dtype} add / mul / scale / gelu (tanh, exact) / silu on an odd length`, async () => {
       const r = rng();
       const n = 1001;
       const [ac, ag] = pair(gpu!, r.normals(n, 3), [7, 11, 13], dtype);
@@ -18,6 +18,12 @@ describe('elementwise kernels vs CPU reference', { skip: noGpu }, () => {
         await cpu.activation(ac, 'gelu_tanh').read(),
         TOL[dtype],
         'gelu',
+      );
+      assertClose(
+        await gpu!.activation(ag, 'gelu').read(),
+        await cpu.activation(ac, 'gelu').read(),
+        TOL[dtype],
+        'gelu (exact)',
       );
       assertClose(
         await gpu!.activation(ag, 'silu').read(),

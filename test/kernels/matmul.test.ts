@@ -21,7 +21,7 @@ describe('matmul kernel vs CPU reference', { skip: noGpu }, () => {
         assertClose(got, want, TOL[dtype], 'matmul');
       });
     }
-    for (const act of ['gelu_tanh', 'silu'] as Activation[]) {
+    for (const act of ['gelu', 'gelu_tanh', 'silu'] as Activation[]) {
       it(`${dtype} fused epilogue bias+${act}+gate+residual, batched rows`, async () => {
         const r = rng();
         const B = 3;

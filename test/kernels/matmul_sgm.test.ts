@@ -53,7 +53,7 @@ describe('tensor-core matmul (f16) vs CPU reference', { skip: noSgm }, () => {
       assertClose(got, want, TOL.f16, 'matmul');
     });
   }
-  for (const act of ['gelu_tanh', 'silu'] as Activation[]) {
+  for (const act of ['gelu', 'gelu_tanh', 'silu'] as Activation[]) {
     it(`fused epilogue bias+${act}+gate+residual, batched rows, odd sizes`, async () => {
       const r = rng();
       const B = 3;

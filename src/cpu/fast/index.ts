@@ -2,7 +2,7 @@
 // (unavailable, or the operands exceed its memory): the caller then runs the plain one
 // (../kernels.ts makes that choice).
 import type { AttentionRefShape } from '../attention.js';
-import type { MatmulRefOptions } from '../matmul.js';
+import { applyEpilogue, type MatmulRefOptions } from '../matmul.js';
 import { MR, NR } from './kernels.js';
 import { packColumns, packPanels } from './pack.js';
 import { fastCpu } from './pool.js';
@@ -39,6 +39,12 @@ export function matmulWasm(
   K: number,
   o: MatmulRefOptions = {},
 ): Float32Array | undefined {
+  if (o.activation === 'gelu') {
+    // the WebAssembly epilogue has no erf: the product and bias there, the rest here in the same order
+    const y = matmulWasm(x, w, M, N, K, { bias: o.bias });
+    if (y) applyEpilogue(y, M, N, { ...o, bias: undefined });
+    return y;
+  }
   const fast = fastCpu();
   if (!fast || M === 0 || N === 0 || K === 0) return undefined;
   const mTiles = Math.ceil(M / MR);

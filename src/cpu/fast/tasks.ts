@@ -26,6 +26,7 @@ export const CONTROL_BYTES = 1024;
 
 export const TASK = { matmul: 1, attention: 2 } as const;
 
+/** The WebAssembly epilogue's activation codes; exact GELU runs its erf in TypeScript (index.ts). */
 export const ACTIVATIONS: readonly Activation[] = ['none', 'gelu_tanh', 'silu'];
 
 /** Rows of the k loop per kernel call: a [KC][NR] panel of B (8 KiB) stays in L1. */
