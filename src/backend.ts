@@ -714,6 +714,19 @@ export abstract class Backend {
   /** act(x * s). */
   protected abstract unaryImpl(x: Tensor, act: Activation, s: number): Tensor;
 
+  /**
+   * GEGLU of a projection's output: x [..., 2n] -> [..., n] = x[..., :n] · gelu(x[..., n:]) with the exact
+   * (erf) GELU, PyTorch's default. Diffusers' GEGLU feed-forward (SD / SDXL UNets) computes
+   * `hidden, gate = proj(x).chunk(2, -1); hidden * gelu(gate)`; this is its second half in one pass.
+   */
+  geglu(x: Tensor): Tensor {
+    this.float(x, 'geglu', 'x');
+    if (x.rank < 1 || x.dim(-1) % 2 !== 0)
+      throw new RangeError(`geglu(): x must be [..., 2n] (an even last dimension), got ${shapeStr(x.shape)}`);
+    return this.track(this.gegluImpl(x));
+  }
+  protected abstract gegluImpl(x: Tensor): Tensor;
+
   cast(x: Tensor, dtype: DType): Tensor {
     this.float(x, 'cast', 'x');
     this.checkDtypeSupported(dtype);

@@ -21,6 +21,7 @@ import { numel, type Shape } from '../util/shape.js';
 import { rangeMask } from './attention.js';
 import { conv2dRef, upsampleNearest2xRef } from './conv.js';
 import { binaryRef, softmaxRef, unaryRef } from './elementwise.js';
+import { gegluRef } from './geglu.js';
 import { groupNormApplyRef, groupNormStatsRef } from './group-norm.js';
 import { headsRef } from './heads.js';
 import { cpuAttention, cpuMatmul } from './kernels.js';
@@ -273,6 +274,11 @@ export class CpuBackend extends Backend {
 
   protected unaryImpl(x: Tensor, act: Activation, s: number): Tensor {
     return this.wrap(unaryRef(this.data(x), act, s), x.shape, x.dtype);
+  }
+
+  protected gegluImpl(x: Tensor): Tensor {
+    const n = x.dim(-1) / 2;
+    return this.wrap(gegluRef(this.data(x), n), [...x.shape.slice(0, -1), n], x.dtype);
   }
 
   protected castImpl(x: Tensor, dtype: DType): Tensor {

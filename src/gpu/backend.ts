@@ -14,6 +14,7 @@ import {
 import { attention } from '../kernels/attention.js';
 import { conv2d } from '../kernels/conv2d.js';
 import { binary, cast, random, unary } from '../kernels/elementwise.js';
+import { geglu } from '../kernels/geglu.js';
 import { groupNormApply, groupNormStats } from '../kernels/group-norm.js';
 import { heads, qkvHeads } from '../kernels/heads.js';
 import { copyAxis, gather, scatter } from '../kernels/layout.js';
@@ -249,6 +250,9 @@ export class GpuBackend extends Backend {
   }
   protected unaryImpl(x: Tensor, act: Activation, s: number): Tensor {
     return unary(this, x, act, s);
+  }
+  protected gegluImpl(x: Tensor): Tensor {
+    return geglu(this, x);
   }
   protected castImpl(x: Tensor, dtype: DType): Tensor {
     return cast(this, x, dtype);

@@ -48,6 +48,8 @@ const CASES: Case[] = [
   ['groupNorm S=0', (be, t) => be.groupNorm(t([1, 0, 4]), { groups: 2 })],
   ['groupNormStats with an empty band', (be, t) => be.groupNormStats([t([1, 0, 4]), t([1, 3, 4])], 2, 1e-5)],
   ['add of nothing', (be, t) => be.add(t([0]), t([0]))],
+  ['geglu of no rows', (be, t) => be.geglu(t([0, 4]))],
+  ['geglu of empty rows', (be, t) => be.geglu(t([3, 0]))],
   ['todo cells larger than the grid', (be, t) => todoDownsample(be, t([1, 2, 6, 3]), [2, 3], 5)],
 ];
 
