@@ -16,8 +16,8 @@ const NAMES: Record<ModelFamily, string> = {
 
 /** Key patterns that identify each family (any one match is enough). */
 const SIGNATURES: [ModelFamily, RegExp][] = [
-  // families this package does not run, named so that loading one says what it is
   ['unet', /^(model\.diffusion_model\.)?(input_blocks\.\d+\.|down_blocks\.\d+\.(resnets|attentions)\.)/],
+  // a family this package does not run, named so that loading one says what it is
   ['sd3', /^(model\.diffusion_model\.)?joint_blocks\.\d+\./],
   [
     'flux',

@@ -71,6 +71,24 @@ export const AE_LIMITS: Record<string, FieldLimit> = {
   num_res_blocks: { min: 0, max: 20, real: 'FLUX.1 AE: 2' },
 };
 
+export const UNET_LIMITS: Record<string, FieldLimit> = {
+  in_channels: { min: 1, max: 160, real: 'SDXL: 4' },
+  out_channels: { min: 1, max: 160, real: 'SDXL: 4' },
+  levels: { min: 1, max: 10, real: 'SD 1.5: 4' },
+  level_channel: { min: 1, max: 12800, real: 'SDXL: 1280' },
+  layers_per_block: { min: 1, max: 20, real: 'SDXL: 2' },
+  transformer_layers: { min: 0, max: 100, real: 'SDXL: 10' },
+  heads: { min: 1, max: 640, real: 'SDXL: 20' },
+  cross_attention_dim: { min: 1, max: 20480, real: 'SDXL: 2048' },
+  timestep_input_dim: { min: 2, max: 12800, real: 'SDXL: 320' },
+  time_embed_dim: { min: 1, max: 51200, real: 'SDXL: 1280' },
+  addition_time_embed_dim: { min: 2, max: 4096, real: 'SDXL: 256' },
+  projection_class_embeddings_input_dim: { min: 1, max: 40960, real: 'SDXL: 2816' },
+  conv_kernel: { min: 1, max: 15, real: 'SDXL: 3' },
+  norm_eps: { min: 0, max: 1, real: 'SDXL: 1e-5', integer: false },
+  freq_shift: { min: -1e6, max: 1e6, real: 'SDXL: 0', integer: false },
+};
+
 /** The largest image side generate accepts, in pixels: 4x FLUX.1's 1024 native size per side... */
 export const MAX_IMAGE_SIDE = 4096;
 /** ...and at most this many pixels (2048x2048 = 16 MP, 16384 FLUX.1 image tokens). */
