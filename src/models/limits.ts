@@ -70,6 +70,7 @@ export const AE_LIMITS: Record<string, FieldLimit> = {
   levels: { min: 1, max: 40, real: 'FLUX.1 AE: 4' },
   level_channel: { min: 1, max: 5120, real: 'FLUX.1 AE: 512' },
   num_res_blocks: { min: 0, max: 20, real: 'FLUX.1 AE: 2' },
+  groups: { min: 1, max: 5120, real: 'FLUX.1 AE, SDXL VAE: 32' },
 };
 
 export const UNET_LIMITS: Record<string, FieldLimit> = {

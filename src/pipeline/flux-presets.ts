@@ -49,6 +49,7 @@ const FLUX_AE: AeDecoderConfig = {
   ...FLUX_AE_SCALE,
   groups: 32,
   eps: 1e-6,
+  post_quant_conv: false,
 };
 
 const TINY_TRANSFORMER: FluxConfig = {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { Backend } from '../../src/backend.js';
-import { Checkpoint, type TensorToWrite, writeSafetensors } from '../../src/io/safetensors.js';
+import { Checkpoint, writeSafetensors } from '../../src/io/safetensors.js';
 import { ClipTextModel, clipTextConfig } from '../../src/models/clip/index.js';
 import { OPENCLIP_TEXT_CONFIG, openClipTextSource } from '../../src/models/clip/openclip.js';
 import { clipConfigJson, clipTextShapes } from '../../src/models/clip/shapes.js';
@@ -13,7 +13,7 @@ import { MappedSource } from '../../src/models/source-views.js';
 import { WeightError, type WeightSource } from '../../src/models/weights.js';
 import { cpu, gpu, noF16, noGpu, relErr } from '../helpers.js';
 import { relativeError } from './fixtures.js';
-import { noSdxlFixture, openSdxlFixture } from './sdxl-fixtures.js';
+import { noSdxlFixture, openClipTensors, openSdxlFixture } from './sdxl-fixtures.js';
 
 const NAME = 'sdxl_clip_g_a';
 const skip = noSdxlFixture(NAME);
@@ -48,55 +48,6 @@ async function encodeAll(
   } finally {
     model.dispose();
   }
-}
-
-/** The fixture's weights (transformers names) rewritten in OpenCLIP's naming under `prefix`. */
-export function openClipTensors(ck: WeightSource, prefix: string): Record<string, TensorToWrite> {
-  const out: Record<string, TensorToWrite> = {};
-  const put = (k: string, shape: number[], data: Float32Array) => {
-    out[prefix + k] = { dtype: 'F32', shape, data };
-  };
-  const t = 'text_model.';
-  put(
-    'token_embedding.weight',
-    ck.info(`${t}embeddings.token_embedding.weight`).shape,
-    ck.readF32(`${t}embeddings.token_embedding.weight`),
-  );
-  put(
-    'positional_embedding',
-    ck.info(`${t}embeddings.position_embedding.weight`).shape,
-    ck.readF32(`${t}embeddings.position_embedding.weight`),
-  );
-  for (const p of ['weight', 'bias'])
-    put(`ln_final.${p}`, ck.info(`${t}final_layer_norm.${p}`).shape, ck.readF32(`${t}final_layer_norm.${p}`));
-  // text_projection stored [C, P] (x · P), transformers' Linear weight is [P, C]
-  const [P, C] = ck.info('text_projection.weight').shape as [number, number];
-  const w = ck.readF32('text_projection.weight');
-  const tr = new Float32Array(P * C);
-  for (let p = 0; p < P; p++) for (let c = 0; c < C; c++) tr[c * P + p] = w[p * C + c]!;
-  put('text_projection', [C, P], tr);
-  put('logit_scale', [], Float32Array.of(4.6)); // kept by OpenCLIP checkpoints; the loader ignores it
-  for (let i = 0; ck.has(`${t}encoder.layers.${i}.layer_norm1.weight`); i++) {
-    const hf = `${t}encoder.layers.${i}.`;
-    const oc = `transformer.resblocks.${i}.`;
-    const copy = (from: string, to: string) => put(oc + to, ck.info(hf + from).shape, ck.readF32(hf + from));
-    for (const p of ['weight', 'bias']) {
-      copy(`layer_norm1.${p}`, `ln_1.${p}`);
-      copy(`layer_norm2.${p}`, `ln_2.${p}`);
-      copy(`self_attn.out_proj.${p}`, `attn.out_proj.${p}`);
-      copy(`mlp.fc1.${p}`, `mlp.c_fc.${p}`);
-      copy(`mlp.fc2.${p}`, `mlp.c_proj.${p}`);
-      const qkv = ['q_proj', 'k_proj', 'v_proj'].map((q) => ck.readF32(`${hf}self_attn.${q}.${p}`));
-      const fused = new Float32Array(qkv.reduce((a, v) => a + v.length, 0));
-      let at = 0;
-      for (const v of qkv) {
-        fused.set(v, at);
-        at += v.length;
-      }
-      put(`${oc}attn.in_proj_${p}`, p === 'weight' ? [3 * C, C] : [3 * C], fused);
-    }
-  }
-  return out;
 }
 
 describe('SDXL CLIP-G (OpenCLIP bigG as CLIPTextModelWithProjection) on the sdxl_clip_g_a fixture', {
