@@ -4,7 +4,8 @@
 //   clip: in.input_ids [B, L]                        -> out.last_hidden_state [B, L, C], out.pooler_output [B, C]
 //   t5:   in.input_ids [B, L], in.attention_mask?    -> out.last_hidden_state [B, L, d_model]
 // The checkpoint's config comes from --config, else a config.json beside it (Hugging Face folders),
-// else a JSON of the same name holding {"config": {...}} (the conformance fixtures), else its shapes.
+// else a JSON of the same name holding {"config": {...}} (the conformance fixtures), else the
+// safetensors header's __metadata__.config (the SDXL fixtures), else its shapes.
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import type { Backend } from '../backend.js';
@@ -204,8 +205,27 @@ export function resolveConfig(
       const j = readObject(sibling);
       if (j.config && typeof j.config === 'object') return j.config as Record<string, unknown>;
     }
+    const embedded = embeddedConfig(checkpoint);
+    if (embedded) return embedded;
   }
   return {};
+}
+
+/** The config JSON a .safetensors file carries in its header (__metadata__.config: the SDXL fixtures). */
+function embeddedConfig(path: string): Record<string, unknown> | undefined {
+  if (!path.endsWith('.safetensors') || !existsSync(path)) return undefined;
+  const ck = Checkpoint.open(path);
+  try {
+    const text = ck.metadata.config;
+    if (text === undefined) return undefined;
+    try {
+      const v = JSON.parse(text);
+      if (v && typeof v === 'object' && !Array.isArray(v)) return v;
+    } catch {}
+    throw new Error(`${path}: __metadata__.config is not a JSON object`);
+  } finally {
+    ck.close();
+  }
 }
 
 function readObject(path: string): Record<string, unknown> {

@@ -61,6 +61,7 @@ export const CLIP_LIMITS: Record<string, FieldLimit> = {
   max_position_embeddings: { min: 1, max: 770, real: 'CLIP-L: 77' },
   layer_norm_eps: { min: 0, max: 1, real: 'CLIP-L: 1e-5', integer: false },
   eos_token_id: { min: 0, max: 494079, real: 'CLIP-L: 49407' },
+  projection_dim: { min: 1, max: 12800, real: 'CLIP-G: 1280' },
 };
 
 export const AE_LIMITS: Record<string, FieldLimit> = {
@@ -69,6 +70,7 @@ export const AE_LIMITS: Record<string, FieldLimit> = {
   levels: { min: 1, max: 40, real: 'FLUX.1 AE: 4' },
   level_channel: { min: 1, max: 5120, real: 'FLUX.1 AE: 512' },
   num_res_blocks: { min: 0, max: 20, real: 'FLUX.1 AE: 2' },
+  groups: { min: 1, max: 5120, real: 'FLUX.1 AE, SDXL VAE: 32' },
 };
 
 export const UNET_LIMITS: Record<string, FieldLimit> = {

@@ -38,6 +38,7 @@ const CLIP_L: ClipTextConfig = {
   max_position_embeddings: 77,
   layer_norm_eps: 1e-5,
   eos_token_id: 2, // Flux's text_encoder/config.json: the legacy rule (argmax of the ids)
+  hidden_act: 'quick_gelu',
 };
 
 const FLUX_AE: AeDecoderConfig = {
@@ -48,6 +49,7 @@ const FLUX_AE: AeDecoderConfig = {
   ...FLUX_AE_SCALE,
   groups: 32,
   eps: 1e-6,
+  post_quant_conv: false,
 };
 
 const TINY_TRANSFORMER: FluxConfig = {
@@ -88,6 +90,7 @@ const TINY: FluxPipelinePreset = {
     max_position_embeddings: 77,
     layer_norm_eps: 1e-5,
     eos_token_id: 2,
+    hidden_act: 'quick_gelu',
   },
   ae: { ...FLUX_AE, level_channels: [32, 32, 64, 64], num_res_blocks: 1 },
   t5TokenizerVocab: 356,

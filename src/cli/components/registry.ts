@@ -1,10 +1,11 @@
 // Model components that `toma forward` can run. Each reads its inputs (keys `in.*`) from a safetensors
-// file and returns the tensors to write. To add one (ae, clip, t5, ...): implement ForwardComponent in
+// file and returns the tensors to write. To add one (ae, clip, t5, sdxl-*, ...): implement ForwardComponent in
 // a file beside this one and list it below.
 import type { Backend } from '../../backend.js';
 import type { Checkpoint, TensorToWrite } from '../../io/safetensors.js';
 import { COMPONENTS, componentOutputs } from '../components.js';
 import { flux } from './flux.js';
+import { sdxlClipG, sdxlVae } from './sdxl.js';
 
 export interface ForwardRun {
   be: Backend;
@@ -39,4 +40,4 @@ const encoders: ForwardComponent[] = (['ae', 'clip', 't5'] as const).map((name) 
   run: (r: ForwardRun) => componentOutputs(name, r),
 }));
 
-export const components: ForwardComponent[] = [flux, ...encoders];
+export const components: ForwardComponent[] = [flux, ...encoders, sdxlClipG, sdxlVae];

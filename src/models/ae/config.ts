@@ -1,7 +1,9 @@
-// The Flux autoencoder's decoder configuration and checkpoint key layouts. Two layouts exist for the
-// same weights: the original release (ae.safetensors: decoder.up.N.block.M...) and diffusers
-// (vae/diffusion_pytorch_model.safetensors: decoder.up_blocks.K.resnets.M..., up_blocks in reverse
-// order, Linear attention projections). Code uses the original names; canonicalKey maps them.
+// The autoencoder's decoder configuration and checkpoint key layouts, for Flux's autoencoder (16 latent
+// channels) and SDXL's VAE (4 latent channels, a 1x1 post_quant_conv before the decoder). Two layouts
+// exist for the same weights: the original release (ae.safetensors, SDXL's single file under
+// first_stage_model.: decoder.up.N.block.M...) and diffusers (vae/diffusion_pytorch_model.safetensors:
+// decoder.up_blocks.K.resnets.M..., up_blocks in reverse order, Linear attention projections). Code
+// uses the original names; layoutKey maps them.
 import { AE_LIMITS, checkField, checkLimits } from '../limits.js';
 import { WeightError, type WeightSource } from '../weights.js';
 
@@ -11,14 +13,23 @@ export interface AeDecoderConfig {
   /** Channels of each resolution level, level 0 = full resolution (ch * ch_mult[i]). */
   level_channels: number[];
   num_res_blocks: number;
+  /** decode(z) runs the decoder on z / scale_factor + shift_factor. */
   scale_factor: number;
   shift_factor: number;
+  /** GroupNorm groups (diffusers' norm_num_groups; 32 in both real releases). */
   groups: number;
   eps: number;
+  /** A 1x1 convolution of the latent before the decoder (SDXL's VAE; Flux has none). */
+  post_quant_conv: boolean;
 }
 
 /** Flux.1's latent scaling (the same for dev and schnell). */
 export const FLUX_AE_SCALE = { scale_factor: 0.3611, shift_factor: 0.1159 } as const;
+/** SDXL's VAE latent scaling (vae/config.json scaling_factor; no shift). */
+export const SDXL_VAE_SCALE = { scale_factor: 0.13025, shift_factor: 0 } as const;
+
+/** Where the VAE's latent-space conv is kept (the same in both layouts). */
+export const POST_QUANT_CONV = 'post_quant_conv';
 
 export type AeLayout = 'original' | 'diffusers';
 
@@ -26,7 +37,7 @@ export function aeLayout(src: WeightSource): AeLayout {
   if (src.has('decoder.up.0.block.0.conv1.weight')) return 'original';
   if (src.has('decoder.up_blocks.0.resnets.0.conv1.weight')) return 'diffusers';
   throw new WeightError(
-    `${src.path}: tensor "decoder.up.0.block.0.conv1.weight" is missing (a Flux autoencoder checkpoint needs it)`,
+    `${src.path}: tensor "decoder.up.0.block.0.conv1.weight" is missing (an autoencoder checkpoint needs it)`,
   );
 }
 
@@ -60,7 +71,7 @@ export function aeDecoderConfig(src: WeightSource, given: Record<string, unknown
   const shape = (k: string) => {
     const s = key(k);
     if (!src.has(s))
-      throw new WeightError(`${src.path}: tensor "${s}" is missing (a Flux autoencoder checkpoint needs it)`);
+      throw new WeightError(`${src.path}: tensor "${s}" is missing (an autoencoder checkpoint needs it)`);
     return src.info(s).shape;
   };
   let blocks = 0;
@@ -69,6 +80,10 @@ export function aeDecoderConfig(src: WeightSource, given: Record<string, unknown
     for (const n of names) if (typeof given[n] === 'number') return given[n] as number;
     return fallback;
   };
+  // without a config: SDXL's scaling for a VAE with post_quant_conv (Flux's autoencoder has none), else
+  // Flux's (null in a config counts as absent)
+  const postQuant = src.has(`${POST_QUANT_CONV}.weight`);
+  const scaling = postQuant ? SDXL_VAE_SCALE : FLUX_AE_SCALE;
   const c: AeDecoderConfig = {
     z_channels: shape('decoder.conv_in.weight')[1]!,
     out_ch: shape('decoder.conv_out.weight')[0]!,
@@ -77,16 +92,29 @@ export function aeDecoderConfig(src: WeightSource, given: Record<string, unknown
       (_, i) => shape(`decoder.up.${i}.block.0.conv1.weight`)[0]!,
     ),
     num_res_blocks: blocks - 1,
-    scale_factor: num(['scale_factor', 'scaling_factor'], FLUX_AE_SCALE.scale_factor),
-    shift_factor: num(['shift_factor'], FLUX_AE_SCALE.shift_factor),
-    groups: 32,
+    scale_factor: num(['scale_factor', 'scaling_factor'], scaling.scale_factor),
+    shift_factor: num(['shift_factor'], scaling.shift_factor),
+    groups: num(['norm_num_groups', 'groups'], 32),
     eps: 1e-6,
+    post_quant_conv: postQuant,
   };
   const where = `${src.path}: autoencoder config`;
   const error = (m: string) => new WeightError(m);
   checkLimits(where, { ...c, levels }, AE_LIMITS, error);
-  for (const ch of c.level_channels) checkField(where, 'level channels', ch, AE_LIMITS.level_channel!, error);
+  for (const ch of c.level_channels) {
+    checkField(where, 'level channels', ch, AE_LIMITS.level_channel!, error);
+    if (ch % c.groups !== 0)
+      throw new WeightError(
+        `${where}: ${ch} channels do not split into ${c.groups} GroupNorm groups (norm_num_groups)`,
+      );
+  }
+  if (given.use_post_quant_conv === true && !c.post_quant_conv)
+    throw new WeightError(
+      `${src.path}: tensor "${POST_QUANT_CONV}.weight" is missing (the config says use_post_quant_conv)`,
+    );
   for (const k of ['scale_factor', 'shift_factor'] as const)
     if (!Number.isFinite(c[k])) throw new WeightError(`${where}: ${k} must be a finite number, got ${c[k]}`);
+  if (c.scale_factor === 0)
+    throw new WeightError(`${where}: scale_factor must not be 0 (latents are divided by it)`);
   return c;
 }

@@ -1,5 +1,6 @@
-// The Flux autoencoder's decoder (official AutoEncoder.decode): z / scale_factor + shift_factor, then
-//   conv_in, mid (ResnetBlock, single-head attention over all positions, ResnetBlock),
+// The autoencoder's decoder (Flux's official AutoEncoder.decode; for SDXL's VAE, diffusers'
+// AutoencoderKL.decode of latents / scaling_factor): z / scale_factor + shift_factor, then
+//   post_quant_conv (1x1, SDXL's VAE only), conv_in, mid (ResnetBlock, single-head attention over all positions, ResnetBlock),
 //   for each level from the lowest resolution up: ResnetBlocks, then nearest 2x upsample + conv,
 //   GroupNorm + SiLU, conv_out.
 // Channels-last throughout; images run as row bands (bands.ts) sized to the backend's per-tensor limit,
@@ -21,7 +22,7 @@ import {
   type NormParams,
   splitRows,
 } from './bands.js';
-import { type AeDecoderConfig, aeDecoderConfig, aeLayout, layoutKey } from './config.js';
+import { type AeDecoderConfig, aeDecoderConfig, aeLayout, layoutKey, POST_QUANT_CONV } from './config.js';
 
 interface ResnetBlock {
   norm1: NormParams;
@@ -43,6 +44,7 @@ interface AttnBlock {
   proj_out: Linear;
 }
 interface DecoderWeights {
+  post_quant_conv?: ConvParams;
   conv_in: ConvParams;
   mid: { block_1: ResnetBlock; attn_1: AttnBlock; block_2: ResnetBlock };
   up: { block: ResnetBlock[]; upsample?: { conv: ConvParams } }[];
@@ -151,6 +153,7 @@ export class AeDecoder {
     }
     const C0 = c.level_channels[0]!;
     this.w = {
+      post_quant_conv: c.post_quant_conv ? conv(POST_QUANT_CONV, c.z_channels, c.z_channels, 1) : undefined,
       conv_in: conv('decoder.conv_in', c.z_channels, Cmid, 3),
       mid: {
         block_1: resnet('decoder.mid.block_1', Cmid, Cmid),
@@ -170,7 +173,7 @@ export class AeDecoder {
     const dtype = opts.dtype ?? 'f32';
     const store = new ParamStore();
     try {
-      const r = new WeightReader(be, src, dtype, store, '', 'a Flux autoencoder');
+      const r = new WeightReader(be, src, dtype, store, '', 'an autoencoder');
       return new AeDecoder(be, config, dtype, r, layout);
     } catch (e) {
       store.dispose();
@@ -220,6 +223,7 @@ export class AeDecoder {
       [be.keep(be.tensor(zin, [B, h, w, zc], dtype))],
       rowsFor(w, Math.max(zc, Cmid), 'the latent'),
     );
+    if (W.post_quant_conv) x = this.consume(x, convBands(be, x, W.post_quant_conv));
     x = this.consume(x, convBands(be, x, W.conv_in));
     x = this.resnet(x, W.mid.block_1);
     x = this.attention(joinRows(be, x), W.mid.attn_1, limit);

@@ -5,5 +5,7 @@ export {
   aeLayout,
   FLUX_AE_SCALE,
   layoutKey,
+  POST_QUANT_CONV,
+  SDXL_VAE_SCALE,
 } from './config.js';
 export { AeDecoder, type AeLoadOptions, type DecodedImage, type DecodeOptions } from './decoder.js';

@@ -1,7 +1,7 @@
-// What a Flux autoencoder checkpoint's decoder holds (key -> shape) in either layout, and the diffusers
-// vae/config.json, for writing random-weight model folders that the loader reads like real ones. Only
-// the decoder is described: text-to-image never runs the encoder.
-import { type AeDecoderConfig, type AeLayout, layoutKey } from './config.js';
+// What an autoencoder checkpoint's decoder holds (key -> shape) in either layout, and the diffusers
+// vae/config.json, for writing random-weight model folders that the loader reads like real ones (Flux's
+// autoencoder or SDXL's VAE). Only the decoder is described: text-to-image never runs the encoder.
+import { type AeDecoderConfig, type AeLayout, layoutKey, POST_QUANT_CONV } from './config.js';
 
 export function aeDecoderShapes(c: AeDecoderConfig, layout: AeLayout): Map<string, number[]> {
   const levels = c.level_channels.length;
@@ -23,6 +23,7 @@ export function aeDecoderShapes(c: AeDecoderConfig, layout: AeLayout): Map<strin
     conv(`${k}.conv2`, cout, cout, 3);
     if (cin !== cout) conv(`${k}.nin_shortcut`, cin, cout, 1);
   };
+  if (c.post_quant_conv) conv(POST_QUANT_CONV, c.z_channels, c.z_channels, 1);
   conv('decoder.conv_in', c.z_channels, Cmid, 3);
   resnet('decoder.mid.block_1', Cmid, Cmid);
   const a = 'decoder.mid.attn_1';
@@ -47,7 +48,7 @@ export function aeDecoderShapes(c: AeDecoderConfig, layout: AeLayout): Map<strin
   return m;
 }
 
-/** vae/config.json as diffusers writes it for Flux's AutoencoderKL. */
+/** vae/config.json as diffusers writes it for Flux's AutoencoderKL or SDXL's (post_quant_conv, no shift). */
 export function aeConfigJson(c: AeDecoderConfig): Record<string, unknown> {
   return {
     _class_name: 'AutoencoderKL',
@@ -62,9 +63,9 @@ export function aeConfigJson(c: AeDecoderConfig): Record<string, unknown> {
     norm_num_groups: c.groups,
     sample_size: 1024,
     scaling_factor: c.scale_factor,
-    shift_factor: c.shift_factor,
-    use_quant_conv: false,
-    use_post_quant_conv: false,
+    shift_factor: c.shift_factor === 0 ? null : c.shift_factor,
+    use_quant_conv: c.post_quant_conv,
+    use_post_quant_conv: c.post_quant_conv,
     mid_block_add_attention: true,
     force_upcast: true,
   };

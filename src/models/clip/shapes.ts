@@ -1,6 +1,6 @@
 // What a Hugging Face CLIPTextModel checkpoint of a given config holds (key -> shape) and its
 // config.json, for writing random-weight model folders that the loader reads like real ones.
-import type { ClipTextConfig } from './config.js';
+import { CLIP_PROJECTION_KEY, type ClipTextConfig } from './config.js';
 
 export function clipTextShapes(c: ClipTextConfig): Map<string, number[]> {
   const C = c.hidden_size;
@@ -26,13 +26,17 @@ export function clipTextShapes(c: ClipTextConfig): Map<string, number[]> {
   }
   m.set(`${t}final_layer_norm.weight`, [C]);
   m.set(`${t}final_layer_norm.bias`, [C]);
+  if (c.projection_dim !== undefined) m.set(CLIP_PROJECTION_KEY, [c.projection_dim, C]);
   return m;
 }
 
-/** config.json as transformers writes it for CLIPTextModel (eos_token_id 2: the legacy argmax pooling, as Flux's). */
+/**
+ * config.json as transformers writes it for CLIPTextModel, or CLIPTextModelWithProjection with a
+ * projection (eos_token_id 2: the legacy argmax pooling, as Flux's and SDXL's).
+ */
 export function clipConfigJson(c: ClipTextConfig): Record<string, unknown> {
   return {
-    architectures: ['CLIPTextModel'],
+    architectures: [c.projection_dim === undefined ? 'CLIPTextModel' : 'CLIPTextModelWithProjection'],
     model_type: 'clip_text_model',
     hidden_size: c.hidden_size,
     intermediate_size: c.intermediate_size,
@@ -40,9 +44,9 @@ export function clipConfigJson(c: ClipTextConfig): Record<string, unknown> {
     num_attention_heads: c.num_attention_heads,
     max_position_embeddings: c.max_position_embeddings,
     vocab_size: c.vocab_size,
-    hidden_act: 'quick_gelu',
+    hidden_act: c.hidden_act,
     layer_norm_eps: c.layer_norm_eps,
-    projection_dim: c.hidden_size,
+    projection_dim: c.projection_dim ?? c.hidden_size,
     bos_token_id: 0,
     pad_token_id: 1,
     eos_token_id: c.eos_token_id,

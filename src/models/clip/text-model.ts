@@ -1,16 +1,26 @@
-// The CLIP text transformer as Flux uses it (transformers' CLIPTextModel, no attention mask):
+// The CLIP text transformer (transformers' CLIPTextModel and CLIPTextModelWithProjection, no attention
+// mask), as Flux (CLIP-L) and SDXL (CLIP-L and OpenCLIP ViT-bigG) use it:
 //   x = token_embedding[ids] + position_embedding[0..L)
-//   per layer: x += out_proj(causal_attention(layer_norm1(x))); x += fc2(quick_gelu(fc1(layer_norm2(x))))
-//   last_hidden_state = final_layer_norm(x); pooler_output = last_hidden_state at the first EOS.
-// quick_gelu(y) = y·sigmoid(1.702 y) = silu(1.702 y) / 1.702: fc1 is stored scaled by 1.702 with SiLU
-// fused into its matmul, fc2 scaled by 1/1.702, so the MLP is two fused matmuls.
+//   per layer: x += out_proj(causal_attention(layer_norm1(x))); x += fc2(act(fc1(layer_norm2(x))))
+//   last_hidden_state = final_layer_norm(x); pooler_output = last_hidden_state at the first EOS;
+//   text_embeds = pooler_output · text_projectionᵀ (with a projection);
+//   hidden_states[-2] (SDXL's text features) = x before the last layer, without the final norm.
+// act is quick_gelu (OpenAI CLIP) or exact gelu (OpenCLIP bigG). quick_gelu(y) = y·sigmoid(1.702 y) =
+// silu(1.702 y) / 1.702: fc1 is stored scaled by 1.702 with SiLU fused into its matmul, fc2 scaled by
+// 1/1.702, so the MLP is two fused matmuls either way.
 // Module tree mirrors the checkpoint keys ([text_model.]encoder.layers.N....).
 import type { Backend } from '../../backend.js';
 import type { Tensor } from '../../tensor.js';
 import { expectFamily } from '../detect.js';
 import { HeadSplitter } from '../heads.js';
 import { type ComputeDType, ParamStore, WeightReader, type WeightSource } from '../weights.js';
-import { type ClipTextConfig, clipPrefix, clipTextConfig, poolPositions } from './config.js';
+import {
+  CLIP_PROJECTION_KEY,
+  type ClipTextConfig,
+  clipPrefix,
+  clipTextConfig,
+  poolPositions,
+} from './config.js';
 
 const QUICK_GELU = 1.702;
 
@@ -40,6 +50,23 @@ export interface ClipOutput {
   lastHiddenState: Tensor;
   /** [B, hidden] */
   pooled: Tensor;
+  /** [B, L, hidden]: hidden_states[-2], the second-to-last layer's output (no final norm); when asked. */
+  penultimate?: Tensor;
+  /** [B, projection_dim]: the pooled output projected (CLIPTextModelWithProjection's text_embeds). */
+  textEmbeds?: Tensor;
+}
+
+export interface ClipEncodeOptions {
+  /** Also return hidden_states[-2] (what SDXL takes as text features). */
+  penultimate?: boolean;
+}
+
+/** What SDXL takes from each of its text encoders. */
+export interface SdxlTextFeatures {
+  /** [B, L, hidden]: hidden_states[-2]. */
+  penultimate: Tensor;
+  /** [B, projection_dim] text_embeds with a projection (CLIP-G), else [B, hidden] pooler_output. */
+  pooled: Tensor;
 }
 
 export class ClipTextModel {
@@ -49,12 +76,18 @@ export class ClipTextModel {
   private readonly tokenEmbedding: Float32Array;
   private readonly positionEmbedding: Float32Array;
   private readonly heads: HeadSplitter;
+  /** fc1's fused activation: SiLU on the 1.702-scaled fc1 for quick_gelu, exact GELU for gelu. */
+  private readonly activation: 'silu' | 'gelu';
+  /** [projection_dim, hidden], no bias. */
+  private readonly projection?: Tensor;
 
   private constructor(
     readonly be: Backend,
     readonly config: ClipTextConfig,
     readonly dtype: ComputeDType,
     r: WeightReader,
+    /** Reads keys outside the text_model. prefix (the projection). */
+    top: WeightReader,
   ) {
     this.store = r.store;
     const c = config;
@@ -66,7 +99,10 @@ export class ClipTextModel {
       weight: r.load(`${k}.weight`, [C]),
       bias: r.load(`${k}.bias`, [C]),
     });
-    const scaled = (s: number) => ({ transform: (v: Float32Array) => v.map((x) => x * s) });
+    // quick_gelu as SiLU on a scaled fc1 (see the top); exact gelu as it is
+    const s = c.hidden_act === 'quick_gelu' ? QUICK_GELU : 1;
+    this.activation = c.hidden_act === 'quick_gelu' ? 'silu' : 'gelu';
+    const scaled = (f: number) => (f === 1 ? {} : { transform: (v: Float32Array) => v.map((x) => x * f) });
     this.layers = [];
     for (let i = 0; i < c.num_hidden_layers; i++) {
       const p = `encoder.layers.${i}.`;
@@ -88,17 +124,19 @@ export class ClipTextModel {
         layer_norm2: norm(`${p}layer_norm2`),
         mlp: {
           fc1: {
-            weight: r.load(`${p}mlp.fc1.weight`, [I, C], scaled(QUICK_GELU)),
-            bias: r.load(`${p}mlp.fc1.bias`, [I], scaled(QUICK_GELU)),
+            weight: r.load(`${p}mlp.fc1.weight`, [I, C], scaled(s)),
+            bias: r.load(`${p}mlp.fc1.bias`, [I], scaled(s)),
           },
           fc2: {
-            weight: r.load(`${p}mlp.fc2.weight`, [C, I], scaled(1 / QUICK_GELU)),
+            weight: r.load(`${p}mlp.fc2.weight`, [C, I], scaled(1 / s)),
             bias: r.load(`${p}mlp.fc2.bias`, [C]),
           },
         },
       });
     }
     this.finalNorm = norm('final_layer_norm');
+    if (c.projection_dim !== undefined)
+      this.projection = top.load(CLIP_PROJECTION_KEY, [c.projection_dim, C]);
     this.heads = new HeadSplitter(be, c.num_attention_heads, C / c.num_attention_heads);
   }
 
@@ -108,8 +146,9 @@ export class ClipTextModel {
     const dtype = opts.dtype ?? 'f32';
     const store = new ParamStore();
     try {
-      const r = new WeightReader(be, src, dtype, store, clipPrefix(src), 'a CLIP text encoder');
-      return new ClipTextModel(be, config, dtype, r);
+      const what = 'a CLIP text encoder';
+      const r = new WeightReader(be, src, dtype, store, clipPrefix(src), what);
+      return new ClipTextModel(be, config, dtype, r, new WeightReader(be, src, dtype, store, '', what));
     } catch (e) {
       store.dispose();
       throw e;
@@ -120,8 +159,11 @@ export class ClipTextModel {
     return this.store.bytes;
   }
 
-  /** Token ids [B·L] (row-major) -> last hidden state and pooled output, in the compute dtype. */
-  encode(ids: ArrayLike<number>, B: number, L: number): ClipOutput {
+  /**
+   * Token ids [B·L] (row-major) -> last hidden state, pooled output, text_embeds (with a projection)
+   * and, when asked, hidden_states[-2]; in the compute dtype.
+   */
+  encode(ids: ArrayLike<number>, B: number, L: number, opts: ClipEncodeOptions = {}): ClipOutput {
     const { be, config: c } = this;
     const C = c.hidden_size;
     if (ids.length !== B * L)
@@ -143,7 +185,10 @@ export class ClipTextModel {
     const rows = poolPositions(ids, B, L, c.eos_token_id).map((l, b) => b * L + l);
     return be.tidy(() => {
       let x = be.tensor(x0, [B, L, C], this.dtype);
-      for (const layer of this.layers) {
+      let penultimate: Tensor | undefined;
+      for (const [i, layer] of this.layers.entries()) {
+        // hidden_states[-2] is the input of the last layer (the embeddings for a one-layer model)
+        if (opts.penultimate && i === this.layers.length - 1) penultimate = x;
         const next = be.tidy(() => {
           const h = be.layerNorm(x, { ...layer.layer_norm1, eps });
           const { q, k, v } = this.heads.split(
@@ -154,17 +199,33 @@ export class ClipTextModel {
           const x1 = be.matmul(a, o.weight, { bias: o.bias, residual: x });
           const h2 = be.layerNorm(x1, { ...layer.layer_norm2, eps });
           const { fc1, fc2 } = layer.mlp;
-          const f = be.matmul(h2, fc1.weight, { bias: fc1.bias, activation: 'silu' });
+          const f = be.matmul(h2, fc1.weight, { bias: fc1.bias, activation: this.activation });
           return be.matmul(f, fc2.weight, { bias: fc2.bias, residual: x1 });
         });
-        x.dispose();
+        if (x !== penultimate) x.dispose();
         x = next;
       }
       const last = be.layerNorm(x, { ...this.finalNorm, eps });
       const idx = be.tensor(rows, [1, B], 'u32');
       const pooled = be.reshape(be.gather(be.reshape(last, [1, B * L, C]), idx), [B, C]);
-      return { lastHiddenState: last, pooled };
+      const out: ClipOutput = { lastHiddenState: last, pooled };
+      if (penultimate) out.penultimate = penultimate;
+      if (this.projection) out.textEmbeds = be.matmul(pooled, this.projection);
+      return out;
     });
+  }
+
+  /**
+   * SDXL's use of the encoder: hidden_states[-2] and the pooled output (text_embeds where the model
+   * has a projection, as SDXL's CLIP-G does). ids [B·L] row-major; L is 77 in SDXL. The other outputs
+   * are freed; the caller owns the two tensors.
+   */
+  encodeSdxl(ids: ArrayLike<number>, B: number, L: number): SdxlTextFeatures {
+    const out = this.encode(ids, B, L, { penultimate: true });
+    const pooled = out.textEmbeds ?? out.pooled;
+    out.lastHiddenState.dispose();
+    if (pooled !== out.pooled) out.pooled.dispose();
+    return { penultimate: out.penultimate!, pooled };
   }
 
   dispose(): void {
