@@ -15,9 +15,7 @@
 // kernels (robustness off). Timings are GPU timestamps around each launch; a shape's number is the
 // median over repetitions of each repetition's median. --warm-s (default 3) runs the first shape for
 // that long before measuring, so the clocks have ramped up.
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { GpuBackend } from '../src/gpu/backend.js';
 import { attentionSimt, attentionSubgroupMatrix } from '../src/kernels/attention.js';
 import {
@@ -27,6 +25,7 @@ import {
   type SgmMatmulConfig,
 } from '../src/kernels/matmul.js';
 import type { Tensor } from '../src/tensor.js';
+import { TorchChild } from './torch-child.js';
 
 // ---- arguments -----------------------------------------------------------------------------------
 const argv = process.argv.slice(2);
@@ -137,41 +136,12 @@ const shapeStr = (s: Shape) =>
   s.op === 'matmul' ? `M=${s.M} K=${s.K} N=${s.N}` : `B=${s.B} H=${s.H} L=${s.L} D=${s.D}`;
 
 // ---- PyTorch child process -----------------------------------------------------------------------
-class Torch {
-  private lines: AsyncIterableIterator<string>;
-  private constructor(
-    private proc: ReturnType<typeof spawn>,
-    readonly hello: Record<string, unknown>,
-    lines: AsyncIterableIterator<string>,
-  ) {
-    this.lines = lines;
-  }
-
-  static async start(script: string): Promise<Torch> {
-    const proc = spawn('python3', [script, '--serve'], { stdio: ['pipe', 'pipe', 'inherit'] });
-    const lines = createInterface({ input: proc.stdout! })[Symbol.asyncIterator]();
-    const first = await lines.next();
-    if (first.done) throw new Error(`${script} exited before answering`);
-    return new Torch(proc, JSON.parse(first.value), lines);
-  }
-
-  async time(s: Shape): Promise<number[]> {
-    const req =
-      s.op === 'matmul'
-        ? { op: 'matmul', M: s.M, N: s.N, K: s.K }
-        : { op: 'sdpa', B: s.B, H: s.H, L: s.L, D: s.D };
-    this.proc.stdin!.write(`${JSON.stringify({ ...req, iters: ITERS, warmup: WARMUP })}\n`);
-    const r = await this.lines.next();
-    if (r.done) throw new Error('the PyTorch process exited');
-    const reply = JSON.parse(r.value) as { ms?: number[]; error?: string };
-    if (reply.error) throw new Error(`PyTorch: ${reply.error}`);
-    return reply.ms!;
-  }
-
-  stop(): void {
-    this.proc.stdin!.write('{"op":"quit"}\n');
-    this.proc.stdin!.end();
-  }
+function torchRequest(s: Shape): Record<string, unknown> {
+  const req =
+    s.op === 'matmul'
+      ? { op: 'matmul', M: s.M, N: s.N, K: s.K }
+      : { op: 'sdpa', B: s.B, H: s.H, L: s.L, D: s.D };
+  return { ...req, iters: ITERS, warmup: WARMUP };
 }
 
 // ---- our kernels ---------------------------------------------------------------------------------
@@ -322,7 +292,7 @@ async function main() {
   }
   const info = robust.info();
   console.log(`${info.description}; paths ${JSON.stringify(robust.paths)}`);
-  const torch = TORCH ? await Torch.start(TORCH) : undefined;
+  const torch = TORCH ? await TorchChild.start(TORCH) : undefined;
   if (torch) console.log(`PyTorch: ${JSON.stringify(torch.hello)}`);
 
   let shapes = (SMOKE ? SMOKE_SHAPES : FLUX_SHAPES).filter((s) => !ONLY || s.op === ONLY);
@@ -369,7 +339,7 @@ async function main() {
       await robust.sync();
     }
     for (const t of p.inputs) t.dispose();
-    if (torch) await torch.time(s);
+    if (torch) await torch.time(torchRequest(s));
   }
 
   const key = (s: Shape, be: GpuBackend) => `${s.name}|${be === robust ? 'r' : 'u'}`;
@@ -384,7 +354,7 @@ async function main() {
       for (const v of order) {
         let ms: number[];
         try {
-          if (!v.be) ms = await torch!.time(s);
+          if (!v.be) ms = await torch!.time(torchRequest(s));
           else {
             let p = prepared.get(key(s, v.be));
             if (!p) {

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """PyTorch reference timings for the shapes of bench/kernels.ts, on the same card.
 
-fp16 matmul (torch.nn.functional.linear, i.e. x @ w.T through cuBLAS) and fp16 SDPA
-(torch.nn.functional.scaled_dot_product_attention, non-causal), random normal inputs, median of
-CUDA-event timings after warm-up.
+fp16 matmul (torch.nn.functional.linear, i.e. x @ w.T through cuBLAS), fp16 SDPA
+(torch.nn.functional.scaled_dot_product_attention, non-causal) and fp16 2-D convolution
+(torch.nn.functional.conv2d on channels_last tensors through cuDNN, for bench/conv.ts), random normal
+inputs, median of CUDA-event timings after warm-up.
 
   python3 bench/torch_kernels.py            # times the default shapes and prints a table
   python3 bench/torch_kernels.py --serve    # line protocol used by bench/kernels.ts: one JSON request
@@ -70,15 +71,33 @@ def sdpa(B, H, L, D, Lk=None, iters=10, warmup=3, **_):
     return time_ms(lambda: F.scaled_dot_product_attention(q, k, v), iters, warmup)
 
 
-OPS = {"matmul": matmul, "sdpa": sdpa}
+def conv2d(B, Cin, Cout, H, W, K, stride=1, padding=None, iters=10, warmup=3, **_):
+    """H, W: the input the convolution reads (for a fused-upsample shape of ours: the upsampled input,
+    which PyTorch materialises with F.interpolate before the conv; only the conv is timed)."""
+    pad = (K - 1) // 2 if padding is None else padding
+
+    def make():
+        g = torch.Generator(device="cuda").manual_seed(3)
+        x = torch.randn(B, Cin, H, W, device="cuda", dtype=torch.float16, generator=g)
+        w = torch.randn(Cout, Cin, K, K, device="cuda", dtype=torch.float16, generator=g) / (Cin * K * K) ** 0.5
+        return x.to(memory_format=torch.channels_last), w.to(memory_format=torch.channels_last)
+
+    x, w = _tensors(("conv2d", B, Cin, Cout, H, W, K), make)
+    return time_ms(lambda: F.conv2d(x, w, stride=stride, padding=pad), iters, warmup)
+
+
+OPS = {"matmul": matmul, "sdpa": sdpa, "conv2d": conv2d}
 
 
 def serve():
+    # cuDNN picks its fastest algorithm per shape on first use (what a tuned PyTorch deployment does).
+    torch.backends.cudnn.benchmark = True
     hello = {
         "ready": True,
         "device": torch.cuda.get_device_name(0),
         "torch": torch.__version__,
         "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version(),
     }
     print(json.dumps(hello), flush=True)
     for line in sys.stdin:

@@ -43,7 +43,16 @@ export function sgmMatmulSharedBytes(c: SgmMatmulConfig): number {
   return Math.max(tiles, epilogue);
 }
 
-function checkConfig(be: GpuBackend, c: SgmMatmulConfig): void {
+/**
+ * Throws unless the adapter can run a tile configuration of a tensor-core GEMM (matmul_sgm and
+ * conv2d_sgm share the tiling); `extraBytes` is workgroup memory the kernel needs besides the tiles.
+ */
+export function checkSgmConfig(
+  be: GpuBackend,
+  c: SgmMatmulConfig,
+  kernel = 'matmul_sgm',
+  extraBytes = 0,
+): void {
   const threads = (c.BM / 64) * (c.BN / 64) * 32;
   const bad =
     c.BM % 64 !== 0 ||
@@ -54,12 +63,12 @@ function checkConfig(be: GpuBackend, c: SgmMatmulConfig): void {
     ((c.BM * c.BK) / 8) % threads !== 0 || // every thread fetches whole 16-byte chunks of both tiles
     ((c.BN * c.BK) / 8) % threads !== 0 ||
     !(c.GROUP >= 1);
-  if (bad) throw new RangeError(`matmul_sgm: unsupported tile configuration ${JSON.stringify(c)}`);
-  const bytes = sgmMatmulSharedBytes(c);
+  if (bad) throw new RangeError(`${kernel}: unsupported tile configuration ${JSON.stringify(c)}`);
+  const bytes = sgmMatmulSharedBytes(c) + extraBytes;
   const limit = be.caps.limits.maxComputeWorkgroupStorageSize ?? 16384;
   if (bytes > limit) {
     throw new RangeError(
-      `matmul_sgm: configuration ${JSON.stringify(c)} needs ${bytes} bytes of workgroup memory, the adapter allows ${limit}`,
+      `${kernel}: configuration ${JSON.stringify(c)} needs ${bytes} bytes of workgroup memory, the adapter allows ${limit}`,
     );
   }
 }
@@ -136,7 +145,7 @@ export function matmulSubgroupMatrix(
   cfg: SgmMatmulConfig = SGM_MATMUL_DEFAULT,
 ): Tensor {
   if (x.dtype !== 'f16') throw new TypeError(`matmul_sgm: needs f16 tensors, got ${x.dtype}`);
-  checkConfig(be, cfg);
+  checkSgmConfig(be, cfg);
   const y = be.alloc(outShape, 'f16');
   const tilesM = Math.ceil(M / cfg.BM);
   const tilesN = Math.ceil(N / cfg.BN);

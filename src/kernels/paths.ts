@@ -8,6 +8,10 @@ export interface KernelPaths {
   /** Flash attention on subgroup matrices (f16 inputs), else SIMT. */
   attention: 'subgroup-matrix' | 'simt';
   /**
+   * Implicit-GEMM convolution on subgroup matrices (f16 inputs; shapes conv2d.ts accepts), else SIMT.
+   */
+  conv2d: 'subgroup-matrix' | 'simt';
+  /**
    * A matmul with a block-quantized weight: decode the blocks while staging the tiles ('fused'), or
    * decode the whole matrix into a scratch buffer and run the dense kernel ('dequantize').
    * docs/kernels/matmul-quant.md has the measurements behind the default.
@@ -18,6 +22,7 @@ export interface KernelPaths {
 export interface PathOverrides {
   matmul?: KernelPaths['matmul'];
   attention?: KernelPaths['attention'];
+  conv2d?: KernelPaths['conv2d'];
   quantMatmul?: KernelPaths['quantMatmul'];
 }
 
@@ -38,10 +43,11 @@ export function choosePaths(caps: Capabilities, overrides: PathOverrides = {}): 
   const paths: KernelPaths = {
     matmul: sgm16 ? 'subgroup-matrix' : 'simt',
     attention: sgm16 ? 'subgroup-matrix' : 'simt',
+    conv2d: sgm16 ? 'subgroup-matrix' : 'simt',
     quantMatmul: QUANT_MATMUL_DEFAULT,
   };
   if (overrides.quantMatmul) paths.quantMatmul = overrides.quantMatmul;
-  for (const k of ['matmul', 'attention'] as const) {
+  for (const k of ['matmul', 'attention', 'conv2d'] as const) {
     const o = overrides[k];
     if (o === 'subgroup-matrix' && !sgm16) {
       throw new Error(

@@ -15,6 +15,7 @@ import type { DType } from '../../src/tensor.js';
 import { f16BitsToF32, f32ToF16Bits, roundToF16 } from '../../src/util/f16.js';
 import type { Rng } from '../../src/util/random.js';
 import { assertClose, cpu, gpu, gpuDtypes, noGpu, pair, rng, TOL } from '../helpers.js';
+import { assertCompiles, nullDevice } from '../null-device.js';
 
 /** Byte offsets of the f16 fields (scales, mins) inside one block of each type. */
 const F16_FIELDS: Record<QuantTypeName, number[]> = {
@@ -174,28 +175,8 @@ describe('dequantize kernel vs dequantize()', { skip: noGpu }, () => {
 });
 
 // SwiftShader has neither shader-f16 nor subgroup matrices, so the f16 and tensor-core variants are
-// at least compiled into pipelines on Dawn's null backend (which validates WGSL without running it).
-// The H100 runs them for real (bench/matmul-quant.ts checks their results).
-type WebGpuModule = { create: (flags: string[]) => GPU; globals: Record<string, unknown> };
-let nullInstance: GPU | null = null; // Dawn's instance must outlive its devices
-
-async function nullDevice(): Promise<GPUDevice | null> {
-  try {
-    const mod = (await import('webgpu')) as unknown as WebGpuModule;
-    Object.assign(globalThis, mod.globals);
-    nullInstance ??= mod.create(['backend=null', 'enable-dawn-features=allow_unsafe_apis']);
-    const adapter = await nullInstance.requestAdapter();
-    const want = ['shader-f16', 'subgroups', 'chromium-experimental-subgroup-matrix'];
-    if (!adapter || !want.every((f) => adapter.features.has(f))) return null;
-    return await adapter.requestDevice({
-      requiredFeatures: want as GPUFeatureName[],
-      requiredLimits: { maxComputeWorkgroupStorageSize: adapter.limits.maxComputeWorkgroupStorageSize },
-    });
-  } catch {
-    return null;
-  }
-}
-
+// at least compiled on Dawn's null backend (test/null-device.ts). The H100 runs them for real
+// (bench/matmul-quant.ts checks their results).
 const nullDev = await nullDevice();
 
 describe('f16 and tensor-core quantized kernels compile (Dawn null backend)', {
@@ -216,20 +197,7 @@ describe('f16 and tensor-core quantized kernels compile (Dawn null backend)', {
   ]);
   for (const [shader, params] of variants) {
     it(`${shader} ${params.QUANT} ${params.T ?? 'f16'}`, async () => {
-      const d = nullDev!;
-      d.pushErrorScope('validation');
-      const module = d.createShaderModule({ code: specialize(shader, params) });
-      const info = await module.getCompilationInfo();
-      // The null adapter's subgroups are 128 wide, so a 32-lane subgroup-matrix pipeline is refused
-      // there: the tensor-core shaders stop at WGSL validation.
-      if (shader !== 'matmul_sgm')
-        d.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-      const err = await d.popErrorScope();
-      const msgs = info.messages
-        .filter((m) => m.type === 'error')
-        .map((m) => `line ${m.lineNum}: ${m.message}`);
-      assert.deepEqual(msgs, []);
-      assert.equal(err, null, err?.message);
+      await assertCompiles(nullDev!, specialize(shader, params), shader !== 'matmul_sgm');
     });
   }
 });

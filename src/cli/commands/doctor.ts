@@ -106,7 +106,9 @@ export const doctor: Command = {
       console.log(
         `guard: ${be.rt.guarded ? `on (${be.rt.guardStats.overheadBytes} canary bytes around every buffer, checked after every launch and copy)` : 'off (--no-guard)'}`,
       );
-      console.log(`kernel paths: matmul=${be.paths.matmul} attention=${be.paths.attention}`);
+      console.log(
+        `kernel paths: matmul=${be.paths.matmul} attention=${be.paths.attention} conv2d=${be.paths.conv2d}`,
+      );
       for (const l of LIMITS) console.log(`  ${l}: ${c.limits[l]}`);
       console.log(`features: ${c.features.join(' ')}`);
       if (c.software && values.lite === undefined) lite = true;
