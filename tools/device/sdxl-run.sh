@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# One GPU call for issue 17 (SDXL, 2026-12-06): the tensor-core convolution's kernel tests and conv
+# benchmark (tools/device/conv-bench.sh), the SDXL kernel and model tests that need a real GPU, our SDXL
+# UNet / VAE / text-encoder forwards (bench/sdxl-forward.ts, where built) and, in the same call, diffusers'
+# own components in PyTorch eager and torch.compile (bench/sdxl_torch.py; diffusers from the source tree
+# carried in .tools/diffusers-src.tar.xz, never committed). Logs and JSON to $OUT.
+#   source .gpu/setup.sh && bash tools/device/sdxl-run.sh [--no-conv] [--no-torch] [--no-ours] [--no-tests]
+if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0; fi
+conv=1 torch=1 ours=1 tests=1
+for a in "$@"; do
+  case "$a" in
+    --no-conv) conv=0 ;;
+    --no-torch) torch=0 ;;
+    --no-ours) ours=0 ;;
+    --no-tests) tests=0 ;;
+    *) echo "$(basename "$0"): unknown option $a (--help for usage)" >&2; exit 2 ;;
+  esac
+done
+set -uo pipefail
+out=${OUT:-out}
+mkdir -p "$out"
+exec > >(tee -a "$out/sdxl-run.log") 2>&1
+date -u +%FT%TZ
+t0=$(date +%s)
+stamp() { echo "===== $1 ($(( $(date +%s) - t0 )) s)"; }
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
+
+if [[ $conv == 1 ]]; then
+  stamp "conv2d: kernel tests and SDXL conv shapes (ours SIMT / tensor cores vs cuDNN)"
+  if [[ $tests == 1 ]]; then bash tools/device/conv-bench.sh; else bash tools/device/conv-bench.sh --no-tests; fi
+fi
+if [[ $tests == 1 ]]; then
+  stamp "SDXL model and kernel tests on the H100 (f16 and tensor-core variants included)"
+  TOMA_REQUIRE_GPU=1 timeout 300 node tools/run-tests.mjs unet sdxl geglu kernels/matmul kernels/elementwise 2>&1 |
+    grep -E '^ℹ (tests|pass|fail|skipped)|✖|Error' | head -40
+fi
+if [[ $ours == 1 && -f dist/bench/sdxl-forward.js ]]; then
+  stamp "ours: SDXL UNet 1024² batch 2 (dense, ToMA, ToMeSD, ToDo), VAE decode, text encoders"
+  timeout 300 node dist/bench/sdxl-forward.js --json "$out/sdxl-ours.json" 2>&1 | grep -vE '^  run |warm-up'
+fi
+if [[ $torch == 1 ]]; then
+  stamp "PyTorch: diffusers SDXL UNet eager + torch.compile, VAE decode, text encoders (fp16)"
+  mkdir -p /tmp/diffusers && tar -C /tmp/diffusers -xJf .tools/diffusers-src.tar.xz
+  PYTHONPATH=/tmp/diffusers PYTHONUNBUFFERED=1 timeout 420 python3 bench/sdxl_torch.py --res 1024 --runs 10 \
+    --compile --json "$out/sdxl-torch.json" 2>&1 | grep -vE 'Warning|warn\(|kept in float32'
+fi
+stamp "done"
