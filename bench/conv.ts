@@ -308,10 +308,15 @@ async function main() {
   if (warmSeconds > 0) {
     const s = shapes.find((x) => x.name.startsWith('resnet 640 ')) ?? shapes[0]!;
     const inp = prepare(fast, s);
-    const t0 = performance.now();
-    while (performance.now() - t0 < warmSeconds * 1000) {
-      for (let i = 0; i < 10; i++) conv2dSubgroupMatrix(fast, inp.x, inp.w, inp.o, inp.out).dispose();
-      await fast.sync();
+    try {
+      const t0 = performance.now();
+      while (performance.now() - t0 < warmSeconds * 1000) {
+        for (let i = 0; i < 10; i++) conv2dSubgroupMatrix(fast, inp.x, inp.w, inp.o, inp.out).dispose();
+        await fast.sync();
+      }
+    } catch (e) {
+      // the per-variant runs below report the failure; SIMT and PyTorch still get measured
+      console.log(`warm-up with the tensor-core kernel FAILED: ${(e as Error).message.split('\n')[0]}`);
     }
     inp.x.dispose();
     inp.w.dispose();
