@@ -478,7 +478,7 @@ async function main() {
           torch: torch?.hello,
           reps: REPS,
           iters: ITERS,
-          rows: rows.map((r) => ({ ...r, shape: { ...r.shape, ...gemm(r.shape) } })),
+          rows: rows.map((r) => ({ ...r, gemm: gemm(r.shape) })),
           totals,
         },
         null,
