@@ -36,6 +36,7 @@ export function describeGpu(be: GpuBackend): CapabilityRow[] {
     },
     { label: 'matmul kernels', value: path(be.paths.matmul) },
     { label: 'attention kernels', value: path(be.paths.attention) },
+    { label: 'conv2d kernels', value: path(be.paths.conv2d) },
     { label: 'compute dtype', value: computeDtype(be) },
     { label: 'timestamp queries', value: yesNo(c.timestampQuery) },
   ];
