@@ -108,7 +108,10 @@ export function unetConfig(src: WeightSource, given: Record<string, unknown> = {
     has(`${module}.norm.weight`) ? Math.max(1, count(`${module}.transformer_blocks.`, '.norm1.weight')) : 0;
   const blockDepths = (block: string, resnets: number, what: string) => {
     // (SGM numbers the up blocks' resnets consecutively: there, later blocks' resnets would count too)
-    const n = Math.min(count(`${block}.resnets.`, '.conv1.weight'), keys.layout === 'sgm' ? resnets : Infinity);
+    const n = Math.min(
+      count(`${block}.resnets.`, '.conv1.weight'),
+      keys.layout === 'sgm' ? resnets : Infinity,
+    );
     if (n !== resnets) {
       shape(`${block}.resnets.${Math.min(n, resnets - 1)}.conv1.weight`); // names the first missing resnet
       throw error(`${block} has ${n} resnets; ${what} has ${resnets}`);
