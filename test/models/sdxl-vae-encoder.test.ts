@@ -64,6 +64,7 @@ describe('SDXL VAE encoder against the PyTorch reference (weights of sdxl_vae_a)
     ['CPU f32', cpu, 'f32', false, 1e-4],
     ['WebGPU f32', gpu, 'f32', noGpu, 1e-4],
     ['WebGPU f16 (reported)', gpu, 'f16', noF16, 3e-2],
+    ['CPU f16 (reported)', cpu, 'f16', false, 3e-2],
   ] as const) {
     for (const c of cases) {
       it(`${name} matches the latent mean and log-variance, case ${c}`, { skip: skipIt }, async () => {
