@@ -3,8 +3,9 @@
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { forward } from '../../src/cli/commands/forward.js';
 import { components } from '../../src/cli/components/registry.js';
 import { Checkpoint, type TensorToWrite, writeSafetensors } from '../../src/io/safetensors.js';
@@ -63,6 +64,7 @@ describe('toma forward --component sdxl-clip-g / sdxl-vae on the SDXL fixtures',
   it('both are listed for toma forward', () => {
     assert.ok(component('sdxl-clip-g'));
     assert.ok(component('sdxl-vae'));
+    assert.ok(component('sdxl-vae-encode'));
   });
 
   it('sdxl-clip-g (CPU, config from the fixture header) writes the fixture outputs within 1e-4', async () => {
@@ -125,6 +127,24 @@ describe('toma forward --component sdxl-clip-g / sdxl-vae on the SDXL fixtures',
     assertMatches(clipOut, clip.ck, CLIP_KEYS);
     const vaeOut = await forwardCpu('sdxl-vae', single, vaePath, ['--config', '{"norm_num_groups": 8}']);
     assertMatches(vaeOut, vae.ck, ['out.sample']);
+  });
+
+  it('sdxl-vae-encode (CPU) writes the latent mean and log-variance of the PyTorch reference', async () => {
+    const ref = join(
+      dirname(fileURLToPath(import.meta.url)),
+      '../../../test/data/sdxl-vae-encoder-ref.safetensors',
+    );
+    const inputs = join(tmp, 'encode-inputs.safetensors');
+    const r = Checkpoint.open(ref);
+    writeSafetensors(inputs, {
+      'in.sample': { dtype: 'F32', shape: r.info('in.sample_b').shape, data: r.readF32('in.sample_b') },
+    });
+    const got = await forwardCpu('sdxl-vae-encode', vaePath, inputs);
+    for (const k of ['mean', 'logvar']) {
+      const err = relativeError(got.readF32(`out.${k}`), r.readF32(`out.${k}_b`));
+      assert.ok(err <= 1e-4, `${k}: relative error ${err}`);
+    }
+    assert.deepEqual(got.info('out.mean').shape, [2, 4, 7, 11]);
   });
 
   it('names a missing input, a wrong latent width and a checkpoint of another model', async () => {

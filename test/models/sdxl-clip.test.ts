@@ -73,6 +73,7 @@ describe('SDXL CLIP-G (OpenCLIP bigG as CLIPTextModelWithProjection) on the sdxl
     ['CPU f32', cpu, 'f32', false, 1e-4],
     ['WebGPU f32', gpu, 'f32', noGpu, 1e-4],
     ['WebGPU f16 (reported)', gpu, 'f16', noF16, 3e-2],
+    ['CPU f16 (reported)', cpu, 'f16', false, 3e-2],
   ] as const) {
     it(`${name} matches text_embeds, last_hidden_state and hidden_states[-2]`, { skip: skipIt }, async () => {
       const e = errors(await encodeAll(be!, ck, config, ids, 2, 77, dtype));

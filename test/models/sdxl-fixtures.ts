@@ -3,8 +3,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Checkpoint, type TensorToWrite } from '../../src/io/safetensors.js';
-import { type AeDecoderConfig, layoutKey } from '../../src/models/ae/index.js';
-import { aeDecoderShapes } from '../../src/models/ae/shapes.js';
+import { type AeDecoderConfig, type AeEncoderConfig, layoutKey } from '../../src/models/ae/index.js';
+import { aeDecoderShapes, aeEncoderShapes } from '../../src/models/ae/shapes.js';
 import type { WeightSource } from '../../src/models/weights.js';
 import { FIXTURES } from './fixtures.js';
 
@@ -79,16 +79,21 @@ export function openClipTensors(ck: WeightSource, prefix: string): Record<string
 /**
  * The decoder (and post_quant_conv) of a diffusers-layout VAE checkpoint rewritten in the original
  * layout (decoder.up.N.block.M..., attention projections as 1x1 convolutions) under `prefix`, as
- * SDXL's single file keeps it under first_stage_model.
+ * SDXL's single file keeps it under first_stage_model.; with an encoder config, the encoder too.
  */
 export function originalVaeTensors(
   ck: WeightSource,
   config: AeDecoderConfig,
   prefix: string,
+  encoder?: AeEncoderConfig,
 ): Record<string, TensorToWrite> {
   const out: Record<string, TensorToWrite> = {};
   const levels = config.level_channels.length;
-  for (const [orig, shape] of aeDecoderShapes(config, 'original')) {
+  const shapes = [
+    ...aeDecoderShapes(config, 'original'),
+    ...(encoder ? aeEncoderShapes(encoder, 'original') : []),
+  ];
+  for (const [orig, shape] of shapes) {
     const stored = layoutKey(orig, 'diffusers', levels);
     out[prefix + orig] = { dtype: 'F32', shape, data: ck.readF32(stored) };
   }

@@ -59,6 +59,7 @@ describe('SDXL VAE decoder on the sdxl_vae_a fixture', { skip }, () => {
     ['CPU f32', cpu, 'f32', false, 1e-4],
     ['WebGPU f32', gpu, 'f32', noGpu, 1e-4],
     ['WebGPU f16 (reported)', gpu, 'f16', noF16, 3e-2],
+    ['CPU f16 (reported)', cpu, 'f16', false, 3e-2],
   ] as const) {
     it(`${name} matches decode(in.z)`, { skip: skipIt }, async () => {
       const got = await decodeNchw(be!, ck, { ...config, ...UNSCALED }, z, zShape, dtype);

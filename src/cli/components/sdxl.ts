@@ -1,15 +1,17 @@
-// `toma forward --component sdxl-clip-g|sdxl-vae`: SDXL's text encoder and VAE decoder, one forward
-// each, with the reference implementations' output names:
+// `toma forward --component sdxl-clip-g|sdxl-vae|sdxl-vae-encode`: SDXL's text encoder and VAE, one
+// forward each, with the reference implementations' output names:
 //   sdxl-clip-g: in.input_ids [B, L] -> out.text_embeds [B, P] (out.pooler_output [B, C] for a model
 //                without projection, e.g. SDXL's CLIP-L), out.last_hidden_state [B, L, C],
 //                out.penultimate_hidden_state [B, L, C] (hidden_states[-2], SDXL's text features)
 //   sdxl-vae:    in.z [B, 4, h, w] -> out.sample [B, 3, H, W] (NCHW): diffusers' AutoencoderKL.decode(z),
 //                no latent scaling (the pipeline divides by scaling_factor before decoding)
+//   sdxl-vae-encode: in.sample [B, 3, H, W] (about -1..1) -> out.mean, out.logvar [B, 4, h, w]: the
+//                latent distribution of AutoencoderKL.encode (logvar clamped to [-30, 20]), unscaled
 // The checkpoint is a transformers / diffusers file or folder, an OpenCLIP text tower, or SDXL's single
 // file (the component picks its model out of it).
 import { nhwcToNchw } from '../../cpu/conv.js';
 import { Checkpoint, type TensorToWrite } from '../../io/safetensors.js';
-import { AeDecoder } from '../../models/ae/index.js';
+import { AeDecoder, AeEncoder } from '../../models/ae/index.js';
 import { ClipTextModel } from '../../models/clip/index.js';
 import { isOpenClipText, OPENCLIP_TEXT_CONFIG, openClipTextSource } from '../../models/clip/openclip.js';
 import {
@@ -90,7 +92,7 @@ export const sdxlClipG: ForwardComponent = {
 
 /** The VAE in the checkpoint: itself, or first_stage_model. of SDXL's single file. */
 function vaeSource(ck: Checkpoint): WeightSource {
-  const singleFile = isSdxlSingleFile(ck) || ck.has(`${SDXL_SINGLE_FILE_PREFIX.vae}decoder.conv_in.weight`);
+  const singleFile = isSdxlSingleFile(ck) || ck.keys().some((k) => k.startsWith(SDXL_SINGLE_FILE_PREFIX.vae));
   return singleFile ? sdxlVaeSource(ck) : ck;
 }
 
@@ -122,6 +124,40 @@ export const sdxlVae: ForwardComponent = {
         r.log(`decoded ${B} x ${H}x${W} in ${secs(t1)} s`);
         return {
           'out.sample': { dtype: 'F32', shape: [B, C, H, W], data: nhwcToNchw(img.data, B, H, W, C) },
+        };
+      } finally {
+        model.dispose();
+      }
+    } finally {
+      ck.close();
+    }
+  },
+};
+
+export const sdxlVaeEncode: ForwardComponent = {
+  name: 'sdxl-vae-encode',
+  summary: 'SDXL VAE encode (img2img: encoder, quant_conv -> latent mean and log-variance, unscaled)',
+  inputKeys: ['in.sample'],
+  outputKeys: ['out.mean', 'out.logvar'],
+  async run(r) {
+    const config = resolveConfig(r.checkpoint, r.config);
+    const ck = Checkpoint.open(r.checkpoint);
+    try {
+      const t0 = performance.now();
+      const model = AeEncoder.load(r.be, vaeSource(ck), { dtype: r.dtype, config });
+      r.log(`loaded the VAE encoder (${mib(model.deviceBytes)} MiB ${r.dtype}) in ${secs(t0)} s`);
+      try {
+        const [B, C, H, W] = inputDims(r, 'in.sample', 4) as [number, number, number, number];
+        if (C !== model.config.in_ch)
+          throw new Error(
+            `${r.inputs.path}: in.sample has ${C} channels, the VAE encoder takes ${model.config.in_ch}`,
+          );
+        const t1 = performance.now();
+        const out = await model.encode(readInput(r.inputs, 'in.sample'), B, H, W);
+        r.log(`encoded ${B} x ${H}x${W} in ${secs(t1)} s`);
+        return {
+          'out.mean': { dtype: 'F32', shape: out.shape, data: out.mean },
+          'out.logvar': { dtype: 'F32', shape: out.shape, data: out.logvar },
         };
       } finally {
         model.dispose();

@@ -90,3 +90,57 @@ export function groupNormBands(
     return xs.map((x) => be.keep(be.groupNormApply(x, stats, { ...norm, silu })));
   });
 }
+
+/**
+ * The same image as bands of `rows` rows each (an even number; the last band takes the rest), cut from
+ * the input bands whatever their heights (consumes the input). A stride-2 convolution then finds each
+ * band starting on an even row, as its output rows need.
+ */
+export function rebandEven(be: Backend, xs: Bands, rows: number): Bands {
+  const total = xs.reduce((a, x) => a + x.dim(1), 0);
+  if (xs.length === 1 && total <= rows) return xs; // one band: nothing to align
+  const most = Math.min(rows, total); // rows may be Infinity (no tensor limit)
+  const per = Math.max(2, most - (most % 2));
+  if (xs.every((x, i) => x.dim(1) === per || (i === xs.length - 1 && x.dim(1) <= per))) return xs;
+  const out: Bands = [];
+  for (let r0 = 0; r0 < total; r0 += per) {
+    const n = Math.min(per, total - r0);
+    out.push(
+      be.tidy(() => {
+        const pieces = [];
+        let at = 0;
+        for (const x of xs) {
+          const h = x.dim(1);
+          const from = Math.max(r0, at);
+          const to = Math.min(r0 + n, at + h);
+          if (to > from) pieces.push(be.slice(x, 1, from - at, to - from));
+          at += h;
+        }
+        return be.keep(pieces.length === 1 ? pieces[0]! : be.concat(pieces, 1));
+      }),
+    );
+  }
+  disposeBands(xs);
+  return out;
+}
+
+/**
+ * A 3x3 stride-2 convolution with zero padding (0, 1, 0, 1) (diffusers' Downsample2D in the VAE encoder)
+ * of every band; bands other than the last must have even heights (rebandEven). Output row oy reads input
+ * rows 2oy..2oy+2, so each band reads the first row of the band below it. Does not consume xs.
+ */
+export function downsampleBands(be: Backend, xs: Bands, conv: ConvParams): Bands {
+  return xs.map((x, i) =>
+    be.tidy(() => {
+      const below = xs[i + 1];
+      if (below && x.dim(1) % 2 !== 0)
+        throw new RangeError(
+          `downsampleBands: band ${i} has ${x.dim(1)} rows; all but the last need an even count`,
+        );
+      const input = below ? be.concat([x, be.slice(below, 1, 0, 1)], 1) : x;
+      return be.keep(
+        be.conv2d(input, conv.weight, { bias: conv.bias, stride: 2, padding: { before: 0, after: 1 } }),
+      );
+    }),
+  );
+}

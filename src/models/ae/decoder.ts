@@ -8,7 +8,6 @@
 // matmuls over chunks of query rows (scale folded into q, the v bias folded into proj_out's bias).
 // Module tree mirrors the original checkpoint keys (decoder.up.N.block.M....).
 import type { Backend } from '../../backend.js';
-import { convWeightToOHWI } from '../../cpu/conv.js';
 import type { Tensor } from '../../tensor.js';
 import { expectFamily } from '../detect.js';
 import { type ComputeDType, ParamStore, WeightReader, type WeightSource } from '../weights.js';
@@ -22,27 +21,16 @@ import {
   type NormParams,
   splitRows,
 } from './bands.js';
-import { type AeDecoderConfig, aeDecoderConfig, aeLayout, layoutKey, POST_QUANT_CONV } from './config.js';
+import {
+  AeBlockLoader,
+  type AttnBlock,
+  attentionBand,
+  consume,
+  type ResnetBlock,
+  resnetBands,
+} from './blocks.js';
+import { type AeDecoderConfig, aeDecoderConfig, aeLayout, POST_QUANT_CONV } from './config.js';
 
-interface ResnetBlock {
-  norm1: NormParams;
-  conv1: ConvParams;
-  norm2: NormParams;
-  conv2: ConvParams;
-  nin_shortcut?: ConvParams;
-}
-interface Linear {
-  weight: Tensor;
-  bias?: Tensor;
-}
-/** f32; q pre-scaled by 1/sqrt(C); v without bias (folded into proj_out.bias). */
-interface AttnBlock {
-  norm: NormParams;
-  q: Linear;
-  k: Linear;
-  v: Linear;
-  proj_out: Linear;
-}
 interface DecoderWeights {
   post_quant_conv?: ConvParams;
   conv_in: ConvParams;
@@ -83,60 +71,12 @@ export class AeDecoder {
     this.store = r.store;
     const c = config;
     const levels = c.level_channels.length;
-    const K = (k: string) => layoutKey(k, layout, levels);
-    const conv = (k: string, cin: number, cout: number, ks: number): ConvParams => ({
-      weight: r.load(K(`${k}.weight`), [cout, ks, ks, cin], {
-        stored: [cout, cin, ks, ks],
-        transform: (v) => convWeightToOHWI(v, cout, cin, ks, ks),
-      }),
-      bias: r.load(K(`${k}.bias`), [cout]),
-    });
-    const norm = (k: string, ch: number): NormParams => ({
-      weight: r.load(K(`${k}.weight`), [ch]),
-      bias: r.load(K(`${k}.bias`), [ch]),
-    });
-    const resnet = (k: string, cin: number, cout: number): ResnetBlock => ({
-      norm1: norm(`${k}.norm1`, cin),
-      conv1: conv(`${k}.conv1`, cin, cout, 3),
-      norm2: norm(`${k}.norm2`, cout),
-      conv2: conv(`${k}.conv2`, cout, cout, 3),
-      nin_shortcut: cin !== cout ? conv(`${k}.nin_shortcut`, cin, cout, 1) : undefined,
-    });
+    const L = new AeBlockLoader(r, layout, levels);
+    const conv = L.conv.bind(L);
+    const norm = L.norm.bind(L);
+    const resnet = L.resnet.bind(L);
     const Cmid = c.level_channels[levels - 1]!;
-    // attention projections: 1x1 convs [C, C, 1, 1] (original) or Linear [C, C] (diffusers), kept in f32
-    const square = (k: string): Float32Array => {
-      const key = K(`${k}.weight`);
-      return r.f32(key, r.shape(key).length === 4 ? [Cmid, Cmid, 1, 1] : [Cmid, Cmid]);
-    };
-    const vec = (k: string) => r.f32(K(`${k}.bias`), [Cmid]);
-    const a = 'decoder.mid.attn_1';
-    const s = 1 / Math.sqrt(Cmid);
-    const projW = square(`${a}.proj_out`);
-    const vBias = vec(`${a}.v`);
-    const projBias = vec(`${a}.proj_out`).map((b, o) => {
-      let acc = b;
-      for (let i = 0; i < Cmid; i++) acc += projW[o * Cmid + i]! * vBias[i]!;
-      return acc;
-    });
-    const sq = [Cmid, Cmid];
-    const attn: AttnBlock = {
-      norm: norm(`${a}.norm`, Cmid),
-      q: {
-        weight: r.upload(
-          square(`${a}.q`).map((v) => v * s),
-          sq,
-          'f32',
-        ),
-        bias: r.upload(
-          vec(`${a}.q`).map((v) => v * s),
-          [Cmid],
-          'f32',
-        ),
-      },
-      k: { weight: r.upload(square(`${a}.k`), sq, 'f32'), bias: r.upload(vec(`${a}.k`), [Cmid], 'f32') },
-      v: { weight: r.upload(square(`${a}.v`), sq, 'f32') },
-      proj_out: { weight: r.upload(projW, sq, 'f32'), bias: r.upload(projBias, [Cmid], 'f32') },
-    };
+    const attn = L.attention('decoder.mid.attn_1', Cmid);
     const up: DecoderWeights['up'] = [];
     for (let i = 0; i < levels; i++) {
       const cout = c.level_channels[i]!;
@@ -283,68 +223,17 @@ export class AeDecoder {
     return { data, shape: [B, H, Wd, C] };
   }
 
-  /** Disposes `input` and returns `output` (keeps stage code linear). */
   private consume(input: Bands, output: Bands): Bands {
-    disposeBands(input);
-    return output;
+    return consume(input, output);
   }
 
   private resnet(xs: Bands, blk: ResnetBlock): Bands {
-    const { be } = this;
-    const { groups, eps } = this.config;
-    const h = groupNormBands(be, xs, blk.norm1, groups, eps, true);
-    const h1 = this.consume(h, convBands(be, h, blk.conv1));
-    const h2 = this.consume(h1, groupNormBands(be, h1, blk.norm2, groups, eps, true));
-    const shortcut = blk.nin_shortcut ? convBands(be, xs, blk.nin_shortcut) : xs;
-    const out = this.consume(h2, convBands(be, h2, blk.conv2, { residual: shortcut }));
-    if (shortcut !== xs) disposeBands(shortcut);
-    disposeBands(xs);
-    return out;
+    return resnetBands(this.be, xs, blk, this.config.groups, this.config.eps);
   }
 
-  /** Single-head attention over all h·w positions of x [B, h, w, C] (consumed); one band out. */
   private attention(x: Tensor, a: AttnBlock, limit: number): Bands {
-    const { be, dtype } = this;
-    const [B, h, w, C] = x.shape as [number, number, number, number];
-    const HW = h * w;
-    if (B * HW * C * 4 > limit)
-      throw new RangeError(
-        `AE decode: the mid-block attention needs [${B}, ${HW}, ${C}] f32 tensors (${B * HW * C * 4} bytes), over the ${limit}-byte tensor limit; decode a smaller latent or batch`,
-      );
-    const chunk = Math.max(1, Math.min(HW, Math.floor(limit / (HW * 4))));
-    const out = be.tidy(() => {
-      const hn = be.groupNorm(x, { groups: this.config.groups, eps: this.config.eps, ...a.norm });
-      const hn32 = dtype === 'f32' ? hn : be.cast(hn, 'f32');
-      const outs: Tensor[] = [];
-      for (let b = 0; b < B; b++) {
-        outs.push(
-          be.tidy(() => {
-            const hb = be.reshape(B === 1 ? hn32 : be.slice(hn32, 0, b, 1), [HW, C]);
-            const q = be.matmul(hb, a.q.weight, { bias: a.q.bias });
-            const k = be.matmul(hb, a.k.weight, { bias: a.k.bias });
-            const vT = be.matmul(a.v.weight, hb); // [C, HW]
-            const parts: Tensor[] = [];
-            for (let r0 = 0; r0 < HW; r0 += chunk) {
-              const n = Math.min(chunk, HW - r0);
-              parts.push(
-                be.tidy(() => {
-                  const qc = n === HW ? q : be.slice(q, 0, r0, n);
-                  return be.matmul(be.softmax(be.matmul(qc, k)), vT);
-                }),
-              );
-            }
-            const o = parts.length === 1 ? parts[0]! : be.concat(parts, 0);
-            const xb = be.reshape(B === 1 ? x : be.slice(x, 0, b, 1), [HW, C]);
-            const res = dtype === 'f32' ? xb : be.cast(xb, 'f32');
-            return be.matmul(o, a.proj_out.weight, { bias: a.proj_out.bias, residual: res });
-          }),
-        );
-      }
-      const y = be.reshape(outs.length === 1 ? outs[0]! : be.concat(outs, 0), [B, h, w, C]);
-      return be.keep(dtype === 'f32' ? y : be.cast(y, dtype));
-    });
-    x.dispose();
-    return [out];
+    const { groups, eps } = this.config;
+    return attentionBand(this.be, x, a, { groups, eps, dtype: this.dtype, limit, what: 'AE decode' });
   }
 
   dispose(): void {

@@ -1,7 +1,14 @@
 // What an autoencoder checkpoint's decoder holds (key -> shape) in either layout, and the diffusers
 // vae/config.json, for writing random-weight model folders that the loader reads like real ones (Flux's
 // autoencoder or SDXL's VAE). Only the decoder is described: text-to-image never runs the encoder.
-import { type AeDecoderConfig, type AeLayout, layoutKey, POST_QUANT_CONV } from './config.js';
+import {
+  type AeDecoderConfig,
+  type AeEncoderConfig,
+  type AeLayout,
+  layoutKey,
+  POST_QUANT_CONV,
+  QUANT_CONV,
+} from './config.js';
 
 export function aeDecoderShapes(c: AeDecoderConfig, layout: AeLayout): Map<string, number[]> {
   const levels = c.level_channels.length;
@@ -69,4 +76,49 @@ export function aeConfigJson(c: AeDecoderConfig): Record<string, unknown> {
     mid_block_add_attention: true,
     force_upcast: true,
   };
+}
+
+/** What the encoder half of an autoencoder checkpoint holds (key -> shape) in either layout (img2img). */
+export function aeEncoderShapes(c: AeEncoderConfig, layout: AeLayout): Map<string, number[]> {
+  const levels = c.level_channels.length;
+  const Cmid = c.level_channels[levels - 1]!;
+  const m = new Map<string, number[]>();
+  const set = (k: string, s: number[]) => m.set(layoutKey(k, layout, levels), s);
+  const conv = (k: string, cin: number, cout: number, ks: number) => {
+    set(`${k}.weight`, [cout, cin, ks, ks]);
+    set(`${k}.bias`, [cout]);
+  };
+  const norm = (k: string, ch: number) => {
+    set(`${k}.weight`, [ch]);
+    set(`${k}.bias`, [ch]);
+  };
+  const resnet = (k: string, cin: number, cout: number) => {
+    norm(`${k}.norm1`, cin);
+    conv(`${k}.conv1`, cin, cout, 3);
+    norm(`${k}.norm2`, cout);
+    conv(`${k}.conv2`, cout, cout, 3);
+    if (cin !== cout) conv(`${k}.nin_shortcut`, cin, cout, 1);
+  };
+  conv('encoder.conv_in', c.in_ch, c.level_channels[0]!, 3);
+  let cin = c.level_channels[0]!;
+  for (let i = 0; i < levels; i++) {
+    const cout = c.level_channels[i]!;
+    for (let j = 0; j < c.num_res_blocks; j++) {
+      resnet(`encoder.down.${i}.block.${j}`, cin, cout);
+      cin = cout;
+    }
+    if (i < levels - 1) conv(`encoder.down.${i}.downsample.conv`, cout, cout, 3);
+  }
+  resnet('encoder.mid.block_1', Cmid, Cmid);
+  const a = 'encoder.mid.attn_1';
+  norm(`${a}.norm`, Cmid);
+  for (const p of ['q', 'k', 'v', 'proj_out']) {
+    set(`${a}.${p}.weight`, layout === 'original' ? [Cmid, Cmid, 1, 1] : [Cmid, Cmid]);
+    set(`${a}.${p}.bias`, [Cmid]);
+  }
+  resnet('encoder.mid.block_2', Cmid, Cmid);
+  norm('encoder.norm_out', Cmid);
+  conv('encoder.conv_out', Cmid, 2 * c.z_channels, 3);
+  if (c.quant_conv) conv(QUANT_CONV, 2 * c.z_channels, 2 * c.z_channels, 1);
+  return m;
 }
