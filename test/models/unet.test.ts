@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import type { Backend } from '../../src/backend.js';
 import { nchwToNhwc, nhwcToNchw } from '../../src/cpu/conv.js';
 import { Checkpoint } from '../../src/io/safetensors.js';
@@ -11,6 +13,7 @@ import {
   type UnetConfig,
   UnetModel,
   unetConfig,
+  unetConfigFromJson,
   unetConfigJson,
   unetShapes,
 } from '../../src/models/unet/index.js';
@@ -476,6 +479,45 @@ describe('UNet with random weights', () => {
       mc.dispose();
       mg.dispose();
     }
+  });
+
+  it('the release config.json alone gives SDXL base 1.0: 2,567,463,684 parameters in 1,680 tensors', () => {
+    const here = dirname(fileURLToPath(import.meta.url));
+    const path = join(here, '../../../models/configs/stable-diffusion-xl-base-1.0/unet/config.json');
+    const c = unetConfigFromJson(JSON.parse(readFileSync(path, 'utf8')));
+    assert.deepEqual(c.down_transformer_layers, [
+      [0, 0],
+      [2, 2],
+      [10, 10],
+    ]);
+    assert.deepEqual(c.num_attention_heads, [5, 10, 20]); // 64-wide heads
+    assert.equal(c.mid_transformer_layers, 10);
+    assert.equal(c.projection_class_embeddings_input_dim, 2816);
+    for (const layout of ['diffusers', 'sgm'] as const) {
+      const shapes = unetShapes(c, layout);
+      assert.equal(shapes.size, 1680);
+      let n = 0;
+      for (const s of shapes.values()) n += s.reduce((a, b) => a * b, 1);
+      assert.equal(n, 2_567_463_684);
+    }
+    const sgm = unetShapes(c, 'sgm');
+    assert.deepEqual(sgm.get(`${SGM_PREFIX}output_blocks.2.2.conv.weight`), [1280, 1280, 3, 3]);
+    assert.deepEqual(sgm.get(`${SGM_PREFIX}label_emb.0.0.weight`), [1280, 2816]);
+    assert.deepEqual(
+      sgm.get(`${SGM_PREFIX}input_blocks.8.1.transformer_blocks.9.ff.net.0.proj.weight`),
+      [10240, 1280],
+    );
+    // a fixture's config gives the structure its weights have
+    if (!noFixtures) {
+      const ck = open('sdxl_unet_a');
+      const given = JSON.parse(ck.metadata.config!);
+      assert.deepEqual(unetConfigFromJson(given), unetConfig(ck, given));
+      ck.close();
+    }
+    assert.throws(
+      () => unetConfigFromJson({ block_out_channels: [320], down_block_types: ['Foo'] }),
+      /down_block_types must be 1 of/,
+    );
   });
 
   it('UnetModel.random builds the same structure on the device', () => {
