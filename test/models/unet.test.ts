@@ -107,6 +107,7 @@ describe('SDXL UNet on the sdxl_unet_a fixtures (diffusers UNet2DConditionModel)
     ['sdxl_unet_a', 'CPU f32', cpu, 'f32', false, 1e-4],
     ['sdxl_unet_a-sgm', 'CPU f32', cpu, 'f32', false, 1e-4],
     ['sdxl_unet_a-sgm', 'WebGPU f32', gpu, 'f32', noGpu, 1e-4],
+    ['sdxl_unet_a', 'CPU f16 (sanity: f16 storage emulated by rounding)', cpu, 'f16', false, 3e-2],
     ['sdxl_unet_a', 'WebGPU f16 (sanity)', gpu, 'f16', noF16, 3e-2],
   ] as const) {
     it(`${layout}: ${name} matches out.sample`, { skip }, async () => {
