@@ -1,6 +1,6 @@
 // `toma forward --component sdxl-unet` on the SDXL UNet fixtures: NCHW in, NCHW out, both key layouts.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -66,6 +66,38 @@ describe('toma forward --component sdxl-unet', { skip: noFixtures }, () => {
       }
     });
   }
+
+  it('a diffusers unet/ folder (weights + config.json, no __metadata__) gives the same output', async () => {
+    const src = Checkpoint.open(fixture('sdxl_unet_a'));
+    const dir = join(tmp, 'unet');
+    mkdirSync(dir);
+    const weights: Record<string, TensorToWrite> = {};
+    for (const k of src.keys())
+      if (!k.startsWith('in.') && !k.startsWith('out.'))
+        weights[k] = { dtype: 'F32', shape: src.info(k).shape, data: src.readF32(k) };
+    writeSafetensors(join(dir, 'diffusion_pytorch_model.safetensors'), weights);
+    writeFileSync(join(dir, 'config.json'), src.metadata.config!);
+    src.close();
+    const out = join(tmp, 'folder-out.safetensors');
+    const ck = fixture('sdxl_unet_a');
+    await run([
+      '--component',
+      'sdxl-unet',
+      '--backend',
+      'cpu',
+      '--checkpoint',
+      dir,
+      '--inputs',
+      ck,
+      '--out',
+      out,
+    ]);
+    const got = Checkpoint.open(out);
+    const want = Checkpoint.open(ck);
+    assert.ok(relativeError(got.readF32('out.sample'), want.readF32('out.sample')) <= 1e-4);
+    got.close();
+    want.close();
+  });
 
   it('a missing input, a wrong channel count and a config that contradicts the weights are refused by name', async () => {
     const ck = fixture('sdxl_unet_a');

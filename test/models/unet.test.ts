@@ -140,6 +140,26 @@ describe('SDXL UNet on the sdxl_unet_a fixtures (diffusers UNet2DConditionModel)
     }
   });
 
+  it('a whole single-file release (UNet beside the text encoders and the VAE) loads its UNet', async () => {
+    const ck = open('sdxl_unet_a-sgm');
+    const junk = { shape: [3, 2], data: new Float32Array(6) };
+    const whole = renamed(ck, (k) => k, {
+      'conditioner.embedders.0.transformer.text_model.embeddings.token_embedding.weight': junk,
+      'conditioner.embedders.1.model.transformer.resblocks.0.attn.in_proj_weight': junk,
+      'first_stage_model.decoder.conv_in.weight': junk,
+      'first_stage_model.encoder.down.0.block.0.conv1.weight': junk,
+    });
+    const model = UnetModel.load(cpu, whole, { config: JSON.parse(ck.metadata.config!) });
+    try {
+      assert.equal(model.layout, 'sgm');
+      const err = relativeError(await runUnet(cpu, model, readInputs(ck)), ck.readF32('out.sample'));
+      assert.ok(err <= 1e-4, `relative error ${err}`);
+    } finally {
+      model.dispose();
+      ck.close();
+    }
+  });
+
   it('infers the structure from the shapes; the config adds heads and groups and is checked against them', () => {
     const ck = open('sdxl_unet_a');
     const sgm = open('sdxl_unet_a-sgm');
