@@ -6,6 +6,7 @@ import type { Checkpoint, TensorToWrite } from '../../io/safetensors.js';
 import { COMPONENTS, componentOutputs } from '../components.js';
 import { flux } from './flux.js';
 import { sdxlClipG, sdxlVae, sdxlVaeEncode } from './sdxl.js';
+import { sdxlUnet } from './sdxl-unet.js';
 
 export interface ForwardRun {
   be: Backend;
@@ -40,4 +41,11 @@ const encoders: ForwardComponent[] = (['ae', 'clip', 't5'] as const).map((name) 
   run: (r: ForwardRun) => componentOutputs(name, r),
 }));
 
-export const components: ForwardComponent[] = [flux, ...encoders, sdxlClipG, sdxlVae, sdxlVaeEncode];
+export const components: ForwardComponent[] = [
+  flux,
+  ...encoders,
+  sdxlUnet,
+  sdxlClipG,
+  sdxlVae,
+  sdxlVaeEncode,
+];

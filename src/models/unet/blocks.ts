@@ -127,26 +127,7 @@ function blockBody(
 
 /** Downsample2D: 3x3 convolution, stride 2, padding 1 -> [B, ceil(H/2), ceil(W/2), C]. */
 export function downsample(ctx: UnetContext, conv: Conv, x: Tensor): Tensor {
-  const { be } = ctx;
-  const [B, H, W] = x.shape as [number, number, number, number];
-  // A stride-1 "same" convolution evaluated at even positions is the stride-2 one (both read rows
-  // 2i-1..2i+1 around output row i): computed whole, then the even rows and columns are gathered.
-  const full = be.conv2d(x, conv.weight, { bias: conv.bias });
-  const Ho = Math.ceil(H / 2);
-  const Wo = Math.ceil(W / 2);
-  const idx = ctx.indices(
-    `down:${B}x${H}x${W}`,
-    () => {
-      const one = new Uint32Array(Ho * Wo);
-      for (let y = 0; y < Ho; y++) for (let xx = 0; xx < Wo; xx++) one[y * Wo + xx] = 2 * y * W + 2 * xx;
-      return one;
-    },
-    B,
-  );
-  const C = full.dim(3);
-  const out = be.reshape(be.gather(be.reshape(full, [B, H * W, C]), idx), [B, Ho, Wo, C]);
-  full.dispose();
-  return out;
+  return ctx.be.conv2d(x, conv.weight, { bias: conv.bias, stride: 2 });
 }
 
 /**

@@ -253,7 +253,11 @@ function checkAgainstShapes(
 /** Bounds and the backend's constraints (group sizes, even head widths). */
 export function checkUnetConfig(c: UnetConfig, where: string): void {
   const error = (m: string) => new WeightError(m);
-  checkLimits(where, { ...c }, UNET_LIMITS, error);
+  // the text_time widths are 0 (unused) in a UNet without that conditioning
+  const unused = c.addition_embed_type
+    ? {}
+    : { addition_time_embed_dim: undefined, projection_class_embeddings_input_dim: undefined };
+  checkLimits(where, { ...c, ...unused }, UNET_LIMITS, error);
   checkField(where, 'conv_in_kernel', c.conv_in_kernel, UNET_LIMITS.conv_kernel!, error);
   checkField(where, 'conv_out_kernel', c.conv_out_kernel, UNET_LIMITS.conv_kernel!, error);
   for (const k of [c.conv_in_kernel, c.conv_out_kernel])
@@ -291,4 +295,94 @@ export function checkUnetConfig(c: UnetConfig, where: string): void {
 export function levelHeads(c: UnetConfig, level: number): { heads: number; headDim: number } {
   const heads = c.num_attention_heads[level]!;
   return { heads, headDim: c.block_out_channels[level]! / heads };
+}
+
+/**
+ * The structure a diffusers unet/config.json describes, without weights (random-weight models and
+ * folders, benchmarks): the same fields unetConfig() reads from the shapes, from diffusers' rules
+ * (time embedding 4 x block_out_channels[0] unless time_embedding_dim; the last down level has no
+ * downsampler; up blocks mirror the down blocks).
+ */
+export function unetConfigFromJson(j: Record<string, unknown>, where = 'UNet config.json'): UnetConfig {
+  const error = (m: string) => new WeightError(`${where}: ${m}`);
+  for (const [field, allowed] of FIXED)
+    if (field in j && !allowed.some((a) => a === j[field]))
+      throw error(`${field} = ${JSON.stringify(j[field])} is not supported`);
+  const numbers = (v: unknown, what: string): number[] => {
+    if (!Array.isArray(v) || v.some((x) => typeof x !== 'number'))
+      throw error(`${what} must be a list of numbers, got ${JSON.stringify(v)}`);
+    return v as number[];
+  };
+  const channels = numbers(j.block_out_channels, 'block_out_channels');
+  const L = channels.length;
+  checkField(where, 'levels', L, UNET_LIMITS.levels!, error);
+  const lpb = j.layers_per_block ?? 2;
+  if (typeof lpb !== 'number') throw error(`layers_per_block must be a number (one for all levels)`);
+  const types = (v: unknown, what: string, attn: string, plain: string): boolean[] => {
+    if (!Array.isArray(v) || v.length !== L || v.some((t) => t !== attn && t !== plain))
+      throw error(`${what} must be ${L} of ${attn} / ${plain}, got ${JSON.stringify(v)}`);
+    return v.map((t) => t === attn);
+  };
+  const downAttn = types(j.down_block_types, 'down_block_types', 'CrossAttnDownBlock2D', 'DownBlock2D');
+  const upAttn = types(j.up_block_types, 'up_block_types', 'CrossAttnUpBlock2D', 'UpBlock2D');
+  const perLevel = (v: unknown, what: string, fallback: number): (number | number[])[] => {
+    if (v === undefined || v === null) return channels.map(() => fallback);
+    if (typeof v === 'number') return channels.map(() => v);
+    if (!Array.isArray(v) || v.length !== L)
+      throw error(`${what} must be a number or ${L} values, got ${JSON.stringify(v)}`);
+    return v as (number | number[])[];
+  };
+  const layersOf = (v: number | number[], n: number, what: string): number[] => {
+    const d = typeof v === 'number' ? Array.from({ length: n }, () => v) : v;
+    if (!Array.isArray(d) || d.length !== n || d.some((x) => typeof x !== 'number'))
+      throw error(`${what} must give ${n} depths, got ${JSON.stringify(v)}`);
+    return d;
+  };
+  const tl = perLevel(j.transformer_layers_per_block, 'transformer_layers_per_block', 1);
+  const down = tl.map((v, i) =>
+    downAttn[i] ? layersOf(v, lpb, 'transformer_layers_per_block') : Array(lpb).fill(0),
+  );
+  const reverse = j.reverse_transformer_layers_per_block;
+  const upDepths = reverse
+    ? perLevel(reverse, 'reverse_transformer_layers_per_block', 1)
+    : [...tl].reverse().map((v) => (typeof v === 'number' ? v : Math.max(...v)));
+  const up = upDepths.map((v, u) =>
+    upAttn[u] ? layersOf(v, lpb + 1, 'reverse_transformer_layers_per_block') : Array(lpb + 1).fill(0),
+  );
+  const last = tl[L - 1]!;
+  const heads = perLevel(j.num_attention_heads ?? j.attention_head_dim, 'attention_head_dim', 8) as number[];
+  const cross = j.cross_attention_dim ?? 1280;
+  if (typeof cross !== 'number') throw error('cross_attention_dim must be one number');
+  const num = (field: string, fallback: number) => {
+    const v = j[field];
+    if (v === undefined || v === null) return fallback;
+    if (typeof v !== 'number') throw error(`${field} must be a number, got ${JSON.stringify(v)}`);
+    return v;
+  };
+  const addition = j.addition_embed_type === 'text_time';
+  const c: UnetConfig = {
+    in_channels: num('in_channels', 4),
+    out_channels: num('out_channels', 4),
+    conv_in_kernel: num('conv_in_kernel', 3),
+    conv_out_kernel: num('conv_out_kernel', 3),
+    block_out_channels: channels,
+    layers_per_block: lpb,
+    down_transformer_layers: down,
+    up_transformer_layers: up,
+    mid_transformer_layers: typeof last === 'number' ? last : Math.max(...last),
+    num_attention_heads: heads,
+    cross_attention_dim: cross,
+    use_linear_projection: j.use_linear_projection === true,
+    norm_num_groups: num('norm_num_groups', 32),
+    norm_eps: num('norm_eps', 1e-5),
+    flip_sin_to_cos: j.flip_sin_to_cos === undefined ? true : j.flip_sin_to_cos === true,
+    freq_shift: num('freq_shift', 0),
+    timestep_input_dim: channels[0]!,
+    time_embed_dim: num('time_embedding_dim', 4 * channels[0]!),
+    addition_embed_type: addition ? 'text_time' : null,
+    addition_time_embed_dim: addition ? num('addition_time_embed_dim', 256) : 0,
+    projection_class_embeddings_input_dim: addition ? num('projection_class_embeddings_input_dim', 0) : 0,
+  };
+  checkUnetConfig(c, where);
+  return c;
 }

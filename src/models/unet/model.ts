@@ -164,7 +164,6 @@ export class UnetModel {
   private run(inputs: UnetInputs, info: UnetForwardInfo, reducer: UnetTokenReducer): Tensor {
     const { be, config: c, w } = this;
     const B = info.batch;
-    const L = c.block_out_channels.length;
     const ctx: UnetContext = {
       be,
       config: c,
@@ -235,16 +234,10 @@ export class UnetModel {
         prev.dispose();
       }
     }
-    if (skips.length !== 0 || nextSite !== sites.length || w.up.length !== L)
+    if (skips.length !== 0 || nextSite !== sites.length)
       throw new Error(`UNet forward: ${skips.length} skips and ${sites.length - nextSite} blocks left over`);
-    const out = w.normOut;
-    return be.conv2d(
-      be.groupNorm(x, { groups: c.norm_num_groups, eps: c.norm_eps, ...out, silu: true }),
-      w.convOut.weight,
-      {
-        bias: w.convOut.bias,
-      },
-    );
+    const normed = be.groupNorm(x, { groups: c.norm_num_groups, eps: c.norm_eps, ...w.normOut, silu: true });
+    return be.conv2d(normed, w.convOut.weight, { bias: w.convOut.bias });
   }
 
   /** silu(emb) through every resnet's time projection: the [B, Σ Cout] table, and zeros like it. */

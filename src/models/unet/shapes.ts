@@ -92,14 +92,24 @@ export function unetShapes(c: UnetConfig, layout: UnetLayout = 'diffusers'): Map
   norm('conv_norm_out', C0);
   conv('conv_out', C0, c.out_channels, c.conv_out_kernel);
   if (layout === 'diffusers') return m;
+  const names = sgmKeyMap(c, [...m.keys()]);
+  return new Map([...m].map(([k, s]) => [names.get(k)!, s]));
+}
 
-  // SGM names: everything but the upsamplers first, so that their slot (after a transformer or not) is known
-  const out = new Map<string, number[]>();
+/** The single-file (SGM) key, with its prefix, of each diffusers key of a UNet with this structure. */
+export function sgmKeyMap(c: UnetConfig, diffusersKeys: string[]): Map<string, string> {
+  // everything but the upsamplers first, so that their slot (after a transformer or not) is known
+  const names = new Map<string, string>();
+  const taken = new Set<string>();
   const isUpsampler = (k: string) => /^up_blocks\.\d+\.upsamplers\./.test(k);
-  const sgm = (k: string) => sgmName(k, c.layers_per_block, (s) => out.has(SGM_PREFIX + s));
-  for (const [k, s] of m) if (!isUpsampler(k)) out.set(SGM_PREFIX + sgm(k), s);
-  for (const [k, s] of m) if (isUpsampler(k)) out.set(SGM_PREFIX + sgm(k), s);
-  return out;
+  const add = (k: string) => {
+    const name = SGM_PREFIX + sgmName(k, c.layers_per_block, (s) => taken.has(SGM_PREFIX + s));
+    names.set(k, name);
+    taken.add(name);
+  };
+  for (const k of diffusersKeys) if (!isUpsampler(k)) add(k);
+  for (const k of diffusersKeys) if (isUpsampler(k)) add(k);
+  return names;
 }
 
 /** unet/config.json as diffusers writes it for this structure. */
