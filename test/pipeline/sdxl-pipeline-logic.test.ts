@@ -8,6 +8,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Backend } from '../../src/backend.js';
+import { Checkpoint } from '../../src/io/safetensors.js';
+import { TaesdDecoder } from '../../src/models/taesd/decoder.js';
+import { defaultTaesdxlPath } from '../../src/models/taesd/files.js';
 import type { ComputeDType } from '../../src/models/weights.js';
 import { nchwToNhwc, nhwcToNchw } from '../../src/pipeline/pixels.js';
 import type {
@@ -194,6 +197,8 @@ function reference(o: {
   width: number;
   height: number;
   ancestral: boolean;
+  /** Receives the final latents [B, C, h, w]. */
+  latents?: (z: Float32Array) => void;
 }): Float32Array[] {
   const B = o.prompts.length;
   const h = o.height / 8;
@@ -243,6 +248,7 @@ function reference(o: {
     }
     x = next;
   }
+  o.latents?.(Float32Array.from(x));
   return Array.from({ length: B }, (_, b) => {
     const img = new Float32Array(o.height * o.width * 3);
     for (let y = 0; y < o.height; y++)
@@ -492,6 +498,52 @@ describe('SDXL pipeline logic (CPU, stand-in models)', () => {
       /cancelled/,
     );
     assert.equal(cpu.memory().liveBytes, live0);
+  });
+
+  it('TAESDXL: previews every N steps, and as the final decoder of the reference latents', async () => {
+    const { c } = components();
+    const taesdxl = Checkpoint.open(defaultTaesdxlPath());
+    try {
+      const previews: number[] = [];
+      const r = await base(c, {
+        steps: 4,
+        previewEvery: 2,
+        taesdxl,
+        onEvent: (e) => {
+          if (!e.preview) return;
+          previews.push(e.preview.step);
+          assert.equal(e.preview.images[0]!.length, 32 * 48 * 3);
+          assert.ok(e.preview.images[0]!.every((v) => v >= -1 && v <= 1));
+        },
+      });
+      assert.deepEqual(previews, [2], 'after step 2 (not after the last)');
+      assert.ok(r.stages.some((s) => s.stage === 'load TAESDXL'));
+      const t = await base(c, { steps: 3, decoder: 'taesdxl', taesdxl });
+      assert.deepEqual(t.stages.map((s) => s.stage).slice(-2), ['load TAESDXL', 'decode']);
+      let z: Float32Array = new Float32Array(0);
+      reference({
+        prompts: ['a cat'],
+        zeros: true,
+        guidance: 5,
+        steps: 3,
+        seed: 5,
+        width: 32,
+        height: 48,
+        ancestral: false,
+        latents: (v) => {
+          z = v;
+        },
+      });
+      const dec = TaesdDecoder.load(cpu, taesdxl);
+      try {
+        const want = (await dec.decode(z, 1, 6, 4)).data.map((v) => Math.max(-1, Math.min(1, 2 * v - 1)));
+        close(t.outputs[0]!.images[0]!, want, 1e-4);
+      } finally {
+        dec.dispose();
+      }
+    } finally {
+      taesdxl.close();
+    }
   });
 
   it('channels-last <-> NCHW helpers are inverse', () => {
