@@ -59,6 +59,36 @@ export function detectFamily(keys: string[]): { family: ModelFamily; evidence?: 
   return { family: best, evidence: counts.get(best)?.key };
 }
 
+/**
+ * The parts of SDXL's single-file release (sd_xl_base_1.0.safetensors: Stability's SGM key names) and the
+ * key prefix each lives under. The text encoders keep their own naming below the prefix (CLIP-L in
+ * Hugging Face's "text_model.…", OpenCLIP-bigG in OpenCLIP's "transformer.resblocks.…").
+ */
+export const SDXL_SINGLE_FILE_PREFIXES = {
+  unet: 'model.diffusion_model.',
+  clipL: 'conditioner.embedders.0.transformer.',
+  clipG: 'conditioner.embedders.1.model.',
+  vae: 'first_stage_model.',
+} as const;
+export type SdxlPart = keyof typeof SDXL_SINGLE_FILE_PREFIXES;
+
+/**
+ * Which parts a checkpoint holds under the single-file prefixes (none: not such a file; a UNet alone under
+ * model.diffusion_model. may be any SGM-layout UNet: isSdxlSingleFile needs the text encoders too).
+ */
+export function sdxlSingleFileParts(keys: Iterable<string>): SdxlPart[] {
+  const found = new Set<SdxlPart>();
+  const entries = Object.entries(SDXL_SINGLE_FILE_PREFIXES) as [SdxlPart, string][];
+  for (const k of keys) for (const [part, prefix] of entries) if (k.startsWith(prefix)) found.add(part);
+  return entries.map(([p]) => p).filter((p) => found.has(p));
+}
+
+/** Whether the keys are a whole SDXL single-file checkpoint (the UNet with both text encoders). */
+export function isSdxlSingleFile(keys: Iterable<string>): boolean {
+  const parts = sdxlSingleFileParts(keys);
+  return parts.includes('unet') && parts.includes('clipL') && parts.includes('clipG');
+}
+
 /** Throws unless the keys look like `want`, saying what they look like instead. */
 export function expectFamily(path: string, keys: string[], want: ModelFamily): void {
   const { family, evidence } = detectFamily(keys);

@@ -60,3 +60,23 @@ export function unpackPatches(
         }
   return out;
 }
+
+/** [B, C, H, W] -> channels-last [B, H, W, C] (latents drawn in PyTorch's order, run channels-last). */
+export function nchwToNhwc(x: Float32Array, B: number, C: number, H: number, W: number): Float32Array {
+  const out = new Float32Array(x.length);
+  const hw = H * W;
+  for (let b = 0; b < B; b++)
+    for (let c = 0; c < C; c++)
+      for (let i = 0; i < hw; i++) out[(b * hw + i) * C + c] = x[(b * C + c) * hw + i]!;
+  return out;
+}
+
+/** Channels-last [B, H, W, C] -> [B, C, H, W]. */
+export function nhwcToNchw(x: Float32Array, B: number, C: number, H: number, W: number): Float32Array {
+  const out = new Float32Array(x.length);
+  const hw = H * W;
+  for (let b = 0; b < B; b++)
+    for (let c = 0; c < C; c++)
+      for (let i = 0; i < hw; i++) out[(b * C + c) * hw + i] = x[(b * hw + i) * C + c]!;
+  return out;
+}

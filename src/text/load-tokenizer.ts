@@ -1,7 +1,8 @@
-// Loading Flux's tokenizers from a model folder: the file system in Node, or any TokenizerFiles (a
-// browser's picked folder). T5 (tokenizer_2/): tokenizer.json (SentencePiece Unigram). CLIP
-// (tokenizer/): tokenizer.json (byte-level BPE), or where a folder has only the slow tokenizer's
-// vocab.json + merges.txt, the equivalent tokenizer.json is built from them.
+// Loading CLIP and T5 tokenizers from a model folder: the file system in Node, or any TokenizerFiles (a
+// browser's picked folder). T5 (Flux's tokenizer_2/): tokenizer.json (SentencePiece Unigram). CLIP (Flux's
+// tokenizer/, SDXL's tokenizer/ and tokenizer_2/): tokenizer.json (byte-level BPE), or where a folder has
+// only the slow tokenizer's vocab.json + merges.txt, the equivalent tokenizer.json is built from them.
+// The padding token is tokenizer_config.json's pad_token (SDXL's tokenizer_2: "!"), else <|endoftext|>.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FLUX_CLIP_MAX_LENGTH } from '../models/clip/config.js';
@@ -49,24 +50,30 @@ export function loadT5Tokenizer(
   return new PromptTokenizer(readJson(files, p), readConfig(files, dir), { maxLength });
 }
 
-/** The CLIP tokenizer of a Flux model folder's tokenizer/. */
+export interface ClipTokenizerOptions {
+  /** The padding token instead of tokenizer_config.json's (a lone CLIP folder as SDXL's second tokenizer: "!"). */
+  padToken?: string;
+}
+
+/** A CLIP tokenizer folder (Flux's tokenizer/, SDXL's tokenizer/ or tokenizer_2/), padding to maxLength. */
 export function loadClipTokenizer(
   dir: string,
   maxLength = FLUX_CLIP_MAX_LENGTH,
   files: TokenizerFiles = nodeFiles,
+  o: ClipTokenizerOptions = {},
 ): PromptTokenizer {
   const p = files.join(dir, 'tokenizer.json');
-  const config = readConfig(files, dir);
-  if (files.exists(p))
-    return new PromptTokenizer(readJson(files, p), { pad_token: '<|endoftext|>', ...config }, { maxLength });
+  const config: Json = { pad_token: '<|endoftext|>', ...readConfig(files, dir) };
+  if (o.padToken !== undefined) config.pad_token = o.padToken;
+  if (files.exists(p)) return new PromptTokenizer(readJson(files, p), config, { maxLength });
   const vocab = files.join(dir, 'vocab.json');
   const merges = files.join(dir, 'merges.txt');
   if (!files.exists(vocab) || !files.exists(merges))
     throw new Error(
-      `${dir}: neither tokenizer.json nor vocab.json + merges.txt (Flux's CLIP tokenizer is in tokenizer/)`,
+      `${dir}: neither tokenizer.json nor vocab.json + merges.txt (a model folder's CLIP tokenizers are in tokenizer/ and, for SDXL, tokenizer_2/)`,
     );
   const json = clipTokenizerJson(readJson(files, vocab) as Record<string, number>, files.readText(merges));
-  return new PromptTokenizer(json, { pad_token: '<|endoftext|>', ...config }, { maxLength });
+  return new PromptTokenizer(json, config, { maxLength });
 }
 
 /** CLIP's fast-tokenizer description (as in openai/clip-vit-large-patch14's tokenizer.json) over a vocab and merges. */

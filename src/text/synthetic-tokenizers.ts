@@ -121,12 +121,15 @@ export interface SyntheticClipTokenizer {
 }
 
 /**
- * A CLIP-style byte-level BPE vocabulary with exactly `vocabSize` ids: the base symbols (all 256 bytes,
- * or for small sizes only letters, digits and some punctuation), each also with "</w>", then one token per
- * generated merge, then <|startoftext|> and <|endoftext|> as the two largest ids (as in CLIP).
+ * A CLIP-style byte-level BPE vocabulary with exactly `vocabSize` ids: the base symbols (all 256 bytes in
+ * CLIP's order, "!" first, or for small sizes only letters, digits and some punctuation), each also with
+ * "</w>", then one token per generated merge, then <|startoftext|> and <|endoftext|> as the two largest
+ * ids (as in CLIP).
  */
 export function syntheticClipTokenizer(vocabSize: number, o: { seed?: number } = {}): SyntheticClipTokenizer {
-  const full = byteLevelAlphabet();
+  // in the order CLIP's vocabulary lists them: by character, so the printable bytes come first ("!" is
+  // id 0, the padding of SDXL's second tokenizer) and the remapped ones (U+0100...) after
+  const full = byteLevelAlphabet().sort();
   const small = [...LETTERS, ...PUNCT];
   const base = vocabSize >= 2 * full.length + 2 + 1000 ? full : small;
   const minSize = 2 * base.length + 2;

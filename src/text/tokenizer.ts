@@ -47,7 +47,11 @@ export class PromptTokenizer {
     this.maxLength = opts.maxLength;
     let pad = opts.padId;
     const padName = tokenName(tokenizerConfig.pad_token);
-    if (pad === undefined && padName !== undefined) pad = this.tok.token_to_id(padName);
+    if (pad === undefined && padName !== undefined) {
+      pad = this.tok.token_to_id(padName);
+      if (pad === undefined)
+        throw new Error(`the padding token ${JSON.stringify(padName)} (pad_token) is not in the vocabulary`);
+    }
     const padding = tokenizerJson.padding as Json | null | undefined;
     if (pad === undefined && padding && typeof padding.pad_id === 'number') pad = padding.pad_id;
     if (pad === undefined)
