@@ -50,8 +50,8 @@ export { encodePng, encodePngAsync } from './io/png.js';
 export { parseSafetensors, SafetensorsBytes } from './io/safetensors-bytes.js';
 export { SafetensorsError, type TensorReader } from './io/safetensors-format.js';
 export { openWeightFile, type WeightFile } from './io/weight-file.js';
-export type { AttentionPattern, TokenReducer } from './merge/hooks.js';
-export { createReducer } from './merge/reducers.js';
+export type { AttentionPattern, TokenReducer, UnetTokenReducer } from './merge/hooks.js';
+export { createReducer, createUnetReducer } from './merge/reducers.js';
 export type { ChosenDestinations } from './merge/toma-reducer.js';
 // models and checkpoints
 export { FLUX_PRESETS, type FluxConfig, FluxConfigError } from './models/flux/config.js';

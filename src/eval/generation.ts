@@ -9,7 +9,7 @@ import type { Backend } from '../backend.js';
 import type { CreateCacheOptions } from '../cache/create.js';
 import { fullSteps } from '../cache/step-cache.js';
 import { toUint8 } from '../io/png.js';
-import type { BlockKind } from '../merge/scheduled-reducer.js';
+import type { GroupName } from '../merge/scheduled-reducer.js';
 import { type DestinationEvent, TomaReducer } from '../merge/toma-reducer.js';
 import type { FluxModel } from '../models/flux/model.js';
 import { type ClassConditioning, generate } from '../pipeline/generate.js';
@@ -28,7 +28,7 @@ export interface CallTiming {
 
 export interface RecordedDestinations {
   /** Which group's set: the single-stream group's when it merges (most blocks share it), else double. */
-  kind: BlockKind;
+  kind: GroupName;
   step: number;
   block: number;
   /** Raster token indices of the destinations of this image's conditional branch. */
@@ -152,7 +152,7 @@ export async function runGenerations(o: GenerationOptions): Promise<GenerationRe
         const setup = setups.get(k.label)!;
         const rec = o.recordDestinations;
         const wanted = rec && rec.label === k.label ? idx.filter((i) => rec.seedIndices.includes(i)) : [];
-        const last = new Map<BlockKind, { e: DestinationEvent; view: Tensor }>();
+        const last = new Map<GroupName, { e: DestinationEvent; view: Tensor }>();
         const toma = setup.reducer instanceof TomaReducer ? setup.reducer : null;
         if (wanted.length && toma) {
           toma.onDestinations = (e) => {

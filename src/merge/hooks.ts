@@ -1,6 +1,7 @@
 // How token-reduction methods plug into a transformer forward pass. The model calls these hooks at the
 // reference hook points (see shared/docs/toma.md); methods (ToMA, ToMeSD, ToDo) implement them.
 //
+// FLUX (TokenReducer):
 // Double-stream block:  x = modulate(norm(img))  ->  plan = hooks.block('double', i, x)
 //   merge:   x' = plan.merge(x)  -> QKV of x' ; image RoPE rows = plan.rope(table)
 //            attention over [txt | merged img] ; img_attn = plan.unmerge(img_attn) before the output projection
@@ -9,7 +10,20 @@
 //   merge:   the whole block runs on [txt | plan.merge(x_img)]; the image part of its output is unmerged
 //            before the gate and the residual
 //   kv:      as above
-// Text tokens are never merged.
+//
+// UNet, SD / SDXL (UnetTokenReducer): each BasicTransformerBlock of the Transformer2D models,
+//   x the block's tokens [B, N, C] (N = the level's h·w grid, raster order), n1 = norm1(x),
+//   plan = reducer.block(site, n1, x); src/merge/unet-block.ts applies it (reducedTransformerBlock):
+//   scope 'self-attention' (ToMeSD's default, ToDo):
+//     merge: x += unmerge(attn1(merge(n1))); attn1's output projection runs on the merged tokens (equal to
+//            running it after the unmerge: the unmerge is linear and each token's weights sum to 1, so the
+//            bias passes through; ToMeSD projects after the unmerge, at N/(N-r) times the cost)
+//     kv:    attn1's queries from n1, its keys/values reduced by plan.downsampleKV (ToDo)
+//     then cross-attention and feed-forward at full length, as dense.
+//   scope 'block' (ToMA's default for UNets): xm = merge(x) (the residual stream); the whole block
+//     (norm1, attn1, attn2 with the full text context, FF) runs on xm giving ym; x += unmerge(ym - xm).
+//     Selection similarity still comes from n1 = norm1(x), the block's normalised input, as in Flux.
+// Text tokens are never merged (in a UNet they are only cross-attention keys/values).
 import type { KeyRanges } from '../backend.js';
 import type { Tensor } from '../tensor.js';
 
@@ -23,8 +37,8 @@ export interface ForwardInfo {
   textTokens: number;
 }
 
-/** Shorter image sequence for the block: merge, run, unmerge. */
-export interface TokenMergePlan {
+/** Shorter token sequence for a block: merge, run, unmerge (what a UNet block needs). */
+export interface TokenMerge {
   kind: 'merge';
   /** Image tokens after merging. */
   tokens: number;
@@ -32,6 +46,12 @@ export interface TokenMergePlan {
   merge(x: Tensor): Tensor;
   /** [B, tokens, C] -> [B, N, C] */
   unmerge(y: Tensor): Tensor;
+  /** Optional fused form of residual + unmerge(z) (residual [B, N, C]); methods without it get the composition. */
+  unmergeAdd?(z: Tensor, residual: Tensor): Tensor;
+}
+
+/** A merge plan for a Flux block: the UNet form plus RoPE rows and the joint [text | image] forms. */
+export interface TokenMergePlan extends TokenMerge {
   /** RoPE table rows for the merged tokens: [B, N, P, 2] -> [B, tokens, P, 2]. */
   rope(table: Tensor): Tensor;
   /**
@@ -48,6 +68,13 @@ export interface KVReducePlan {
   kind: 'kv';
   /** k, v [B, H, N, D] (image part, RoPE applied) -> [B, H, N', D] each. */
   downsampleKV(k: Tensor, v: Tensor): { k: Tensor; v: Tensor };
+  /**
+   * Optional: the same reduction on the tokens keys and values are projected from ([B, N, C] ->
+   * [B, N', C]). Equal to downsampleKV after a linear projection when the reduction is an average (ToDo's
+   * pooling), and cheaper: the key/value projection then runs on N' tokens. Only for models without RoPE
+   * on the keys (UNets).
+   */
+  downsampleTokens?(x: Tensor): Tensor;
 }
 
 export type BlockPlan = TokenMergePlan | KVReducePlan;
@@ -101,3 +128,68 @@ export interface AttentionPattern {
   ): KeyRanges | null;
   dispose(): void;
 }
+
+// ---- UNet (SD / SDXL) ----
+
+export type UnetPath = 'down' | 'mid' | 'up';
+
+/** Where a UNet merge plan acts (see the top of this file). */
+export type UnetScope = 'self-attention' | 'block';
+
+export interface UnetForwardInfo {
+  /** Sampling step index (0-based) and total steps; a single forward outside sampling is step 0 of 1. */
+  step: number;
+  steps: number;
+  batch: number;
+  /** The latent token grid [rows, cols] (level 0). */
+  latent: readonly [number, number];
+  /**
+   * The levels that hold transformer blocks, ascending (SD 1.x: 0, 1, 2; SDXL: 1, 2). The methods'
+   * default levels are defined in terms of them (e.g. ToMeSD: the highest-resolution one).
+   */
+  attentionLevels: readonly number[];
+}
+
+/** One BasicTransformerBlock of the UNet, as the hooks see it. */
+export interface UnetBlockSite {
+  /** Resolution level: 0 is the full latent resolution; each level halves the grid (rounding up). */
+  level: number;
+  /** The level's token grid [rows, cols]; the block's tokens are in raster order over it. */
+  grid: readonly [number, number];
+  /** Index over all transformer blocks in execution order (down, mid, up), 0-based. */
+  index: number;
+  path: UnetPath;
+}
+
+/** A plan for a UNet block: a merge (no RoPE in a UNet) or fewer self-attention keys/values. */
+export type UnetBlockPlan = TokenMerge | KVReducePlan;
+
+export interface UnetTokenReducer {
+  /** Name for logs and tables ('dense', 'toma', 'tomesd', 'todo'). */
+  readonly name: string;
+  /** Where a merge plan acts in the block (a kv plan always acts in self-attention). */
+  readonly scope: UnetScope;
+  /** Called at the start of each UNet forward pass. */
+  beginForward(info: UnetForwardInfo): void;
+  /**
+   * The plan for one transformer block, or null to run it dense. n1 = norm1(x) [B, N, C] is what ToMA
+   * measures similarity on; x is the block's input (its residual stream), what ToMeSD matches on.
+   */
+  block(site: UnetBlockSite, n1: Tensor, x: Tensor): UnetBlockPlan | null;
+  /** Called at the end of each forward pass (frees per-pass state). */
+  endForward(): void;
+  /** Frees everything (state reused across steps too). */
+  dispose(): void;
+}
+
+/** No reduction: every UNet block dense. */
+export const denseUnet: UnetTokenReducer = {
+  name: 'dense',
+  scope: 'self-attention',
+  beginForward() {},
+  block() {
+    return null;
+  },
+  endForward() {},
+  dispose() {},
+};

@@ -1,9 +1,10 @@
-// ToMA as a TokenReducer: at the first reduced block of each group (double-stream, single-stream) the
-// destinations and merge weights are computed from that block's normalised image tokens (one fused
-// kernel) and shared by every later block of the group; merge / unmerge / RoPE rows use them.
+// ToMA as a TokenReducer: at the first reduced block of each group (Flux: double-stream, single-stream;
+// UNet: one path at one level) the destinations and merge weights are computed from that block's
+// normalised image tokens (one fused kernel) and shared by every later block of the group; merge /
+// unmerge / RoPE rows use them.
 import type { Tensor } from '../tensor.js';
-import type { ForwardInfo, TokenMergePlan } from './hooks.js';
-import { type BlockKind, type GroupState, ScheduledReducer } from './scheduled-reducer.js';
+import type { TokenMergePlan } from './hooks.js';
+import { type BlockRequest, type GroupName, type GroupState, ScheduledReducer } from './scheduled-reducer.js';
 import { TileLayout } from './tile-layout.js';
 import {
   tomaMerge,
@@ -33,7 +34,8 @@ class TomaGroup implements GroupState {
 
 /** A destination set just chosen (see TomaReducer.onDestinations). */
 export interface DestinationEvent {
-  kind: BlockKind;
+  /** The block group ('double' / 'single' in Flux, 'down:1', 'mid:2', ... in a UNet). */
+  kind: GroupName;
   /** Sampling step and block index of the group's first reduced block, where the set was chosen. */
   step: number;
   block: number;
@@ -50,7 +52,7 @@ export interface ChosenDestinations {
   layout: TileLayout;
   /** The sampling step and block group they were chosen at. */
   step: number;
-  kind: BlockKind;
+  kind: GroupName;
 }
 
 interface Remembered {
@@ -61,21 +63,22 @@ interface Remembered {
 
 export class TomaReducer extends ScheduledReducer<TomaGroup> {
   readonly name = 'toma';
-  private layout: TileLayout | null = null;
+  /** Layouts by grid (a UNet has one grid per level). */
+  private layouts = new Map<string, TileLayout>();
   /**
    * Keep each group's latest destinations past endForward() for lastDestinations() (e.g. the browser
    * demo's destination map). Off by default, so that no state outlives a forward unless reused.
    */
   keepDestinations = false;
   /** The latest destinations per group, held by a second handle (a reshape shares the storage). */
-  private latest = new Map<BlockKind, Remembered>();
+  private latest = new Map<GroupName, Remembered>();
 
   /**
    * With keepDestinations on: the destinations chosen most recently by a block group (default: the
-   * double-stream one, else the single-stream one); null before any was chosen. Kept until the next
+   * Flux double-stream one, else the single-stream one); null before any was chosen. Kept until the next
    * choice or dispose(), so they may be read after sampling ends.
    */
-  async lastDestinations(kind?: BlockKind): Promise<ChosenDestinations | null> {
+  async lastDestinations(kind?: GroupName): Promise<ChosenDestinations | null> {
     const k = kind ?? (this.latest.has('double') ? 'double' : 'single');
     const r = this.latest.get(k);
     if (!r) return null;
@@ -98,15 +101,19 @@ export class TomaReducer extends ScheduledReducer<TomaGroup> {
 
   /** The tile layout for a grid under these options (token counts, tiles). */
   layoutFor(grid: readonly [number, number]): TileLayout {
-    const l = this.layout;
-    if (l && l.height === grid[0] && l.width === grid[1]) return l;
-    this.layout = new TileLayout(grid[0], grid[1], this.o.tile, this.o.ratio);
-    return this.layout;
+    const key = `${grid[0]}x${grid[1]}`;
+    let l = this.layouts.get(key);
+    if (!l) {
+      l = new TileLayout(grid[0], grid[1], this.o.tile, this.o.ratio);
+      this.layouts.set(key, l);
+    }
+    return l;
   }
 
-  protected plan(kind: BlockKind, x: Tensor, info: ForwardInfo, index: number): TokenMergePlan | null {
+  protected plan(req: BlockRequest): TokenMergePlan | null {
     const { be, o } = this;
-    const layout = this.layoutFor(info.grid);
+    const { group: kind, x, step, index } = req;
+    const layout = this.layoutFor(req.grid);
     // A ratio that keeps every token (ratio -> 0) merges nothing: the block runs dense, exactly. The soft
     // assignment at such a ratio would still mix near-duplicate tokens (docs/merging.md), which is not
     // what a user asking for no reduction expects.
@@ -114,14 +121,14 @@ export class TomaReducer extends ScheduledReducer<TomaGroup> {
     let g = this.group(kind);
     if (!g) {
       const s = tomaSelectAndWeigh(be, x, layout, o.temperature);
-      g = new TomaGroup(info.step, layout, s.dst, s.p, s.m, info.step);
+      g = new TomaGroup(step, layout, s.dst, s.p, s.m, step);
       this.setGroup(kind, g, [s.dst, s.p, s.m]);
-      this.onDestinations?.({ kind, step: info.step, block: index, dst: s.dst, layout });
+      this.onDestinations?.({ kind, step, block: index, dst: s.dst, layout });
       if (this.keepDestinations) {
         this.latest.get(kind)?.dst.dispose();
-        this.latest.set(kind, { dst: be.keep(be.reshape(s.dst, s.dst.shape)), layout, step: info.step });
+        this.latest.set(kind, { dst: be.keep(be.reshape(s.dst, s.dst.shape)), layout, step });
       }
-    } else if (g.weighedAt !== info.step && !o.reuseWeights) {
+    } else if (g.weighedAt !== step && !o.reuseWeights) {
       // Destinations from an earlier step, weights from this step's features.
       const w = tomaWeights(be, x, g.dst, layout, o.temperature);
       be.keep(w.p);
@@ -130,7 +137,7 @@ export class TomaReducer extends ScheduledReducer<TomaGroup> {
       g.m.dispose();
       g.p = w.p;
       g.m = w.m;
-      g.weighedAt = info.step;
+      g.weighedAt = step;
     }
     const { dst, p, m } = g;
     return {
@@ -138,6 +145,7 @@ export class TomaReducer extends ScheduledReducer<TomaGroup> {
       tokens: layout.tokens,
       merge: (t) => tomaMerge(be, t, m, layout),
       unmerge: (y) => tomaUnmerge(be, y, p, layout),
+      unmergeAdd: (z, residual) => tomaUnmergeJointAdd(be, z, p, layout, 0, residual),
       rope: (table) => tomaRope(be, table, dst, layout),
       mergeJoint: (h, textRows) => tomaMergeJoint(be, h, m, layout, textRows),
       unmergeJointAdd: (z, textRows, residual) => tomaUnmergeJointAdd(be, z, p, layout, textRows, residual),

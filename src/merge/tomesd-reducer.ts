@@ -1,11 +1,12 @@
 // ToMeSD as a TokenReducer (baseline), at the same hook points and on the same schedule as ToMA: the
 // random 2x2-cell partition and the matching are computed at the first reduced block of each group and
 // shared by the group (matchEveryBlock: in every block, like the original). It removes as many tokens
-// as ToMA would at the same ratio and tile (capped at all sources).
+// as ToMA would at the same ratio and tile (capped at all sources). In a UNet it matches on the block's
+// input x, as ToMeSD does (its compute_merge takes the block's hidden states), and merges what the scope
+// says (by default norm1(x), attn1's input).
 import { tomesdPartition } from '../cpu/tomesd.js';
-import type { Tensor } from '../tensor.js';
-import type { ForwardInfo, TokenMergePlan } from './hooks.js';
-import { type BlockKind, type GroupState, ScheduledReducer } from './scheduled-reducer.js';
+import type { TokenMergePlan } from './hooks.js';
+import { type BlockRequest, type GroupName, type GroupState, ScheduledReducer } from './scheduled-reducer.js';
 import { TileLayout } from './tile-layout.js';
 import {
   type TomesdPartitionTensors,
@@ -41,16 +42,25 @@ export function tomesdMergeCount(height: number, width: number, tile: number, ra
   return Math.min(sources, removed);
 }
 
-function mixSeed(seed: number, step: number): number {
-  return (seed ^ Math.imul(step + 1, 0x9e3779b1)) >>> 0;
+/**
+ * The partition's seed for a step and group. Flux's two groups share one partition per step (as before
+ * UNets came); UNet groups each draw their own, as ToMeSD draws fresh random destinations in every block.
+ */
+function mixSeed(seed: number, step: number, group: GroupName): number {
+  let s = (seed ^ Math.imul(step + 1, 0x9e3779b1)) >>> 0;
+  if (group !== 'double' && group !== 'single')
+    for (let i = 0; i < group.length; i++) s = Math.imul(s ^ group.charCodeAt(i), 0x01000193) >>> 0;
+  return s;
 }
 
 export class TomesdReducer extends ScheduledReducer<TomesdGroup> {
   readonly name = 'tomesd';
 
-  protected plan(kind: BlockKind, x: Tensor, info: ForwardInfo): TokenMergePlan | null {
+  protected plan(req: BlockRequest): TokenMergePlan | null {
     const { be, o } = this;
-    const [H, W] = info.grid;
+    const { group: kind, step } = req;
+    const x = req.input ?? req.x;
+    const [H, W] = req.grid;
     if (H < 2 || W < 2) return null; // no 2x2 cell, no destination
     const r = tomesdMergeCount(H, W, o.tile, o.ratio);
     if (r === 0) return null; // nothing to merge: the block runs dense, exactly
@@ -62,15 +72,15 @@ export class TomesdReducer extends ScheduledReducer<TomesdGroup> {
       });
     let g = this.group(kind);
     if (!g) {
-      const part = uploadPartition(be, tomesdPartition(H, W, mixSeed(o.seed, info.step)));
+      const part = uploadPartition(be, tomesdPartition(H, W, mixSeed(o.seed, step, kind)));
       const plan = match(part);
-      g = new TomesdGroup(info.step, part, plan, info.step);
+      g = new TomesdGroup(step, part, plan, step);
       this.setGroup(kind, g, [part.src, part.dst]);
-    } else if (o.matchEveryBlock || (g.matchedAt !== info.step && !o.reuseWeights)) {
+    } else if (o.matchEveryBlock || (g.matchedAt !== step && !o.reuseWeights)) {
       const plan = match(g.part);
       for (const k of PLAN_KEYS) g.plan[k].dispose();
       g.plan = plan;
-      g.matchedAt = info.step;
+      g.matchedAt = step;
     }
     const { part, plan } = g;
     return {

@@ -7,7 +7,7 @@ import { createCache } from '../../src/cache/create.js';
 import { fullSteps } from '../../src/cache/step-cache.js';
 import type { AttentionPattern } from '../../src/merge/hooks.js';
 import { resolveReducerOptions } from '../../src/merge/options.js';
-import type { BlockKind } from '../../src/merge/scheduled-reducer.js';
+import type { BlockKind, GroupName } from '../../src/merge/scheduled-reducer.js';
 import { TomaReducer } from '../../src/merge/toma-reducer.js';
 import { generate } from '../../src/pipeline/generate.js';
 import { cpu } from '../helpers.js';
@@ -55,7 +55,7 @@ describe('caches with ToMA', () => {
   for (const spec of ['fora:2', 'fbcache:1e9', 'teacache:1e9']) {
     it(`${spec}: destinations are chosen at the full steps only, one set per block group`, async () => {
       const reducer = toma();
-      const chosen: { step: number; kind: BlockKind }[] = [];
+      const chosen: { step: number; kind: GroupName }[] = [];
       reducer.onDestinations = (e) => chosen.push({ step: e.step, kind: e.kind });
       const cache = createCache(spec)!;
       await generate({ ...run, reducer, cache });
@@ -107,7 +107,7 @@ describe('caches with ToMA', () => {
 
   it('First-Block-Cache probes with a real block: a reduced first block plans at every step', async () => {
     const reducer = toma({ exemptDouble: 0 });
-    const chosen: { step: number; kind: BlockKind; block: number }[] = [];
+    const chosen: { step: number; kind: GroupName; block: number }[] = [];
     reducer.onDestinations = (e) => chosen.push({ step: e.step, kind: e.kind, block: e.block });
     const cache = createCache('fbcache:1e9')!;
     await generate({ ...run, reducer, cache });

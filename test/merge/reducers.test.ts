@@ -49,6 +49,8 @@ describe('token reduction options', () => {
         reuseWeights: false,
         matchEveryBlock: false,
         seed: 0,
+        levels: null,
+        unetScope: null,
       },
     );
     assert.equal(REDUCER_DEFAULTS.ratio, 0.5);
