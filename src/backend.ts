@@ -981,7 +981,7 @@ export abstract class Backend {
       throw new RangeError(`${op}(): stride 2 and padding do not combine with upsample or top/bottom rows`);
     const Ho = convOutSize(H * up, KH, stride, pad.h);
     const Wo = convOutSize(W * up, KW, stride, pad.w);
-    if (Ho < 1 || Wo < 1)
+    if ((Ho < 1 || Wo < 1) && H > 0 && W > 0)
       throw new RangeError(
         `${op}(): a ${H}x${W} input is too small for a ${KH}x${KW} kernel with this padding`,
       );
