@@ -140,6 +140,17 @@ describe('SDXL UNet on the sdxl_unet_a fixtures (diffusers UNet2DConditionModel)
     }
   });
 
+  it('loads from a path too (and closes the file)', () => {
+    const ck = open('sdxl_unet_a');
+    const config = JSON.parse(ck.metadata.config!);
+    ck.close();
+    const model = UnetModel.load(cpu, join(SDXL, 'sdxl_unet_a.safetensors'), { config });
+    assert.deepEqual(model.config.block_out_channels, [8, 16, 24]);
+    assert.ok(model.deviceBytes > 1e6);
+    model.dispose();
+    assert.throws(() => UnetModel.load(cpu, join(SDXL, 'no-such.safetensors')), /no-such\.safetensors/);
+  });
+
   it('a whole single-file release (UNet beside the text encoders and the VAE) loads its UNet', async () => {
     const ck = open('sdxl_unet_a-sgm');
     const junk = { shape: [3, 2], data: new Float32Array(6) };

@@ -9,6 +9,7 @@
 // forward() is synchronous: it records the whole pass (host uploads first) and never reads back. Each
 // block runs in its own tidy(), so intermediates go back to the pool as soon as it is recorded.
 import type { Backend } from '../../backend.js';
+import { Checkpoint } from '../../io/safetensors.js';
 import {
   denseUnet,
   type UnetBlockSite,
@@ -67,8 +68,19 @@ export class UnetModel {
     readonly layout: UnetLayout,
   ) {}
 
-  /** Loads a UNet checkpoint in the diffusers or the single-file (SGM) layout, one tensor at a time. */
-  static load(be: Backend, src: WeightSource, opts: UnetLoadOptions = {}): UnetModel {
+  /**
+   * Loads a UNet checkpoint in the diffusers or the single-file (SGM) layout, one tensor at a time: a
+   * path (.safetensors, *.safetensors.index.json or a folder with one) or any WeightSource.
+   */
+  static load(be: Backend, src: WeightSource | string, opts: UnetLoadOptions = {}): UnetModel {
+    if (typeof src === 'string') {
+      const ck = Checkpoint.open(src);
+      try {
+        return UnetModel.load(be, ck, opts);
+      } finally {
+        ck.close();
+      }
+    }
     expectFamily(src.path, src.keys(), 'unet');
     const config = unetConfig(src, opts.config ?? {});
     const keys = unetKeys(src);
