@@ -19,8 +19,8 @@ import type { ClipTextConfig } from '../models/clip/config.js';
 import { clipConfigJson, clipTextShapes } from '../models/clip/shapes.js';
 import { ClipTextModel } from '../models/clip/text-model.js';
 import { countingSource } from '../models/counting-source.js';
-import { SDXL_SINGLE_FILE_PREFIXES } from '../models/detect.js';
 import { RandomWeightSource } from '../models/random-weights.js';
+import { SDXL_SINGLE_FILE_PREFIX } from '../models/sdxl-single-file.js';
 import { UnetModel } from '../models/unet/model.js';
 import { unetConfigJson, unetShapes } from '../models/unet/shapes.js';
 import type { ComputeDType, WeightSource } from '../models/weights.js';
@@ -122,7 +122,7 @@ const prefixed = (prefix: string, m: Map<string, number[]>) =>
 
 /** Every tensor of the single-file release's layout (the VAE's decoder side only). */
 export function sdxlSingleFileShapes(p: SdxlPipelinePreset): Map<string, number[]> {
-  const P = SDXL_SINGLE_FILE_PREFIXES;
+  const P = SDXL_SINGLE_FILE_PREFIX;
   return new Map([
     ...unetShapes(p.unet, 'sgm'), // already under model.diffusion_model.
     ...prefixed(P.clipL, clipTextShapes(p.clipL)),
