@@ -12,9 +12,9 @@ import { openSdxlFolder } from '../pipeline/sdxl-folder.js';
 import { sdxlMethod } from '../pipeline/sdxl-methods.js';
 import {
   runSdxlPipeline,
-  SDXL_DEFAULTS,
   type SdxlPipelineOptions,
   type SdxlPipelineResult,
+  sdxlDefaultSize,
 } from '../pipeline/sdxl-pipeline.js';
 import { GeneratedImage } from './image.js';
 import { type GenerateCallOptions, type LoadOptions, TextToImagePipeline, withEta } from './pipeline.js';
@@ -87,7 +87,7 @@ export class SdxlTextToImage extends TextToImagePipeline {
     if (o.cache) throw new RangeError('generate(): step caches are not available for SDXL yet');
     if (o.decoder === 'taef1')
       throw new RangeError("generate(): SDXL decodes with 'ae' (its VAE) or 'taesdxl'");
-    const side = this.backend.name === 'cpu' ? 256 : SDXL_DEFAULTS.size;
+    const side = this.backend.name === 'cpu' ? 256 : sdxlDefaultSize(this.components);
     const width = o.width ?? o.height ?? side;
     const height = o.height ?? o.width ?? side;
     const seed = o.seed ?? 0;

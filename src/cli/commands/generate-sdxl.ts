@@ -18,6 +18,7 @@ import {
   SDXL_DEFAULTS,
   type SdxlPipelineMethod,
   type SdxlPipelineResult,
+  sdxlDefaultSize,
 } from '../../pipeline/sdxl-pipeline.js';
 import { SAMPLERS, samplerOfClass } from '../../schedulers/euler.js';
 import { choice, num, UsageError } from '../args.js';
@@ -39,7 +40,8 @@ FLUX.1 by model_index.json, the unet/ folder or the file's tensor names. Compone
   --steps        sampler steps (default ${SDXL_DEFAULTS.steps}; diffusers' default is 50)
   --guidance     classifier-free guidance scale (default ${SDXL_DEFAULTS.guidance}; 1 or less: no guidance, half the work)
   --scheduler    euler|euler-a (default: the folder's scheduler, SDXL base's Euler)
-  --size         WxH or one side, multiples of 16 (default ${SDXL_DEFAULTS.size}x${SDXL_DEFAULTS.size}; 256x256 on the CPU)
+  --size         WxH or one side, multiples of 16 (default the model's own, ${SDXL_DEFAULTS.size}x${SDXL_DEFAULTS.size} for SDXL base;
+                 256x256 on the CPU)
   --ae-dtype     the VAE's dtype (default f32: SDXL's VAE overflows f16, its config says force_upcast)
   --decoder      vae|taesdxl: the final decode by the VAE (default) or by TAESDXL, the bundled tiny decoder
   --preview [FILE]  TAESDXL's decode of the current estimate, refreshed every --preview-every N steps
@@ -121,7 +123,7 @@ export async function generateSdxl(
     const vaeDtype = choice(values['ae-dtype'], ['f16', 'f32'] as const, 'ae-dtype', 'f32');
     const [width, height] = parseSize(
       values.size,
-      onCpu ? [256, 256] : [SDXL_DEFAULTS.size, SDXL_DEFAULTS.size],
+      onCpu ? [256, 256] : [sdxlDefaultSize(components), sdxlDefaultSize(components)],
     );
     const methods = values.compare && target.label !== 'dense' ? [{ label: 'dense' }, target] : [target];
     const previewEvery = previewPath ? (previewEveryGiven ?? defaultPreviewEvery(steps)) : 0;
