@@ -8,7 +8,8 @@
 //   await image.save('meadow.png');
 //
 // FLUX.1 (safetensors or GGUF; FluxTextToImage.run takes maxDeviceBytes for the memory plan) comes from
-// TextToImagePipeline.fromPretrained(folder or repo id). The HTTP server is 'toma-webgpu/serve'.
+// TextToImagePipeline.fromPretrained(folder or repo id), Stable Diffusion XL (a diffusers folder or the
+// single-file release; SdxlTextToImage) from fromPretrained(path). The HTTP server is 'toma-webgpu/serve'.
 //
 // The engine underneath (backends, models, methods, caches) for those who compose their own loops.
 
@@ -35,6 +36,7 @@ export {
   type StepProgress,
   TextToImagePipeline,
 } from './api/pipeline.js';
+export type { SdxlRunOptions, SdxlTextToImage } from './api/sdxl-text-to-image.js';
 
 // backends and tensors
 export { type Activation, Backend, type BackendInfo } from './backend.js';
@@ -57,7 +59,6 @@ export type { ChosenDestinations } from './merge/toma-reducer.js';
 export { FLUX_PRESETS, type FluxConfig, FluxConfigError } from './models/flux/config.js';
 export { FluxModel } from './models/flux/model.js';
 export type { ComputeDType } from './models/weights.js';
-// sampling, methods and caches
 export {
   type ClassConditioning,
   type GenerateOptions,
@@ -79,4 +80,13 @@ export { dequantize } from './quant/dequant.js';
 export { GGML_TYPES, type GgmlTypeName, QUANT_TYPES, type QuantTypeName } from './quant/ggml-types.js';
 export { quantize } from './quant/quantize.js';
 export { QuantizedMatrix } from './quant/quantized-matrix.js';
+// sampling, methods and caches
+export {
+  type DiscreteSchedulerConfig,
+  discreteSchedulerConfig,
+  SDXL_SCHEDULER_CONFIG,
+  type SigmaSchedule,
+  sigmaSchedule,
+} from './schedulers/discrete.js';
+export { EulerSampler, SAMPLERS, type SamplerName } from './schedulers/euler.js';
 export { type DType, Tensor } from './tensor.js';

@@ -112,6 +112,7 @@ export class FluxTextToImage extends TextToImagePipeline {
     const images: GeneratedImage[] = [];
     let denoiseStart = performance.now();
     const previewEvery = o.previewEvery ?? 0;
+    if (o.decoder === 'taesdxl') throw new RangeError("generate(): FLUX.1 decodes with 'ae' or 'taef1'");
     const taef1 = previewEvery > 0 || o.decoder === 'taef1' ? Checkpoint.open(defaultTaef1Path()) : undefined;
     try {
       // one prompt at a time: image i is the same whatever else was asked for (its own seed)

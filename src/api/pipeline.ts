@@ -33,7 +33,7 @@ export interface LoadOptions extends DeviceOptions {
   embeddedFiles?: { model?: string | URL | Uint8Array; conditioning?: string | URL | Uint8Array };
   /** A hub repo id's revision (branch, tag or commit; default main). */
   revision?: string;
-  /** FLUX.1: the autoencoder's dtype (default f32: real weights overflow f16 there). */
+  /** FLUX.1 and SDXL: the autoencoder's dtype (default f32: real weights overflow f16 there). */
   aeDtype?: ComputeDType;
 }
 
@@ -50,16 +50,23 @@ export interface StepProgress {
 }
 
 export interface GenerateCallOptions {
-  /** Euler steps. Default: embedded 28 on a GPU, 8 on the CPU; FLUX.1-schnell 4, -dev 28. */
+  /** Euler steps. Default: embedded 28 on a GPU, 8 on the CPU; FLUX.1-schnell 4, -dev 28; SDXL 30. */
   steps?: number;
-  /** Guidance: classifier-free scale for the embedded model (default 4), distilled guidance for FLUX.1-dev (3.5). */
+  /**
+   * Guidance: classifier-free scale for the embedded model (default 4) and SDXL (5), distilled guidance
+   * for FLUX.1-dev (3.5).
+   */
   guidance?: number;
+  /** SDXL: what to steer away from (absent: zero embeddings, SDXL base's force_zeros_for_empty_prompt). */
+  negativePrompt?: string;
+  /** SDXL: 'euler' or 'euler-a' (default: the model folder's scheduler class, SDXL base's Euler). */
+  scheduler?: 'euler' | 'euler-a';
   /** Noise seed of the first image; image i uses seed + i. Default 0. */
   seed?: number;
-  /** Pixels. Default: embedded 128 (square, even); FLUX.1 1024 on a GPU, 256 on the CPU. */
+  /** Pixels. Default: embedded 128 (square, even); FLUX.1 and SDXL 1024 on a GPU, 256 on the CPU. */
   width?: number;
   height?: number;
-  /** Token reduction or sparse attention. Default: 'toma' for the embedded model, 'dense' for FLUX.1. */
+  /** Token reduction or sparse attention. Default: 'toma' for the embedded model, 'dense' for FLUX.1 and SDXL. */
   method?: MethodName;
   /** Method options (ratio, tile, mergeEvery, exemptDouble, exemptSingle, ...). */
   methodOptions?: MethodOptions;
@@ -71,12 +78,15 @@ export interface GenerateCallOptions {
   /** The cache's schedule / TeaCache coefficients (createCache's options). */
   cacheOptions?: CreateCacheOptions;
   /**
-   * FLUX.1: decode a live preview (TAEF1, bundled) after every this many steps, passed to onProgress as
-   * `previews`. Default 0: none.
+   * FLUX.1 and SDXL: decode a live preview (TAEF1 / TAESDXL, bundled) after every this many steps, passed
+   * to onProgress as `previews`. Default 0: none.
    */
   previewEvery?: number;
-  /** FLUX.1: the final decode, 'ae' (default, the FLUX.1 autoencoder) or 'taef1' (fast, small, softer). */
-  decoder?: 'ae' | 'taef1';
+  /**
+   * The final decode: 'ae' (default, the model's autoencoder), or the tiny decoder (fast, small, softer):
+   * 'taef1' for FLUX.1, 'taesdxl' for SDXL.
+   */
+  decoder?: 'ae' | 'taef1' | 'taesdxl';
   /** Embedded model with ToMA: read back the destinations chosen last (images' `destinations`), for a map. */
   keepDestinations?: boolean;
 }
@@ -95,12 +105,12 @@ export const EMBEDDED_DEFAULTS = {
   other: { ratio: 0.5, mergeEvery: 1 },
 } as const;
 
-export type PipelineKind = 'embedded' | 'flux';
+export type PipelineKind = 'embedded' | 'flux' | 'sdxl';
 
 /** A loaded text-to-image (or class-to-image) model on a backend. */
 export abstract class TextToImagePipeline {
   abstract readonly kind: PipelineKind;
-  /** The labels the embedded model accepts (its classes); undefined for FLUX.1 (any prompt). */
+  /** The labels the embedded model accepts (its classes); undefined for FLUX.1 and SDXL (any prompt). */
   abstract readonly labels: readonly string[] | undefined;
 
   protected constructor(
@@ -110,9 +120,9 @@ export abstract class TextToImagePipeline {
   ) {}
 
   /**
-   * Loads a model: 'embedded' (the small model shipped with this package), a FLUX.1 folder or
+   * Loads a model: 'embedded' (the small model shipped with this package), a FLUX.1 or SDXL folder or
    * single-file checkpoint (Node), or a Hugging Face repo id such as 'black-forest-labs/FLUX.1-schnell'
-   * (downloaded into the Hugging Face cache; Node).
+   * (FLUX.1: downloaded into the Hugging Face cache; Node).
    */
   static async fromPretrained(model?: 'embedded', o?: LoadOptions): Promise<EmbeddedPipeline>;
   static async fromPretrained(model: string, o?: LoadOptions): Promise<TextToImagePipeline>;
@@ -124,6 +134,10 @@ export abstract class TextToImagePipeline {
       if (model === 'embedded') {
         const { EmbeddedPipeline } = await import('./embedded-pipeline.js');
         return await EmbeddedPipeline.load(be, dtype, own, o);
+      }
+      if (await isSdxl(model)) {
+        const { SdxlTextToImage } = await import('./sdxl-text-to-image.js');
+        return await SdxlTextToImage.load(model, be, dtype, own, o);
       }
       const { FluxTextToImage } = await import('./flux-text-to-image.js');
       return await FluxTextToImage.load(model, be, dtype, own, o);
@@ -147,6 +161,16 @@ export abstract class TextToImagePipeline {
   }
 
   protected abstract release(): void;
+}
+
+/** Whether a local path holds SDXL (a repo id or a FLUX.1 path: no). */
+async function isSdxl(model: string): Promise<boolean> {
+  const { existsSync, statSync } = await import('node:fs');
+  if (!existsSync(model)) return false;
+  const { pipelineFamily } = await import('../pipeline/model-folder.js');
+  return (
+    pipelineFamily(statSync(model).isDirectory() ? { modelDir: model } : { checkpoint: model }) === 'sdxl'
+  );
 }
 
 /** A pipeline as a function, in the transformers.js idiom: `const pipe = await pipeline(); await pipe('green-meadow')`. */

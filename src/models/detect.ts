@@ -1,5 +1,6 @@
 // What model family a checkpoint's keys look like, so that loading the wrong file (a CLIP checkpoint
 // given as T5, the whole Flux transformer given as the autoencoder) fails with a message that says so.
+import { SDXL_SINGLE_FILE_PREFIX } from './sdxl-single-file.js';
 import { isIoKey } from './weights.js';
 
 export type ModelFamily = 'flux' | 't5' | 'clip' | 'ae' | 'unet' | 'sd3' | 'unknown';
@@ -59,34 +60,19 @@ export function detectFamily(keys: string[]): { family: ModelFamily; evidence?: 
   return { family: best, evidence: counts.get(best)?.key };
 }
 
-/**
- * The parts of SDXL's single-file release (sd_xl_base_1.0.safetensors: Stability's SGM key names) and the
- * key prefix each lives under. The text encoders keep their own naming below the prefix (CLIP-L in
- * Hugging Face's "text_model.…", OpenCLIP-bigG in OpenCLIP's "transformer.resblocks.…").
- */
-export const SDXL_SINGLE_FILE_PREFIXES = {
-  unet: 'model.diffusion_model.',
-  clipL: 'conditioner.embedders.0.transformer.',
-  clipG: 'conditioner.embedders.1.model.',
-  vae: 'first_stage_model.',
-} as const;
-export type SdxlPart = keyof typeof SDXL_SINGLE_FILE_PREFIXES;
+/** The parts of SDXL's single-file release, in the order the layout names them. */
+export const SDXL_PARTS = ['unet', 'clipL', 'clipG', 'vae'] as const;
+export type SdxlPart = (typeof SDXL_PARTS)[number];
 
 /**
- * Which parts a checkpoint holds under the single-file prefixes (none: not such a file; a UNet alone under
- * model.diffusion_model. may be any SGM-layout UNet: isSdxlSingleFile needs the text encoders too).
+ * Which parts a checkpoint's keys hold under the single-file prefixes (sdxl-single-file.ts; none: not
+ * such a file). A UNet alone under model.diffusion_model. may be any SGM-layout UNet.
  */
 export function sdxlSingleFileParts(keys: Iterable<string>): SdxlPart[] {
   const found = new Set<SdxlPart>();
-  const entries = Object.entries(SDXL_SINGLE_FILE_PREFIXES) as [SdxlPart, string][];
-  for (const k of keys) for (const [part, prefix] of entries) if (k.startsWith(prefix)) found.add(part);
-  return entries.map(([p]) => p).filter((p) => found.has(p));
-}
-
-/** Whether the keys are a whole SDXL single-file checkpoint (the UNet with both text encoders). */
-export function isSdxlSingleFile(keys: Iterable<string>): boolean {
-  const parts = sdxlSingleFileParts(keys);
-  return parts.includes('unet') && parts.includes('clipL') && parts.includes('clipG');
+  for (const k of keys)
+    for (const p of SDXL_PARTS) if (k.startsWith(SDXL_SINGLE_FILE_PREFIX[p])) found.add(p);
+  return SDXL_PARTS.filter((p) => found.has(p));
 }
 
 /** Throws unless the keys look like `want`, saying what they look like instead. */

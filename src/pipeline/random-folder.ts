@@ -1,9 +1,10 @@
-// Writes a random-weight FLUX.1 model folder in the diffusers layout (what `toma generate --model-dir`
-// reads): transformer/ and text_encoder_2/ sharded with an index, text_encoder/, vae/ (decoder only),
-// tokenizer/ (CLIP: vocab.json + merges.txt), tokenizer_2/ (T5: tokenizer.json), scheduler/ and
-// model_index.json. Weights are f16, streamed tensor by tensor (src/pipeline/random-shard.ts), optionally
-// on several worker threads (one file each at a time). The folder is written under a temporary name and
-// renamed when complete, so an interrupted run leaves no folder that looks whole.
+// Writes random-weight model folders (what `toma generate --model-dir` reads). writeRandomFolder is the
+// machinery: weights f16, streamed tensor by tensor (src/pipeline/random-shard.ts), optionally on several
+// worker threads (one file each at a time), the folder written under a temporary name and renamed when
+// complete, so an interrupted run leaves no folder that looks whole. writeRandomFluxFolder lays out
+// FLUX.1's diffusers folder: transformer/ and text_encoder_2/ sharded with an index, text_encoder/, vae/
+// (decoder only), tokenizer/ (CLIP: vocab.json + merges.txt), tokenizer_2/ (T5: tokenizer.json),
+// scheduler/ and model_index.json. (SDXL's: sdxl-random.ts.)
 import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -84,11 +85,30 @@ export function randomFolderBytes(p: FluxPipelinePreset): number {
 
 const jobBytes = (j: ShardJob) => j.tensors.reduce((a, t) => a + t.shape.reduce((x, y) => x * y, 1) * 2, 0);
 
-export async function writeRandomFluxFolder(
+/** What a folder writer (writeRandomFolder's fill) can add: folders, JSON files and random-weight files. */
+export interface RandomFolderWriter {
+  /** A folder under the new one (made if needed). */
+  sub(name: string): string;
+  json(path: string, value: unknown): void;
+  /**
+   * A diffusers component: `name`/config.json and its weights as `stem`.safetensors, sharded with an
+   * index when larger than the shard size.
+   */
+  component(name: string, stem: string, shapes: Map<string, number[]>, config: unknown): void;
+  /** One unsharded .safetensors file at `path` (relative to the new folder), e.g. a single-file release. */
+  file(path: string, shapes: Map<string, number[]>, metadata?: Record<string, string>): void;
+}
+
+/**
+ * Writes a folder of random weights: `fill` lays it out (configs now, weights queued), then the weight
+ * files are streamed, largest first, on `threads` workers. The folder is made under a temporary name and
+ * renamed when complete, so an interrupted run leaves no folder that looks whole.
+ */
+export async function writeRandomFolder(
   dir: string,
-  o: RandomFolderOptions,
+  o: Omit<RandomFolderOptions, 'preset'>,
+  fill: (w: RandomFolderWriter) => void,
 ): Promise<RandomFolderResult> {
-  const p = o.preset;
   const seed = o.seed ?? 0;
   const maxBytes = o.shardBytes ?? 2 ** 31;
   if (existsSync(dir)) {
@@ -105,61 +125,27 @@ export async function writeRandomFluxFolder(
   };
   try {
     const jobs: ShardJob[] = [];
-    const component = (name: string, stem: string, shapes: Map<string, number[]>, config: unknown) => {
-      const d = sub(name);
-      json(join(d, 'config.json'), config);
-      const plan = planShards(d, stem, shapes, maxBytes, seed);
-      jobs.push(...plan.jobs);
-      if (plan.index) {
-        const total = [...shapes.values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1) * 2, 0);
-        json(join(d, `${stem}.safetensors.index.json`), {
-          metadata: { total_size: total },
-          weight_map: plan.index,
-        });
-      }
-    };
-    component(
-      'transformer',
-      'diffusion_pytorch_model',
-      fluxStoredShapes(p.transformer, 'diffusers'),
-      fluxDiffusersConfigJson(p.transformer),
-    );
-    component('text_encoder', 'model', clipTextShapes(p.clip), clipConfigJson(p.clip));
-    component('text_encoder_2', 'model', t5Shapes(p.t5), t5ConfigJson(p.t5));
-    component('vae', 'diffusion_pytorch_model', aeDecoderShapes(p.ae, 'diffusers'), aeConfigJson(p.ae));
-
-    const clipTok = syntheticClipTokenizer(p.clipTokenizerVocab, { seed: seed + 7 });
-    const tok = sub('tokenizer');
-    json(join(tok, 'vocab.json'), clipTok.vocab);
-    writeFileSync(join(tok, 'merges.txt'), clipTok.merges);
-    json(join(tok, 'tokenizer_config.json'), clipTok.config);
-    const t5Tok = syntheticT5Tokenizer(p.t5TokenizerVocab, { seed: seed + 5 });
-    const tok2 = sub('tokenizer_2');
-    json(join(tok2, 'tokenizer.json'), t5Tok.tokenizer);
-    json(join(tok2, 'tokenizer_config.json'), t5Tok.config);
-
-    const dev = p.transformer.guidance_embed;
-    json(join(sub('scheduler'), 'scheduler_config.json'), {
-      _class_name: 'FlowMatchEulerDiscreteScheduler',
-      num_train_timesteps: 1000,
-      shift: dev ? 3.0 : 1.0,
-      use_dynamic_shifting: dev,
-      base_shift: 0.5,
-      max_shift: 1.15,
-      base_image_seq_len: 256,
-      max_image_seq_len: 4096,
-    });
-    json(join(tmp, 'model_index.json'), {
-      _class_name: 'FluxPipeline',
-      _diffusers_version: '0.30.0',
-      _comment: 'random weights written by toma-webgpu tools/make-random-flux-folder.mjs',
-      scheduler: ['diffusers', 'FlowMatchEulerDiscreteScheduler'],
-      text_encoder: ['transformers', 'CLIPTextModel'],
-      text_encoder_2: ['transformers', 'T5EncoderModel'],
-      tokenizer: ['transformers', 'CLIPTokenizer'],
-      tokenizer_2: ['transformers', 'T5TokenizerFast'],
-      transformer: ['diffusers', 'FluxTransformer2DModel'],
-      vae: ['diffusers', 'AutoencoderKL'],
+    fill({
+      sub,
+      json: (path, value) => json(join(tmp, path), value),
+      component(name, stem, shapes, config) {
+        const d = sub(name);
+        json(join(d, 'config.json'), config);
+        const plan = planShards(d, stem, shapes, maxBytes, seed);
+        jobs.push(...plan.jobs);
+        if (plan.index) {
+          const total = [...shapes.values()].reduce((a, s) => a + s.reduce((x, y) => x * y, 1) * 2, 0);
+          json(join(d, `${stem}.safetensors.index.json`), {
+            metadata: { total_size: total },
+            weight_map: plan.index,
+          });
+        }
+      },
+      file(path, shapes, metadata) {
+        mkdirSync(dirname(join(tmp, path)), { recursive: true });
+        const tensors = [...shapes].map(([key, shape]) => ({ key, shape }));
+        jobs.push({ path: join(tmp, path), seed, tensors, ...(metadata ? { metadata } : {}) });
+      },
     });
 
     // progress counts whole files (headers included), as the writers report them
@@ -190,6 +176,56 @@ export async function writeRandomFluxFolder(
     discardTemp(tmp);
     throw e;
   }
+}
+
+export function writeRandomFluxFolder(dir: string, o: RandomFolderOptions): Promise<RandomFolderResult> {
+  const p = o.preset;
+  const seed = o.seed ?? 0;
+  return writeRandomFolder(dir, o, (w) => {
+    w.component(
+      'transformer',
+      'diffusion_pytorch_model',
+      fluxStoredShapes(p.transformer, 'diffusers'),
+      fluxDiffusersConfigJson(p.transformer),
+    );
+    w.component('text_encoder', 'model', clipTextShapes(p.clip), clipConfigJson(p.clip));
+    w.component('text_encoder_2', 'model', t5Shapes(p.t5), t5ConfigJson(p.t5));
+    w.component('vae', 'diffusion_pytorch_model', aeDecoderShapes(p.ae, 'diffusers'), aeConfigJson(p.ae));
+
+    const clipTok = syntheticClipTokenizer(p.clipTokenizerVocab, { seed: seed + 7 });
+    const tok = w.sub('tokenizer');
+    json(join(tok, 'vocab.json'), clipTok.vocab);
+    writeFileSync(join(tok, 'merges.txt'), clipTok.merges);
+    json(join(tok, 'tokenizer_config.json'), clipTok.config);
+    const t5Tok = syntheticT5Tokenizer(p.t5TokenizerVocab, { seed: seed + 5 });
+    const tok2 = w.sub('tokenizer_2');
+    json(join(tok2, 'tokenizer.json'), t5Tok.tokenizer);
+    json(join(tok2, 'tokenizer_config.json'), t5Tok.config);
+
+    const dev = p.transformer.guidance_embed;
+    json(join(w.sub('scheduler'), 'scheduler_config.json'), {
+      _class_name: 'FlowMatchEulerDiscreteScheduler',
+      num_train_timesteps: 1000,
+      shift: dev ? 3.0 : 1.0,
+      use_dynamic_shifting: dev,
+      base_shift: 0.5,
+      max_shift: 1.15,
+      base_image_seq_len: 256,
+      max_image_seq_len: 4096,
+    });
+    w.json('model_index.json', {
+      _class_name: 'FluxPipeline',
+      _diffusers_version: '0.30.0',
+      _comment: 'random weights written by toma-webgpu tools/make-random-flux-folder.mjs',
+      scheduler: ['diffusers', 'FlowMatchEulerDiscreteScheduler'],
+      text_encoder: ['transformers', 'CLIPTextModel'],
+      text_encoder_2: ['transformers', 'T5EncoderModel'],
+      tokenizer: ['transformers', 'CLIPTokenizer'],
+      tokenizer_2: ['transformers', 'T5TokenizerFast'],
+      transformer: ['diffusers', 'FluxTransformer2DModel'],
+      vae: ['diffusers', 'AutoencoderKL'],
+    });
+  });
 }
 
 /** Runs the jobs on `threads` workers, each taking the next job when it finishes one. */

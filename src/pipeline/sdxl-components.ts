@@ -63,10 +63,11 @@ export interface SdxlSizes {
     outChannels: number;
     /** Width of the cross-attention context (SDXL: 2048 = 768 + 1280). */
     contextWidth: number;
-    /** Width of the pooled text input of add_embedding (SDXL: 1280). */
+    /**
+     * Width of the pooled text input of add_embedding (SDXL: 1280): its input width less the sinusoidal
+     * features of the 6 micro-conditioning ids (2816 − 6 × 256).
+     */
     pooledWidth: number;
-    /** Micro-conditioning ids (SDXL: 6). */
-    timeIds: number;
     /** Latent side the model was trained at (SDXL: 128, i.e. 1024 pixels). */
     sampleSize: number;
     /** Latent downsamplings of the UNet (levels − 1): the latent sides must be multiples of 2^this. */
@@ -112,14 +113,12 @@ export function checkSdxlFit(s: SdxlSizes, where: Record<'unet' | 'clipL' | 'cli
     );
   if (s.unet.pooledWidth !== s.clipG.pooled)
     fail(
-      `the UNet (${where.unet}) takes a ${s.unet.pooledWidth}-wide pooled text embedding but the second text encoder (${where.clipG}) makes ${s.clipG.pooled}-wide ones`,
+      `the UNet (${where.unet}) takes a ${s.unet.pooledWidth}-wide pooled text embedding (beside SDXL's 6 size and crop ids) but the second text encoder (${where.clipG}) makes ${s.clipG.pooled}-wide ones`,
     );
   if (s.unet.inChannels !== s.vae.latentChannels || s.unet.outChannels !== s.vae.latentChannels)
     fail(
       `the UNet (${where.unet}) has ${s.unet.inChannels} -> ${s.unet.outChannels} channels but the VAE (${where.vae}) has ${s.vae.latentChannels} latent channels`,
     );
-  if (s.unet.timeIds !== 6)
-    fail(`the UNet (${where.unet}) takes ${s.unet.timeIds} micro-conditioning ids; SDXL's pipeline gives 6`);
 }
 
 /**

@@ -7,7 +7,8 @@
 // the others from the folder's subfolders. Every missing piece is named at once, before anything is
 // loaded. No Node modules here: this is part of the browser bundle.
 import type { FileTree } from '../io/file-tree.js';
-import { SDXL_SINGLE_FILE_PREFIXES, type SdxlPart, sdxlSingleFileParts } from '../models/detect.js';
+import { type SdxlPart, sdxlSingleFileParts } from '../models/detect.js';
+import { SDXL_SINGLE_FILE_PREFIX } from '../models/sdxl-single-file.js';
 import {
   type DiscreteSchedulerConfig,
   discreteSchedulerConfig,
@@ -204,7 +205,7 @@ export function locateSdxlIn(
   const singleParts = single ? sdxlSingleFileParts(keysOf(single)) : [];
   if (o.checkpoint && !singleParts.includes('unet'))
     missing.push(
-      `${o.checkpoint} holds no SDXL UNet under "${SDXL_SINGLE_FILE_PREFIXES.unet}" (the single-file release's naming)`,
+      `${o.checkpoint} holds no SDXL UNet under "${SDXL_SINGLE_FILE_PREFIX.unet}" (the single-file release's naming)`,
     );
 
   const part = (p: SdxlPart): SdxlComponentFiles | null => {
@@ -213,7 +214,7 @@ export function locateSdxlIn(
         const parts = sdxlSingleFileParts(keysOf(o.vae));
         return {
           weights: o.vae,
-          prefix: parts.includes('vae') ? SDXL_SINGLE_FILE_PREFIXES.vae : '',
+          prefix: parts.includes('vae') ? SDXL_SINGLE_FILE_PREFIX.vae : '',
           config: {},
         };
       }
@@ -225,7 +226,7 @@ export function locateSdxlIn(
     }
     // the single file's own part first; subfolders fill in the parts it lacks
     if (single && singleParts.includes(p))
-      return { weights: single, prefix: SDXL_SINGLE_FILE_PREFIXES[p], config: {} };
+      return { weights: single, prefix: SDXL_SINGLE_FILE_PREFIX[p], config: {} };
     for (const b of bases) {
       const d = join(b, SUBFOLDER[p]);
       if (!isDir(d)) continue;
@@ -237,7 +238,7 @@ export function locateSdxlIn(
     }
     missing.push(
       single
-        ? `${WHAT[p]}: neither in ${tree.basename(single)} (no "${SDXL_SINGLE_FILE_PREFIXES[p]}…" tensors) nor in ${join(where, SUBFOLDER[p])}/`
+        ? `${WHAT[p]}: neither in ${tree.basename(single)} (no "${SDXL_SINGLE_FILE_PREFIX[p]}…" tensors) nor in ${join(where, SUBFOLDER[p])}/`
         : `${join(where, SUBFOLDER[p])}/ (${WHAT[p]})`,
     );
     return null;

@@ -79,10 +79,14 @@ export const SDXL_DEFAULTS = {
    */
   steps: 30,
   guidance: 5.0,
-  sampler: 'euler' as SamplerName,
-  /** UNet sample_size 128 × the VAE's 8. */
+  /** SDXL base's UNet sample_size 128 × the VAE's 8 (sdxlDefaultSize gives a model's own). */
   size: 1024,
 } as const;
+
+/** The image side a model was trained at: its UNet's sample_size in latent cells × the VAE's scale. */
+export function sdxlDefaultSize(c: SdxlComponents): number {
+  return c.sizes.unet.sampleSize * c.sizes.vae.scale;
+}
 
 export interface SdxlPipelineOptions {
   be: Backend;

@@ -211,7 +211,7 @@ describe('toma generate with a FLUX.1 model folder', () => {
     assert.match(r.err, /--prompt is required/);
     r = toma(['generate', '--prompt', 'a cat', '--backend', 'cpu']);
     assert.equal(r.code, 2);
-    assert.match(r.err, /--prompt: options of a FLUX\.1 model; give --model-dir/);
+    assert.match(r.err, /--prompt: options of a FLUX\.1 or SDXL model; give --model-dir/);
     r = toma(['generate', '--model-dir', base, '--prompt', 'a', '--class', 'x']);
     assert.equal(r.code, 2);
     assert.match(r.err, /--class: options of the embedded model/);

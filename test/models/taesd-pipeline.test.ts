@@ -227,6 +227,6 @@ describe('toma generate --decoder taef1 --preview', { skip: noWeights }, () => {
     assert.match(r.err, /toma: --preview-every must be a positive integer; got "0"/);
     r = toma(['generate', '--class', 'green-meadow', '--preview']);
     assert.equal(r.code, 2);
-    assert.match(r.err, /toma: --preview: options of a FLUX\.1 model; give --model-dir/);
+    assert.match(r.err, /toma: --preview: options of a FLUX\.1 or SDXL model; give --model-dir/);
   });
 });

@@ -160,7 +160,6 @@ function components(o: { forceZeros?: boolean; sampler?: 'euler' | 'euler-a' } =
         outChannels: C,
         contextWidth: HL + HG,
         pooledWidth: P,
-        timeIds: 6,
         sampleSize: 4,
         downsamplings: 1,
       },

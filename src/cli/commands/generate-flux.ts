@@ -21,7 +21,6 @@ import {
   type FluxPipelineResult,
   type PipelineMethod,
   pipelineMethodLabel,
-  type StageEvent,
 } from '../../pipeline/flux-pipeline.js';
 import { METHODS, type MethodName, type MethodOptions } from '../../pipeline/methods.js';
 import { byteSize, choice, exemptOption, num, UsageError } from '../args.js';
@@ -34,9 +33,9 @@ import { ProgressBar } from '../progress.js';
 import type { GenerateValues } from './generate.js';
 
 /** Bytes as GiB, or MiB below 1 GiB. */
-const size = (b: number) =>
+export const size = (b: number) =>
   b >= 2 ** 30 ? `${(b / 2 ** 30).toFixed(2)} GiB` : `${(b / 2 ** 20).toFixed(1)} MiB`;
-const secs = (ms: number) => (ms / 1000).toFixed(2);
+export const secs = (ms: number) => (ms / 1000).toFixed(2);
 
 /** "WxH" or "N" (square). */
 export function parseSize(text: string | undefined, fallback: [number, number]): [number, number] {
@@ -65,7 +64,7 @@ export function promptSlug(prompt: string): string {
   return s || 'image';
 }
 
-function methodOptions(v: GenerateValues): MethodOptions {
+export function methodOptions(v: GenerateValues): MethodOptions {
   const o: MethodOptions = {};
   if (v.ratio !== undefined) o.ratio = num(v.ratio, 'ratio', 0.5, (x) => x >= 0 && x < 1, 'in [0, 1)');
   if (v.tile !== undefined)
@@ -81,15 +80,28 @@ function methodOptions(v: GenerateValues): MethodOptions {
   return { ...o, ...exemptOption(v.exempt) };
 }
 
+/** A pipeline's stage event, as FLUX.1's and SDXL's pipelines emit them. */
+export interface PrintedStageEvent {
+  stage: string;
+  phase: 'start' | 'progress' | 'end';
+  method?: string;
+  done?: number;
+  total?: number;
+  ms?: number;
+  peakBytes?: number;
+  paramBytes?: number;
+}
+
 /** Prints stage lines on stdout and progress bars on stderr. */
-function stagePrinter(): (e: StageEvent) => void {
+export function stagePrinter(): (e: PrintedStageEvent) => void {
   let bar: ProgressBar | null = null;
   return (e) => {
     const label = e.method ? `${e.stage} ${e.method}` : e.stage;
+    const loads = e.stage.startsWith('load');
     if (e.phase === 'start') {
       bar = new ProgressBar(label.padEnd(18));
-      if (e.stage === 'tokenize' || e.stage === 'T5' || e.stage === 'CLIP' || e.stage === 'decode')
-        process.stderr.write(`${label} ...\n`);
+      // compute stages (tokenize, the encoders, decode) get a line: their bars only show loads and steps
+      if (!loads && e.stage !== 'denoise') process.stderr.write(`${label} ...\n`);
       return;
     }
     if (e.phase === 'progress' && bar && e.total) {
@@ -101,7 +113,7 @@ function stagePrinter(): (e: StageEvent) => void {
       return;
     }
     if (e.phase === 'end') {
-      if (bar && (e.stage === 'denoise' || e.stage.startsWith('load'))) bar.done();
+      if (bar && (e.stage === 'denoise' || loads)) bar.done();
       bar = null;
       const params = e.paramBytes !== undefined ? `, ${size(e.paramBytes)} of parameters` : '';
       console.log(`  ${label.padEnd(22)} ${secs(e.ms!).padStart(8)} s   peak ${size(e.peakBytes!)}${params}`);
@@ -110,7 +122,7 @@ function stagePrinter(): (e: StageEvent) => void {
 }
 
 /** Download progress: a bar on stderr (redrawn on a terminal, sparse lines otherwise). */
-function downloadPrinter(): (p: LoadProgress) => void {
+export function downloadPrinter(): (p: LoadProgress) => void {
   const bar = new ProgressBar('download'.padEnd(18));
   return (p) => {
     bar.update(p.loaded, p.total, p.what, `${size(p.loaded)} of ${size(p.total)}`);

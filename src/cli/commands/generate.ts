@@ -1,19 +1,24 @@
-// `toma generate`: two code paths behind one command.
-//   - a FLUX.1 model (--model-dir, or --checkpoint without --conditioning): prompt -> image through the
-//     staged pipeline (generate-flux.ts);
+// `toma generate`: three code paths behind one command.
+//   - a model given (--model, --model-dir, or --checkpoint without --conditioning): prompt -> image through
+//     the staged pipeline of its family, told by pipelineFamily (model_index.json, unet/ vs transformer/,
+//     tensor names): FLUX.1 (generate-flux.ts) or Stable Diffusion XL (generate-sdxl.ts);
 //   - otherwise the embedded class-conditional model, as before (generate-embedded.ts).
-// Options of one path given to the other are usage errors, not silently ignored.
+// Options of one path given to another are usage errors, not silently ignored.
 
+import { existsSync, statSync } from 'node:fs';
 import { embeddedDir, loadConditioning } from '../../pipeline/embedded.js';
+import { pipelineFamily } from '../../pipeline/model-folder.js';
 import { type Command, choice, parse, UsageError } from '../args.js';
 import { chooseBackend } from '../backend-choice.js';
 import { CACHE_USAGE } from '../cache-options.js';
 import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from '../gpu-options.js';
 import { generateEmbedded } from './generate-embedded.js';
 import { generateFlux } from './generate-flux.js';
+import { generateSdxl, SDXL_USAGE } from './generate-sdxl.js';
 
-const usage = `usage: toma generate --model ORG/NAME|DIR --prompt TEXT [options]  (a FLUX.1 model)
+const usage = `usage: toma generate --model ORG/NAME|DIR --prompt TEXT [options]  (a FLUX.1 or SDXL model)
        toma generate --model-dir DIR --prompt TEXT [options]
+       toma generate --checkpoint sd_xl_base_1.0.safetensors --prompt TEXT [options]
        toma generate --checkpoint flux1-schnell.safetensors|FILE.gguf --prompt TEXT [--ae FILE] [--clip DIR] [--t5 DIR|FILE.gguf]
        toma generate [--class NAME|INDEX[,...]] [options]              (the embedded model)
 
@@ -41,6 +46,8 @@ device. Components load one at a time and are freed after use.
                  <out>/preview.png, at most 256 px) every --preview-every N steps (default steps/8, >= 1)
   --max-memory SIZE  device memory the transformer stage may take (e.g. 6GiB, 6000MB): the blocks that
                  do not fit stay in host memory and are streamed in before each use (docs/memory-plan.md)
+
+${SDXL_USAGE}
 
 Embedded model (a small pixel-space Flux trained by this project, models/embedded/MODEL_CARD.md): PNGs
 per class. On a GPU the same seeds run dense too and the speedup of the method is printed (--no-compare
@@ -106,11 +113,21 @@ const OPTIONS = {
   preview: { type: 'string' },
   'preview-every': { type: 'string' },
   'max-memory': { type: 'string' },
+  // SDXL
+  'negative-prompt': { type: 'string' },
+  scheduler: { type: 'string' },
+  vae: { type: 'string' },
+  'clip-g-tokenizer': { type: 'string' },
   ...GPU_OPTIONS,
 } as const;
 
 const EMBEDDED_ONLY = ['class', 'cfg', 'no-compare', 'conditioning'];
-const FLUX_ONLY = [
+/** Options of SDXL that neither FLUX.1 nor the embedded model takes. */
+const SDXL_ONLY = ['negative-prompt', 'scheduler', 'vae', 'clip-g-tokenizer'];
+/** Options of FLUX.1 that SDXL does not take (the rest of MODEL_ONLY applies to both). */
+const FLUX_NOT_SDXL = ['max-length', 'ae', 'clip', 't5', 't5-tokenizer', 'max-memory'];
+/** Options of a model given by path (FLUX.1 or SDXL), not of the embedded model. */
+const MODEL_ONLY = [
   'model',
   'model-dir',
   'prompt',
@@ -167,24 +184,48 @@ export const generateCommand: Command = {
       return 0;
     }
     const v = values as GenerateValues;
-    const flux =
+    const model =
       v.model !== undefined ||
       v['model-dir'] !== undefined ||
       (v.checkpoint !== undefined && v.conditioning === undefined);
-    const wrong = (flux ? EMBEDDED_ONLY : FLUX_ONLY).filter((k) => v[k] !== undefined);
+    const flags = (keys: string[]) => keys.map((k) => `--${k}`).join(', ');
+    if (!model) {
+      const wrong = [...MODEL_ONLY, ...SDXL_ONLY].filter((k) => v[k] !== undefined);
+      if (wrong.length)
+        throw new UsageError(
+          `${flags(wrong)}: options of a FLUX.1 or SDXL model; give --model-dir DIR (or --checkpoint FILE)`,
+        );
+    }
+    const sdxl = model && family(v) === 'sdxl';
+    const wrong = model ? EMBEDDED_ONLY.filter((k) => v[k] !== undefined) : [];
     if (wrong.length)
+      throw new UsageError(`${flags(wrong)}: options of the embedded model, not of a FLUX.1 or SDXL model`);
+    const other = (sdxl ? FLUX_NOT_SDXL : model ? SDXL_ONLY : []).filter((k) => v[k] !== undefined);
+    if (other.length)
       throw new UsageError(
-        flux
-          ? `${wrong.map((k) => `--${k}`).join(', ')}: options of the embedded model, not of a FLUX.1 model`
-          : `${wrong.map((k) => `--${k}`).join(', ')}: options of a FLUX.1 model; give --model-dir DIR (or --checkpoint FILE)`,
+        `${flags(other)}: ${sdxl ? 'options of a FLUX.1 model, not of this SDXL model' : 'options of an SDXL model, not of this FLUX.1 model'}`,
       );
     const backend = choice(v.backend, ['auto', 'webgpu', 'cpu'] as const, 'backend', 'auto');
     const gpu = gpuOptions(values);
-    return flux
-      ? generateFlux(v, () => chooseBackend(backend, 'only practical for tiny test models', true, gpu))
+    const practical = () => chooseBackend(backend, 'only practical for tiny test models', true, gpu);
+    if (sdxl) return generateSdxl(v, practical);
+    return model
+      ? generateFlux(v, practical)
       : generateEmbedded(v, () => chooseBackend(backend, '8 steps, no dense comparison', true, gpu));
   },
 };
+
+/** The pipeline family of the model options (a hub repo id or a missing path: FLUX.1, which reports it). */
+function family(v: GenerateValues): 'flux' | 'sdxl' {
+  let modelDir = v['model-dir'];
+  let checkpoint = v.checkpoint;
+  if (v.model !== undefined && existsSync(v.model)) {
+    if (statSync(v.model).isDirectory()) modelDir = v.model;
+    else checkpoint = v.model;
+  } else if (v.model !== undefined) return 'flux';
+  if ((modelDir && !existsSync(modelDir)) || (checkpoint && !existsSync(checkpoint))) return 'flux';
+  return pipelineFamily({ modelDir, checkpoint });
+}
 
 /** `--name` given without a value (last, or before another option) becomes `--name=` (an empty value). */
 function optionalValue(argv: string[], name: string): string[] {
