@@ -68,13 +68,6 @@ export interface KVReducePlan {
   kind: 'kv';
   /** k, v [B, H, N, D] (image part, RoPE applied) -> [B, H, N', D] each. */
   downsampleKV(k: Tensor, v: Tensor): { k: Tensor; v: Tensor };
-  /**
-   * Optional: the same reduction on the tokens keys and values are projected from ([B, N, C] ->
-   * [B, N', C]). Equal to downsampleKV after a linear projection when the reduction is an average (ToDo's
-   * pooling), and cheaper: the key/value projection then runs on N' tokens. Only for models without RoPE
-   * on the keys (UNets).
-   */
-  downsampleTokens?(x: Tensor): Tensor;
 }
 
 export type BlockPlan = TokenMergePlan | KVReducePlan;

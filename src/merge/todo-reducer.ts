@@ -1,7 +1,7 @@
 // ToDo as a TokenReducer (baseline): queries stay full length; in reduced blocks the image keys and
-// values are average-pooled over 2x2 cells of the token grid (Flux: after RoPE) before attention. In a
-// UNet the pooling may run on attn1's input instead (downsampleTokens), before the key/value projection,
-// as ToDo does (it downsamples the inputs of to_k and to_v): equal for an average, and cheaper.
+// values are average-pooled over 2x2 cells of the token grid (Flux: after RoPE) before attention.
+// (ToDo's own code pools the inputs of the key/value projections, which is the same for an average; a
+// model with a fused q|k|v projection, like ours, saves nothing by projecting pooled tokens apart.)
 import type { KVReducePlan } from './hooks.js';
 import { type BlockRequest, ScheduledReducer } from './scheduled-reducer.js';
 import { todoDownsample } from './todo.js';
@@ -19,12 +19,6 @@ export class TodoReducer extends ScheduledReducer {
     return {
       kind: 'kv',
       downsampleKV: (k, v) => ({ k: todoDownsample(be, k, grid, f), v: todoDownsample(be, v, grid, f) }),
-      downsampleTokens: (x) =>
-        be.tidy(() => {
-          const [B, N, C] = x.shape as [number, number, number];
-          const y = todoDownsample(be, be.reshape(x, [B, 1, N, C]), grid, f);
-          return be.reshape(y, [B, y.dim(2), C]);
-        }),
     };
   }
 }

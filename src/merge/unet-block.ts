@@ -12,8 +12,7 @@ export interface UnetBlockParts {
   /**
    * Self-attention (attn1 with its output projection) on its normalised input n [B, n, C]; plus
    * residual when one is given (fused into the projection's epilogue where the model can). With a kv
-   * plan, keys and values are reduced: plan.downsampleTokens(n) before their projection where the plan
-   * has it (the cheaper form), else plan.downsampleKV on the projected heads.
+   * plan, the projected key and value heads go through plan.downsampleKV before the attention.
    */
   selfAttention(n: Tensor, residual: Tensor | null, kv: KVReducePlan | null): Tensor;
   /** Cross-attention to the text and the feed-forward, with their norms and residuals: h -> h'. */

@@ -1,5 +1,5 @@
 // Methods by name for the SDXL pipeline (`--method`, the library's `method`): what each makes of the
-// UNet's token-reduction hooks (src/merge/unet-hooks.ts, the self-attention input of every transformer
+// UNet's token-reduction hooks (src/merge/hooks.ts, the self-attention input of every transformer
 // block). Dense runs the UNet as it is. ToMA, ToMeSD and ToDo on the UNet need their UNet reducers
 // (issue 17, item 3), which this build does not have yet: asking for one is an error that says so, not
 // a silently dense image.

@@ -8,14 +8,13 @@ import {
   denseUnet,
   type UnetBlockSite,
   type UnetForwardInfo,
-  type UnetScope,
   type UnetTokenReducer,
 } from '../../src/merge/hooks.js';
 import type { ReducerOptions } from '../../src/merge/options.js';
 import { createUnetReducer } from '../../src/merge/reducers.js';
 import { TileLayout } from '../../src/merge/tile-layout.js';
 import { todoDownsample } from '../../src/merge/todo.js';
-import { tomaMerge, tomaSelectAndWeigh, tomaUnmerge, tomaWeights } from '../../src/merge/toma.js';
+import { tomaMerge, tomaSelectAndWeigh, tomaUnmerge } from '../../src/merge/toma.js';
 import type { TomaReducer } from '../../src/merge/toma-reducer.js';
 import { reducedTransformerBlock, type UnetBlockParts } from '../../src/merge/unet-block.js';
 import { levelGrid, type UnetReducer } from '../../src/merge/unet-reducer.js';
@@ -23,7 +22,7 @@ import type { Tensor } from '../../src/tensor.js';
 import { Rng } from '../../src/util/random.js';
 import { assertClose, cpu, gpu, noGpu, relErr } from '../helpers.js';
 import { compareSelection } from './toma-check.js';
-import { type ToyBlockSpec, toyBlock } from './unet-toy.js';
+import { type ToyBlockSpec, tomaWithDestinations, toyBlock } from './unet-toy.js';
 
 const LATENT = [14, 10] as const; // level 1: 7x5, level 2: 4x3
 const SPEC: ToyBlockSpec = { C: 16, heads: 2, text: 5, batch: 2, seed: 7 };
@@ -140,34 +139,32 @@ describe('UNet transformer block under a reducer (CPU, hand-computed)', () => {
     }
   });
 
-  it('ToDo: attn1 keys/values pooled 2x2 (on the tokens before projection = on the projected heads)', async () => {
-    const onHeads = toyBlock(cpu, SPEC, false).parts;
-    const outs: Float32Array[] = [];
-    for (const p of [parts, onHeads]) {
-      const red = createUnetReducer(cpu, { method: 'todo' });
-      outs.push(...(await runBlocks(cpu, red, p, [[1, 0, 'down']])));
-      red.dispose();
-    }
-    assertClose(outs[0]!, outs[1]!, 1e-5, 'downsampleTokens vs downsampleKV');
-    // by hand: attention over keys/values projected from the pooled norm1(x)
+  it("ToDo: attn1's keys/values from the 2x2-pooled norm1(x) (ToDo's formulation), queries full", async () => {
+    const red = createUnetReducer(cpu, { method: 'todo' });
+    const [got] = await runBlocks(cpu, red, parts, [[1, 0, 'down']]);
+    red.dispose();
+    // by hand: pool the projection's input, then project (what ToDo's code does)
+    const toy = toyBlock(cpu, SPEC);
     const x = input(cpu, 100);
-    const n1 = parts.norm1(x);
-    const pooled = cpu.reshape(todoDownsample(cpu, cpu.reshape(n1, [2, 1, N1, SPEC.C]), [7, 5]), [
-      2,
-      12,
-      SPEC.C,
-    ]);
+    const pooled = cpu.reshape(
+      todoDownsample(cpu, cpu.reshape(toy.parts.norm1(x), [2, 1, N1, SPEC.C]), [7, 5]),
+      [2, 12, SPEC.C],
+    );
     const manual: UnetBlockParts = {
-      ...parts,
+      ...toy.parts,
       selfAttention: (n, residual) =>
-        parts.selfAttention(n, residual, {
+        toy.parts.selfAttention(n, residual, {
           kind: 'kv',
-          downsampleKV: () => assert.fail('unused'),
-          downsampleTokens: () => pooled,
+          downsampleKV: () => ({
+            k: toy.toHeads(cpu.matmul(pooled, toy.k1)),
+            v: toy.toHeads(cpu.matmul(pooled, toy.v1)),
+          }),
         }),
     };
     const want = await reducedTransformerBlock(cpu, denseUnet, site(1), x, manual).read();
-    assertClose(outs[0]!, want, 1e-6, 'ToDo by hand');
+    assertClose(got!, want, 1e-5, 'ToDo by hand');
+    const dense = await reducedTransformerBlock(cpu, denseUnet, site(1), x, parts).read();
+    assert.ok(relErr(got!, dense) > 1e-3, 'ToDo changes the block');
   });
 
   it('ratio 0 equals the dense block exactly (ToMA, ToMeSD, both scopes)', async () => {
@@ -186,37 +183,6 @@ describe('UNet transformer block under a reducer (CPU, hand-computed)', () => {
     }
   });
 });
-
-/**
- * ToMA on the CPU with given destinations per block group (weights from the group head's n1, like the
- * real reducer): what the WebGPU run must equal once its own choice of destinations is fixed.
- */
-function tomaWithDestinations(dst: Map<string, Uint32Array>, scope: UnetScope): UnetTokenReducer {
-  const groups = new Map<string, ReturnType<typeof tomaWeights>>();
-  return {
-    name: 'toma-fixed',
-    scope,
-    beginForward() {},
-    block(s, n1) {
-      const L = new TileLayout(s.grid[0], s.grid[1], 4, 0.5);
-      const g = `${s.path}:${s.level}`;
-      let w = groups.get(g);
-      if (!w) {
-        w = tomaWeights(cpu, n1, cpu.tensor(dst.get(g)!, [SPEC.batch, L.tokens], 'u32'), L, 1000);
-        groups.set(g, w);
-      }
-      const { p, m } = w;
-      return {
-        kind: 'merge',
-        tokens: L.tokens,
-        merge: (t) => tomaMerge(cpu, t, m, L),
-        unmerge: (y) => tomaUnmerge(cpu, y, p, L),
-      };
-    },
-    endForward() {},
-    dispose() {},
-  };
-}
 
 describe('UNet transformer block: CPU and WebGPU agree', { skip: noGpu }, () => {
   const g = gpu!;
@@ -257,7 +223,7 @@ describe('UNet transformer block: CPU and WebGPU agree', { skip: noGpu }, () => 
         const cmp = compareSelection(n1, SPEC.batch, SPEC.C, L, d, 1e-4);
         assert.deepEqual(cmp.errors, [], `${name}: ${cmp.errors.join('; ')}`);
       }
-      const want = await runBlocks(cpu, tomaWithDestinations(dst, scope), parts, blocks);
+      const want = await runBlocks(cpu, tomaWithDestinations(cpu, dst, scope), parts, blocks);
       const d = await dense();
       for (let i = 0; i < blocks.length; i++) {
         assertClose(out[i]!, want[i]!, 2e-4, `block ${i}`);

@@ -1,8 +1,11 @@
 // A toy UNet BasicTransformerBlock (LayerNorms, self-attention, cross-attention to a short text, GELU
 // feed-forward) with random weights, split into the pieces src/merge/unet-block.ts applies plans to.
-// The same weights on any backend, so CPU and WebGPU runs can be compared.
+// The same weights on any backend, so CPU and WebGPU runs can be compared. And ToMA with given
+// destinations, to compare a backend's run with another's choice of destinations.
 import type { Backend } from '../../src/backend.js';
-import type { KVReducePlan } from '../../src/merge/hooks.js';
+import type { KVReducePlan, UnetScope, UnetTokenReducer } from '../../src/merge/hooks.js';
+import { TileLayout } from '../../src/merge/tile-layout.js';
+import { tomaMerge, tomaUnmerge, tomaWeights } from '../../src/merge/toma.js';
 import type { UnetBlockParts } from '../../src/merge/unet-block.js';
 import type { Tensor } from '../../src/tensor.js';
 import { Rng } from '../../src/util/random.js';
@@ -18,8 +21,10 @@ export interface ToyBlockSpec {
 
 export interface ToyBlock {
   parts: UnetBlockParts;
-  /** Whether selfAttention used plan.downsampleTokens (true) or plan.downsampleKV (false) for kv plans. */
-  kvOnTokens: boolean;
+  /** attn1's key and value projections and the split into heads, for hand computations. */
+  k1: Tensor;
+  v1: Tensor;
+  toHeads(x: Tensor): Tensor;
 }
 
 /** Weight values for a spec (shared by every backend). */
@@ -45,7 +50,7 @@ function weights(s: ToyBlockSpec) {
   };
 }
 
-export function toyBlock(be: Backend, s: ToyBlockSpec, kvOnTokens = true): ToyBlock {
+export function toyBlock(be: Backend, s: ToyBlockSpec): ToyBlock {
   const w = weights(s);
   const { C, heads } = s;
   const headDim = C / heads;
@@ -70,10 +75,9 @@ export function toyBlock(be: Backend, s: ToyBlockSpec, kvOnTokens = true): ToyBl
   const parts: UnetBlockParts = {
     norm1: (x) => be.layerNorm(x, ln[0]),
     selfAttention(n: Tensor, residual: Tensor | null, kv: KVReducePlan | null) {
-      const kvIn = kv && kvOnTokens && kv.downsampleTokens ? kv.downsampleTokens(n) : n;
-      let k = toHeads(be.matmul(kvIn, W.k1));
-      let v = toHeads(be.matmul(kvIn, W.v1));
-      if (kv && !(kvOnTokens && kv.downsampleTokens)) ({ k, v } = kv.downsampleKV(k, v));
+      let k = toHeads(be.matmul(n, W.k1));
+      let v = toHeads(be.matmul(n, W.v1));
+      if (kv) ({ k, v } = kv.downsampleKV(k, v));
       const a = be.attention(toHeads(be.matmul(n, W.q1)), k, v);
       return be.matmul(a, W.o1, { bias: W.o1b, ...(residual ? { residual } : {}) });
     },
@@ -89,5 +93,54 @@ export function toyBlock(be: Backend, s: ToyBlockSpec, kvOnTokens = true): ToyBl
       return be.matmul(f, W.ff2, { residual: h2 });
     },
   };
-  return { parts, kvOnTokens };
+  return { parts, k1: W.k1, v1: W.v1, toHeads };
+}
+
+/**
+ * ToMA with given destinations per block group ('down:1', ...: u32 [B, tokens] each), weights computed
+ * from each group head's n1 like the real reducer: what a run on another backend must equal once that
+ * run's choice of destinations is fixed (selection ties are decided by rounding, docs/merging.md).
+ */
+export function tomaWithDestinations(
+  be: Backend,
+  dst: ReadonlyMap<string, Uint32Array>,
+  scope: UnetScope,
+  o: { tile?: number; ratio?: number; temperature?: number } = {},
+): UnetTokenReducer {
+  const groups = new Map<string, ReturnType<typeof tomaWeights>>();
+  return {
+    name: 'toma-fixed',
+    scope,
+    beginForward() {
+      this.dispose();
+      groups.clear();
+    },
+    block(site, n1) {
+      const d = dst.get(`${site.path}:${site.level}`);
+      if (!d) return null;
+      const L = new TileLayout(site.grid[0], site.grid[1], o.tile ?? 4, o.ratio ?? 0.5);
+      const g = `${site.path}:${site.level}`;
+      let w = groups.get(g);
+      if (!w) {
+        w = tomaWeights(be, n1, be.tensor(d, [n1.dim(0), L.tokens], 'u32'), L, o.temperature ?? 1000);
+        be.keep(w.p);
+        be.keep(w.m);
+        groups.set(g, w);
+      }
+      const { p, m } = w;
+      return {
+        kind: 'merge',
+        tokens: L.tokens,
+        merge: (t) => tomaMerge(be, t, m, L),
+        unmerge: (y) => tomaUnmerge(be, y, p, L),
+      };
+    },
+    endForward() {},
+    dispose() {
+      for (const w of groups.values()) {
+        w.p.dispose();
+        w.m.dispose();
+      }
+    },
+  };
 }

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import type { Backend } from '../../src/backend.js';
 import { nchwToNhwc, nhwcToNchw } from '../../src/cpu/conv.js';
 import { Checkpoint } from '../../src/io/safetensors.js';
-import type { UnetBlockSite, UnetTokenReducer } from '../../src/merge/unet-hooks.js';
+import type { UnetBlockSite, UnetScope, UnetTokenReducer } from '../../src/merge/hooks.js';
 import {
   SGM_PREFIX,
   sgmKeyMap,
@@ -361,7 +361,12 @@ function randomInputs(c: UnetConfig, B: number, H: number, W: number, Lt: number
 }
 
 /** A reducer whose plans permute the tokens (merge) or the keys (kv): the block is equivariant to both. */
-function permutingReducer(be: Backend, kind: 'merge' | 'kv', seen: UnetBlockSite[]): UnetTokenReducer {
+function permutingReducer(
+  be: Backend,
+  kind: 'merge' | 'kv',
+  seen: UnetBlockSite[],
+  scope: UnetScope = 'block',
+): UnetTokenReducer {
   const tables: Tensor[] = [];
   const perm = (B: number, n: number, inverse: boolean) => {
     const p = Array.from({ length: n }, (_, i) => (i * 7 + 3) % n);
@@ -376,6 +381,7 @@ function permutingReducer(be: Backend, kind: 'merge' | 'kv', seen: UnetBlockSite
   };
   return {
     name: `permute-${kind}`,
+    scope,
     beginForward() {},
     block(site, n1) {
       seen.push(site);
@@ -422,7 +428,7 @@ describe('UNet with random weights', () => {
       assert.deepEqual(model.config, tiny);
       const sites = model.transformerBlocks(9, 11);
       assert.deepEqual(
-        sites.map((s) => `${s.index}:${s.stage}${s.level}:${s.grid.join('x')}:${s.module}.${s.layer}`),
+        sites.map((s) => `${s.index}:${s.path}${s.level}:${s.grid.join('x')}:${s.module}.${s.layer}`),
         [
           '0:down1:5x6:down_blocks.1.attentions.0.0',
           '1:down2:3x3:down_blocks.2.attentions.0.0',
@@ -440,18 +446,23 @@ describe('UNet with random weights', () => {
       // changes nothing (the blocks have no positional terms): the plans' outputs are used
       const x = randomInputs(tiny, 2, 9, 11, 5, 2);
       const dense = await runUnet(cpu, model, x);
-      for (const kind of ['merge', 'kv'] as const) {
+      for (const [kind, scope] of [
+        ['merge', 'block'],
+        ['merge', 'self-attention'],
+        ['kv', 'self-attention'],
+      ] as const) {
         const seen: UnetBlockSite[] = [];
-        const reducer = permutingReducer(cpu, kind, seen);
+        const reducer = permutingReducer(cpu, kind, seen, scope);
         const got = await runUnet(cpu, model, x, { reducer });
         reducer.dispose();
         assert.deepEqual(seen, sites);
-        assert.ok(relErr(got, dense) <= 1e-5, `${kind} plan: ${relErr(got, dense)}`);
+        assert.ok(relErr(got, dense) <= 1e-5, `${kind} plan (${scope}): ${relErr(got, dense)}`);
       }
       // a plan that is not neutral must change the output (the plan's tensors are really used)
       const seen: UnetBlockSite[] = [];
       const zeroKv: UnetTokenReducer = {
         name: 'first-key-only',
+        scope: 'self-attention',
         beginForward() {},
         block(site) {
           seen.push(site);

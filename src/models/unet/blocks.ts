@@ -8,7 +8,8 @@
 // q|k|v in one matmul and one heads launch. The time projection is added with modulate() (x·1 + shift,
 // a per-batch, per-channel shift).
 import type { Backend } from '../../backend.js';
-import type { UnetBlockSite, UnetForwardInfo, UnetTokenReducer } from '../../merge/unet-hooks.js';
+import type { UnetBlockSite, UnetForwardInfo, UnetTokenReducer } from '../../merge/hooks.js';
+import { reducedTransformerBlock, type UnetBlockParts } from '../../merge/unet-block.js';
 import type { Tensor } from '../../tensor.js';
 import type { UnetConfig } from './config.js';
 import type { Conv, ResnetWeights, Transformer2DWeights, TransformerBlockWeights } from './weights.js';
@@ -74,9 +75,9 @@ export function transformer2d(
 }
 
 /**
- * One BasicTransformerBlock on x [B, N, C], with the token-reduction hook at its self-attention input
- * (src/merge/unet-hooks.ts): a merge plan runs the block on merged tokens and unmerges its delta; a kv
- * plan shortens attn1's keys and values.
+ * One BasicTransformerBlock on x [B, N, C] with the token-reduction hook at its self-attention input
+ * (src/merge/hooks.ts): reducedTransformerBlock (src/merge/unet-block.ts) asks the reducer for a plan
+ * and runs the pieces below on full, merged or key/value-reduced tokens.
  */
 export function transformerBlock(
   ctx: UnetContext,
@@ -85,44 +86,44 @@ export function transformerBlock(
   x: Tensor,
   site: UnetBlockSite,
 ): Tensor {
-  const { be } = ctx;
-  const n1 = be.layerNorm(x, { ...w.norm1, eps: LAYER_NORM_EPS });
-  const plan = ctx.reducer.block(site, n1);
-  if (plan?.kind === 'merge') {
-    const xm = plan.merge(x);
-    const ym = blockBody(ctx, t, w, xm, plan.merge(n1), null);
-    return be.add(x, plan.unmerge(be.add(ym, be.scale(xm, -1))));
-  }
-  return blockBody(ctx, t, w, x, n1, plan);
+  return reducedTransformerBlock(ctx.be, ctx.reducer, site, x, blockParts(ctx, t, w));
 }
 
-/** The block's three residual sub-layers on x (any number of tokens), n1 = norm1(x) (or its merged form). */
-function blockBody(
-  ctx: UnetContext,
-  t: Transformer2DWeights,
-  w: TransformerBlockWeights,
-  x: Tensor,
-  n1: Tensor,
-  kv: { downsampleKV(k: Tensor, v: Tensor): { k: Tensor; v: Tensor } } | null,
-): Tensor {
+/** The block's pieces, each on any number of tokens. */
+function blockParts(ctx: UnetContext, t: Transformer2DWeights, w: TransformerBlockWeights): UnetBlockParts {
   const { be } = ctx;
   const heads = t.heads;
   const headDim = t.channels / heads;
-  // self-attention
-  const self = be.qkvHeads(be.matmul(n1, w.qkv), { heads, headDim });
-  const { k, v } = kv ? kv.downsampleKV(self.k, self.v) : self;
-  let h = be.matmul(be.attention(self.q, k, v), w.attn1Out.weight, { bias: w.attn1Out.bias, residual: x });
-  // cross-attention to the text
-  const n2 = be.layerNorm(h, { ...w.norm2, eps: LAYER_NORM_EPS });
-  const q2 = be.heads(be.matmul(n2, w.q2), { heads, headDim, column: 0 });
-  const kv2 = be.matmul(ctx.text, w.kv2);
-  const k2 = be.heads(kv2, { heads, headDim, column: 0 });
-  const v2 = be.heads(kv2, { heads, headDim, column: t.channels });
-  h = be.matmul(be.attention(q2, k2, v2), w.attn2Out.weight, { bias: w.attn2Out.bias, residual: h });
-  // GEGLU feed-forward
-  const n3 = be.layerNorm(h, { ...w.norm3, eps: LAYER_NORM_EPS });
-  const g = be.geglu(be.matmul(n3, w.ffProj.weight, { bias: w.ffProj.bias }));
-  return be.matmul(g, w.ffOut.weight, { bias: w.ffOut.bias, residual: h });
+  return {
+    norm1: (x) => be.layerNorm(x, { ...w.norm1, eps: LAYER_NORM_EPS }),
+    selfAttention(n1, residual, kv) {
+      // one q|k|v matmul: with a kv plan the projected key/value heads are pooled (projecting pooled
+      // tokens apart would cost more than the fused projection saves)
+      const self = be.qkvHeads(be.matmul(n1, w.qkv), { heads, headDim });
+      const { k, v } = kv ? kv.downsampleKV(self.k, self.v) : self;
+      const o = w.attn1Out;
+      return be.matmul(be.attention(self.q, k, v), o.weight, {
+        bias: o.bias,
+        ...(residual ? { residual } : {}),
+      });
+    },
+    rest(h) {
+      // cross-attention to the text (never reduced)
+      const n2 = be.layerNorm(h, { ...w.norm2, eps: LAYER_NORM_EPS });
+      const q2 = be.heads(be.matmul(n2, w.q2), { heads, headDim, column: 0 });
+      const kv2 = be.matmul(ctx.text, w.kv2);
+      const k2 = be.heads(kv2, { heads, headDim, column: 0 });
+      const v2 = be.heads(kv2, { heads, headDim, column: t.channels });
+      const h2 = be.matmul(be.attention(q2, k2, v2), w.attn2Out.weight, {
+        bias: w.attn2Out.bias,
+        residual: h,
+      });
+      // GEGLU feed-forward
+      const n3 = be.layerNorm(h2, { ...w.norm3, eps: LAYER_NORM_EPS });
+      const g = be.geglu(be.matmul(n3, w.ffProj.weight, { bias: w.ffProj.bias }));
+      return be.matmul(g, w.ffOut.weight, { bias: w.ffOut.bias, residual: h2 });
+    },
+  };
 }
 
 /** Downsample2D: 3x3 convolution, stride 2, padding 1 -> [B, ceil(H/2), ceil(W/2), C]. */

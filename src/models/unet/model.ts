@@ -15,7 +15,7 @@ import {
   type UnetBlockSite,
   type UnetForwardInfo,
   type UnetTokenReducer,
-} from '../../merge/unet-hooks.js';
+} from '../../merge/hooks.js';
 import type { Tensor } from '../../tensor.js';
 import { shapeStr } from '../../util/shape.js';
 import { expectFamily } from '../detect.js';
@@ -42,11 +42,20 @@ export interface UnetInputs {
 }
 
 export interface UnetForwardOptions {
-  /** Token reduction at the transformer blocks (default: dense); see src/merge/unet-hooks.ts. */
+  /** Token reduction at the transformer blocks (default: dense; createUnetReducer); see src/merge/hooks.ts. */
   reducer?: UnetTokenReducer;
   /** Sampling step (0-based) and total steps, passed to the hooks (default 0 of 1). */
   step?: number;
   steps?: number;
+}
+
+/** A hook site with where its block lives in the checkpoint (for logs and tests). */
+export interface UnetTransformerSite extends UnetBlockSite {
+  /** The Transformer2DModel holding the block (its diffusers key prefix) and the block's place in it. */
+  module: string;
+  layer: number;
+  channels: number;
+  heads: number;
 }
 
 export interface UnetLoadOptions {
@@ -131,17 +140,17 @@ export class UnetModel {
   }
 
   /** Every BasicTransformerBlock of a forward on an H x W latent, in forward order (the hook sites). */
-  transformerBlocks(H: number, W: number): UnetBlockSite[] {
+  transformerBlocks(H: number, W: number): UnetTransformerSite[] {
     const grids = this.levelGrids(H, W);
-    const sites: UnetBlockSite[] = [];
-    const add = (t: Transformer2DWeights | null, stage: UnetBlockSite['stage']) => {
+    const sites: UnetTransformerSite[] = [];
+    const add = (t: Transformer2DWeights | null, path: UnetBlockSite['path']) => {
       if (!t) return;
       for (let layer = 0; layer < t.blocks.length; layer++)
         sites.push({
           index: sites.length,
           level: t.level,
           grid: grids[t.level]!,
-          stage,
+          path,
           module: t.key,
           layer,
           channels: t.channels,
@@ -154,16 +163,29 @@ export class UnetModel {
     return sites;
   }
 
+  /** The resolution levels that hold transformer blocks, ascending (SDXL: 1, 2). */
+  attentionLevels(): number[] {
+    const w = this.w;
+    const levels = new Set<number>();
+    for (const t of [
+      ...w.down.flatMap((d) => d.attentions),
+      w.mid.attention,
+      ...w.up.flatMap((u) => u.attentions),
+    ])
+      if (t) levels.add(t.level);
+    return [...levels].sort((a, b) => a - b);
+  }
+
   /** One UNet forward: the noise prediction [B, H, W, out_channels] (channels-last, compute dtype). */
   forward(inputs: UnetInputs, options: UnetForwardOptions = {}): Tensor {
-    const { B, H, W, Lt } = this.checkInputs(inputs);
+    const { B, H, W } = this.checkInputs(inputs);
     const reducer = options.reducer ?? denseUnet;
     const info: UnetForwardInfo = {
       step: options.step ?? 0,
       steps: options.steps ?? 1,
       batch: B,
       latent: [H, W],
-      textTokens: Lt,
+      attentionLevels: this.attentionLevels(),
     };
     reducer.beginForward(info);
     try {
