@@ -8,7 +8,7 @@
 // "toma:0.5+fbcache:0.12", "toma+hilbert:0.5+teacache:0.3", "fbcache:0.1" (dense with a cache),
 // "hilbert", "toma:0.5@every=3@exempt=1/2" (the merge schedule of this configuration: merge on every 3rd
 // step, exempt the first double and the first two single blocks; also @reuse=N, @tile=S and @temp=T,
-// ToMA's softmax temperature).
+// ToMA's softmax temperature; for UNets @levels=1,2 and @scope=block|self-attention).
 import type { Backend } from '../backend.js';
 import { type CreateCacheOptions, createCache } from '../cache/create.js';
 import { CACHE_METHODS, type CacheSpec, cacheLabel, cacheSpecString, parseCacheSpec } from '../cache/spec.js';
@@ -39,7 +39,17 @@ export const RATIO_METHODS: readonly MethodName[] = ['toma', 'tomesd', 'toma+hil
 
 /** Merge-schedule options one configuration may set over the run's (the @ parts of its text). */
 export type ScheduleOverrides = Partial<
-  Pick<ReducerOptions, 'mergeEvery' | 'exemptDouble' | 'exemptSingle' | 'reuseSteps' | 'tile' | 'temperature'>
+  Pick<
+    ReducerOptions,
+    | 'mergeEvery'
+    | 'exemptDouble'
+    | 'exemptSingle'
+    | 'reuseSteps'
+    | 'tile'
+    | 'temperature'
+    | 'levels'
+    | 'unetScope'
+  >
 >;
 
 /** A method, its ratio and a cache, as one configuration of an evaluation or a benchmark. */
@@ -52,7 +62,8 @@ export interface MethodConfig {
   schedule?: ScheduleOverrides;
 }
 
-const SCHEDULE_KEYS = ['every', 'exempt', 'reuse', 'tile', 'temp'] as const;
+const SCHEDULE_KEYS = ['every', 'exempt', 'reuse', 'tile', 'temp', 'levels', 'scope'] as const;
+const UNET_SCOPES = ['block', 'self-attention'] as const;
 
 function scheduleParts(s: ScheduleOverrides | undefined): { key: string; value: string }[] {
   if (!s) return [];
@@ -63,6 +74,8 @@ function scheduleParts(s: ScheduleOverrides | undefined): { key: string; value: 
   if (s.reuseSteps !== undefined) out.push({ key: 'reuse', value: `${s.reuseSteps}` });
   if (s.tile !== undefined) out.push({ key: 'tile', value: `${s.tile}` });
   if (s.temperature !== undefined) out.push({ key: 'temp', value: `${s.temperature}` });
+  if (s.levels !== undefined) out.push({ key: 'levels', value: s.levels.join(',') });
+  if (s.unetScope !== undefined) out.push({ key: 'scope', value: s.unetScope });
   return out;
 }
 
@@ -113,6 +126,14 @@ function parseSchedule(parts: string[], entry: string): ScheduleOverrides | unde
       if (value.trim() === '' || !(t > 0) || !Number.isFinite(t))
         throw new RangeError(`configuration "${entry}": @temp must be a positive number, got "${value}"`);
       s.temperature = t;
+    } else if (key === 'levels') {
+      s.levels = value.split(',').map((l) => int(l, 'levels', 0));
+    } else if (key === 'scope') {
+      if (!(UNET_SCOPES as readonly string[]).includes(value))
+        throw new RangeError(
+          `configuration "${entry}": @scope must be ${UNET_SCOPES.join(' or ')}, got "${value}"`,
+        );
+      s.unetScope = value as (typeof UNET_SCOPES)[number];
     } else {
       const [d, si, ...x] = value.split('/');
       if (si === undefined || x.length)

@@ -153,6 +153,17 @@ describe('method x cache configurations', () => {
     assert.throws(() => parseConfig('toma:0.5@often=2'), /unknown schedule part "@often=2"/);
     assert.throws(() => parseConfig('toma:0.5@exempt=2'), /@exempt must be DOUBLE\/SINGLE/);
     assert.throws(() => parseConfig('@every=2+fbcache:0.1'), /a merge schedule needs a method/);
+    // UNet options: which levels reduce, and where a merge acts
+    const u = parseConfig('toma:0.5@levels=1,2@scope=self-attention');
+    assert.deepEqual(u.schedule, { levels: [1, 2], unetScope: 'self-attention' });
+    assert.equal(configString(u), 'toma:0.5@levels=1,2@scope=self-attention');
+    assert.equal(configLabel(u), 'toma 0.5 levels 1,2 scope self-attention');
+    assert.deepEqual(parseConfig(configString(u)), u);
+    assert.throws(() => parseConfig('toma:0.5@levels=1,x'), /@levels must be an integer >= 0, got "x"/);
+    assert.throws(
+      () => parseConfig('toma:0.5@scope=mlp'),
+      /@scope must be block or self-attention, got "mlp"/,
+    );
   });
 
   it('rejects unknown methods, misplaced ratios and two caches', () => {
