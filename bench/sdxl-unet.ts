@@ -5,7 +5,13 @@
 // per-kernel GPU timestamps (by category and the top kernels).
 //
 //   node dist/bench/sdxl-unet.js [--res 1024,512] [--runs 10] [--warmup 2] [--batch 2] [--dtype f16|f32]
-//     [--tiny] [--no-profile] [--json out.json] [--robust] [--dawn-toggles a,b]
+//     [--method dense,toma:0.5,tomesd:0.5,todo] [--tiny] [--no-profile] [--json out.json] [--robust]
+//     [--dawn-toggles a,b]
+//
+// --method: token reduction on the UNet's transformer blocks (createUnetReducer, UNet defaults: every
+// forward reduces), as configurations like `toma eval` takes, UNet options included:
+// "toma:0.5@scope=self-attention", "toma:0.5@levels=1", "tomesd:0.5@levels=1,2". Methods run interleaved
+// run by run, so a slow phase of the card hits them alike; each reports its speed-up over dense.
 //
 // --tiny: the sdxl_unet_a fixture's structure (channels 8/16/24) at 128², small enough for SwiftShader.
 // PyTorch (bench/sdxl_torch.py, the same config, fp16, H100, 2026-12-06): eager 101.5 ms, torch.compile
@@ -16,7 +22,10 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { GpuBackend } from '../src/gpu/backend.js';
 import type { KernelCategory } from '../src/gpu/runtime.js';
+import type { UnetTokenReducer } from '../src/merge/hooks.js';
+import { createUnetReducer } from '../src/merge/reducers.js';
 import { type UnetConfig, UnetModel, unetConfigFromJson } from '../src/models/unet/index.js';
+import { configLabel, parseConfig } from '../src/pipeline/methods.js';
 import { DEVICE_FLAGS, deviceMode, deviceOptions } from './device-flags.js';
 
 const PYTORCH_EAGER_MS: Record<number, number> = { 1024: 101.5 };
@@ -29,6 +38,7 @@ const { values: a } = parseArgs({
     warmup: { type: 'string' },
     batch: { type: 'string', default: '2' },
     dtype: { type: 'string' },
+    method: { type: 'string', default: 'dense' },
     tiny: { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
     json: { type: 'string' },
@@ -87,6 +97,13 @@ const runs = int(a.runs, a.tiny ? 3 : 10, 'runs');
 const warmup = int(a.warmup, a.tiny ? 1 : 2, 'warmup', 0);
 const batch = int(a.batch, 2, 'batch');
 const textTokens = 77;
+const methodConfigs = a.method!.split(',').map((text) => {
+  const k = parseConfig(text);
+  if (k.method !== 'dense' && k.method !== 'toma' && k.method !== 'tomesd' && k.method !== 'todo')
+    throw new Error(`--method: ${k.method} has no UNet form (dense, toma, tomesd, todo)`);
+  if (k.cache) throw new Error(`--method "${text}": step caches are not benchmarked here`);
+  return { ...k, method: k.method };
+});
 
 const be = await GpuBackend.create(deviceOptions(a));
 const dtype = (a.dtype ?? (be.caps.f16 ? 'f16' : 'f32')) as 'f16' | 'f32';
@@ -111,6 +128,9 @@ const median = (xs: number[]) => {
 
 interface Result {
   res: number;
+  method: string;
+  /** Median of dense over this method's (when dense ran too). */
+  speedup?: number;
   latent: number;
   batch: number;
   runsMs: number[];
@@ -142,94 +162,120 @@ for (const res of resList) {
     textEmbeds: be.random([batch, pooledWidth], dtype, { seed: 3 }),
     timeIds: Array.from({ length: batch }, () => [res, res, 0, 0, res, res]).flat(),
   };
+  const methods = methodConfigs.map((k) => {
+    const reducer: UnetTokenReducer | undefined =
+      k.method === 'dense'
+        ? undefined
+        : createUnetReducer(be, {
+            ...k.schedule,
+            method: k.method,
+            ...(k.ratio === null ? {} : { ratio: k.ratio }),
+          });
+    return { label: configLabel(k), reducer, forward: () => model.forward(inputs, { reducer }) };
+  });
   be.resetPeakMemory();
   t0 = performance.now();
-  let finite = true;
-  for (let i = 0; i < Math.max(1, warmup); i++) {
-    const out = model.forward(inputs);
-    if (i === 0) finite = (await out.read()).every(Number.isFinite);
-    else await be.sync();
-    out.dispose();
-  }
-  console.log(
-    `${res}² (latent ${side}x${side}), batch ${batch}: warm-up ${((performance.now() - t0) / 1000).toFixed(1)} s`,
-  );
-  const runsMs: number[] = [];
-  const recordMs: number[] = [];
-  let launches = 0;
-  for (let i = 0; i < runs; i++) {
-    const l0 = be.rt.launchCount;
-    t0 = performance.now();
-    const out = model.forward(inputs);
-    recordMs.push(performance.now() - t0);
-    await be.sync();
-    runsMs.push(performance.now() - t0);
-    launches = be.rt.launchCount - l0;
-    out.dispose();
-  }
-  const r: Result = {
-    res,
-    latent: side,
-    batch,
-    runsMs,
-    medianMs: median(runsMs),
-    minMs: Math.min(...runsMs),
-    recordMs: median(recordMs),
-    launches,
-    finite,
-    peakBytes: be.memory().peakBytes,
-    profile: null,
-  };
-  if (!a.tiny && batch === 2 && dtype === 'f16') {
-    r.pytorchEagerMs = PYTORCH_EAGER_MS[res];
-    r.pytorchCompileMs = PYTORCH_COMPILE_MS[res];
-  }
-  if (!a['no-profile']) {
-    if (!be.rt.canTime) r.profile = { error: 'the adapter has no timestamp-query feature' };
-    else {
-      try {
-        be.rt.startTiming();
-        const out = model.forward(inputs);
-        const timings = await be.rt.stopTiming();
-        out.dispose();
-        const byCategory: Record<KernelCategory, number> = { linear: 0, attention: 0, merge: 0, other: 0 };
-        const perKernel = new Map<string, { ms: number; launches: number }>();
-        for (const t of timings) {
-          byCategory[t.category] += t.ms;
-          const k = perKernel.get(t.name) ?? { ms: 0, launches: 0 };
-          k.ms += t.ms;
-          k.launches++;
-          perKernel.set(t.name, k);
-        }
-        const top = [...perKernel]
-          .map(([kernel, v]) => ({ kernel, ...v }))
-          .sort((x, y) => y.ms - x.ms)
-          .slice(0, 14);
-        r.profile = { byCategory, totalMs: timings.reduce((s, t) => s + t.ms, 0), top };
-      } catch (e) {
-        r.profile = { error: (e as Error).message.split('\n')[0]! };
-      }
+  const finite: boolean[] = [];
+  for (const m of methods) {
+    for (let i = 0; i < Math.max(1, warmup); i++) {
+      const out = m.forward();
+      if (i === 0) finite.push((await out.read()).every(Number.isFinite));
+      else await be.sync();
+      out.dispose();
     }
   }
-  for (const t of [inputs.sample, inputs.encoderHiddenStates, inputs.textEmbeds]) t.dispose();
-  results.push(r);
-  const vs = r.pytorchEagerMs
-    ? `; PyTorch eager ${r.pytorchEagerMs} ms (${(r.medianMs / r.pytorchEagerMs).toFixed(2)}x), torch.compile ${r.pytorchCompileMs} ms`
-    : '';
   console.log(
-    `  median ${r.medianMs.toFixed(1)} ms (min ${r.minMs.toFixed(1)}), record ${r.recordMs.toFixed(1)} ms, ${launches} launches, peak ${(r.peakBytes / 2 ** 30).toFixed(2)} GiB${vs}${finite ? '' : '  OUTPUT NOT FINITE'}`,
+    `${res}² (latent ${side}x${side}), batch ${batch}: warm-up of ${methods.length} method(s) ${((performance.now() - t0) / 1000).toFixed(1)} s`,
   );
-  const p = r.profile;
-  if (p && 'byCategory' in p) {
-    const c = p.byCategory;
+  const runsMs: number[][] = methods.map(() => []);
+  const recordMs: number[][] = methods.map(() => []);
+  const launches: number[] = methods.map(() => 0);
+  for (let i = 0; i < runs; i++) {
+    for (const [j, m] of methods.entries()) {
+      const l0 = be.rt.launchCount;
+      t0 = performance.now();
+      const out = m.forward();
+      recordMs[j]!.push(performance.now() - t0);
+      await be.sync();
+      runsMs[j]!.push(performance.now() - t0);
+      launches[j] = be.rt.launchCount - l0;
+      out.dispose();
+    }
+  }
+  const denseAt = methods.findIndex((m) => m.label === 'dense');
+  for (const [j, m] of methods.entries()) {
+    const r: Result = {
+      res,
+      method: m.label,
+      latent: side,
+      batch,
+      runsMs: runsMs[j]!,
+      medianMs: median(runsMs[j]!),
+      minMs: Math.min(...runsMs[j]!),
+      recordMs: median(recordMs[j]!),
+      launches: launches[j]!,
+      finite: finite[j]!,
+      peakBytes: be.memory().peakBytes,
+      profile: null,
+    };
+    if (denseAt >= 0) r.speedup = median(runsMs[denseAt]!) / r.medianMs;
+    if (!a.tiny && batch === 2 && dtype === 'f16') {
+      r.pytorchEagerMs = PYTORCH_EAGER_MS[res];
+      r.pytorchCompileMs = PYTORCH_COMPILE_MS[res];
+    }
+    results.push(r);
+  }
+  // profiled forwards last (a failure could leave the runtime in profiling mode)
+  for (const [j, m] of methods.entries()) {
+    const r = results[results.length - methods.length + j]!;
+    if (!a['no-profile']) {
+      if (!be.rt.canTime) r.profile = { error: 'the adapter has no timestamp-query feature' };
+      else {
+        try {
+          be.rt.startTiming();
+          const out = m.forward();
+          const timings = await be.rt.stopTiming();
+          out.dispose();
+          const byCategory: Record<KernelCategory, number> = { linear: 0, attention: 0, merge: 0, other: 0 };
+          const perKernel = new Map<string, { ms: number; launches: number }>();
+          for (const t of timings) {
+            byCategory[t.category] += t.ms;
+            const k = perKernel.get(t.name) ?? { ms: 0, launches: 0 };
+            k.ms += t.ms;
+            k.launches++;
+            perKernel.set(t.name, k);
+          }
+          const top = [...perKernel]
+            .map(([kernel, v]) => ({ kernel, ...v }))
+            .sort((x, y) => y.ms - x.ms)
+            .slice(0, 14);
+          r.profile = { byCategory, totalMs: timings.reduce((s, t) => s + t.ms, 0), top };
+        } catch (e) {
+          r.profile = { error: (e as Error).message.split('\n')[0]! };
+        }
+      }
+    }
+    m.reducer?.dispose();
+    const vs = r.pytorchEagerMs
+      ? `; PyTorch eager ${r.pytorchEagerMs} ms (${(r.medianMs / r.pytorchEagerMs).toFixed(2)}x), torch.compile ${r.pytorchCompileMs} ms`
+      : '';
+    const sp = r.speedup !== undefined && m.label !== 'dense' ? `, ${r.speedup.toFixed(2)}x vs dense` : '';
     console.log(
-      `  profiled GPU sum ${p.totalMs.toFixed(1)} ms: linear ${c.linear.toFixed(1)}, attention ${c.attention.toFixed(1)}, other ${c.other.toFixed(1)}`,
+      `  ${m.label}: median ${r.medianMs.toFixed(1)} ms (min ${r.minMs.toFixed(1)})${sp}, record ${r.recordMs.toFixed(1)} ms, ${r.launches} launches, peak ${(r.peakBytes / 2 ** 30).toFixed(2)} GiB${vs}${r.finite ? '' : '  OUTPUT NOT FINITE'}`,
     );
-    for (const k of p.top)
+    const p = r.profile;
+    if (p && 'byCategory' in p) {
+      const c = p.byCategory;
       console.log(
-        `    ${k.kernel.padEnd(28)} ${k.ms.toFixed(2).padStart(8)} ms  ${String(k.launches).padStart(5)} launches`,
+        `    profiled GPU sum ${p.totalMs.toFixed(1)} ms: linear ${c.linear.toFixed(1)}, attention ${c.attention.toFixed(1)}, merge ${c.merge.toFixed(1)}, other ${c.other.toFixed(1)}`,
       );
-  } else if (p) console.log(`  profile: ${p.error}`);
+      for (const k of p.top)
+        console.log(
+          `      ${k.kernel.padEnd(28)} ${k.ms.toFixed(2).padStart(8)} ms  ${String(k.launches).padStart(5)} launches`,
+        );
+    } else if (p) console.log(`    profile: ${p.error}`);
+  }
+  for (const t of [inputs.sample, inputs.encoderHiddenStates, inputs.textEmbeds]) t.dispose();
 }
 
 if (a.json) {

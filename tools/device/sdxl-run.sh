@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One GPU call for issue 17 (SDXL, 2026-12-06): the tensor-core convolution's kernel tests and conv
 # benchmark (tools/device/conv-bench.sh), the SDXL kernel and model tests that need a real GPU, our SDXL
-# UNet / VAE / text-encoder forwards (bench/sdxl-forward.ts, where built) and, in the same call, diffusers'
+# UNet / VAE / text-encoder forwards (bench/sdxl-forward.ts, where built), the UNet with ToMA / ToMeSD /
+# ToDo (bench/sdxl-unet.ts) and, in the same call, diffusers'
 # own components in PyTorch eager and torch.compile (bench/sdxl_torch.py; diffusers from the source tree
 # carried in .tools/diffusers-src.tar.xz, never committed). Logs and JSON to $OUT.
 #   source .gpu/setup.sh && bash tools/device/sdxl-run.sh [--no-conv] [--no-torch] [--no-ours] [--no-tests]
@@ -37,6 +38,12 @@ fi
 if [[ $ours == 1 && -f dist/bench/sdxl-forward.js ]]; then
   stamp "ours: SDXL UNet 1024² batch 2 (dense, ToMA, ToMeSD, ToDo), VAE decode, text encoders"
   timeout 300 node dist/bench/sdxl-forward.js --json "$out/sdxl-ours.json" 2>&1 | grep -vE '^  run |warm-up'
+fi
+if [[ $ours == 1 && -f dist/bench/sdxl-unet.js ]]; then
+  stamp "ours: SDXL UNet 1024² batch 2 with the UNet reducers (dense, ToMA both scopes, ToMeSD, ToDo)"
+  timeout 400 node dist/bench/sdxl-unet.js --res 1024 --batch 2 --dtype f16 --runs 10 \
+    --method dense,toma:0.5,toma:0.5@scope=self-attention,toma:0.75,tomesd:0.5,todo \
+    --json "$out/sdxl-unet-methods.json" 2>&1 | grep -vE '^Warning|While initializing|at Initialize'
 fi
 if [[ $torch == 1 ]]; then
   stamp "PyTorch: diffusers SDXL UNet eager + torch.compile, VAE decode, text encoders (fp16)"
