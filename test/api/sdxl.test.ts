@@ -56,8 +56,8 @@ describe('the public API with an SDXL model', async () => {
 
   it('refuses what SDXL does not take', async () => {
     await assert.rejects(
-      pipe('a cat', { ...call, method: 'toma' }),
-      /method "toma" is not available for SDXL yet/,
+      pipe('a cat', { ...call, method: 'hilbert' }),
+      /method "hilbert" reorders FLUX's joint attention and has no UNet form/,
     );
     await assert.rejects(
       pipe('a cat', { ...call, cache: 'fora:2' }),

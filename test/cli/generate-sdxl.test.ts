@@ -25,10 +25,10 @@ const outDir = () => join(sdxlTmp, `out-${outs++}`);
 const base = ['generate', '--prompt', 'a lighthouse at dusk', '--steps', '2', '--size', '16x32'];
 
 /** The one PNG in a folder. */
-function onePng(dir: string): Buffer {
+function onePng(dir: string, size = '16x32', method = 'dense'): Buffer {
   const files = readdirSync(dir);
   assert.equal(files.length, 1, files.join(', '));
-  assert.match(files[0]!, /^a-lighthouse-at-dusk-seed\d+-16x32-dense-(cpu|webgpu)\.png$/);
+  assert.match(files[0]!, new RegExp(`^a-lighthouse-at-dusk-seed\\d+-${size}-${method}-(cpu|webgpu)\\.png$`));
   return readFileSync(join(dir, files[0]!));
 }
 
@@ -99,6 +99,26 @@ describe('toma generate with an SDXL model', () => {
     assert.notDeepEqual(onePng(c), png);
   });
 
+  it('--method toma / tomesd / todo reduce tokens in the UNet: each image differs from dense, deterministically', async () => {
+    const dir = await tinySdxlFolder();
+    // 32x64 pixels: latent 4x8, attention levels 2x4 and 1x2 (the tiny preset), so every method merges
+    const args = [...base, '--size', '32x64', '--model-dir', dir, '--backend', 'cpu', '--seed', '3'];
+    const dense = outDir();
+    assert.equal(toma([...args, '--out', dense]).code, 0);
+    const densePng = onePng(dense, '32x64');
+    for (const method of ['toma', 'tomesd', 'todo']) {
+      const a = outDir();
+      const r = toma([...args, '--method', method, '--ratio', '0.5', '--out', a]);
+      assert.equal(r.code, 0, `${method}: ${r.err}`);
+      assert.match(r.out, new RegExp(`denoise ${method}`), method);
+      const png = onePng(a, '32x64', method);
+      assert.notDeepEqual(png, densePng, `${method} changed the image`);
+      const b = outDir();
+      assert.equal(toma([...args, '--method', method, '--ratio', '0.5', '--out', b]).code, 0);
+      assert.deepEqual(onePng(b, '32x64', method), png, `${method} is deterministic for a seed`);
+    }
+  });
+
   it('the single-file release runs through --checkpoint', async () => {
     const dir = await tinySdxlFolder('single-file');
     const out = outDir();
@@ -162,7 +182,10 @@ describe('toma generate with an SDXL model', () => {
       ['--model-dir', dir, '--max-length', '77'],
       /--max-length: options of a FLUX\.1 model, not of this SDXL model/,
     );
-    bad(['--model-dir', dir, '--method', 'toma'], /--method: method "toma" is not available for SDXL yet/);
+    bad(
+      ['--model-dir', dir, '--method', 'hilbert'],
+      /--method: method "hilbert" reorders FLUX's joint attention/,
+    );
     bad(['--model-dir', dir, '--scheduler', 'dpm'], /--scheduler/);
     bad(['--model-dir', dir, '--size', '24x32'], /--size: width must be a positive multiple of 16/);
     bad(

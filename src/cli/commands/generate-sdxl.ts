@@ -46,7 +46,9 @@ FLUX.1 by model_index.json, the unet/ folder or the file's tensor names. Compone
   --decoder      vae|taesdxl: the final decode by the VAE (default) or by TAESDXL, the bundled tiny decoder
   --preview [FILE]  TAESDXL's decode of the current estimate, refreshed every --preview-every N steps
   --vae DIR|FILE --clip-tokenizer DIR --clip-g-tokenizer DIR   parts from outside the model folder
-  --method       dense (the UNet's token reducers are not in this build yet)`;
+  --method       dense|toma|tomesd|todo with --ratio R and --tile S: token reduction in the UNet's transformer
+                 blocks (ToMA: every attention level, whole blocks on merged tokens; ToMeSD and ToDo: the
+                 highest-resolution attention level, self-attention only; docs/sdxl-pipeline.md)`;
 
 /** `toma generate` for an SDXL model (parsed options in). */
 export async function generateSdxl(
