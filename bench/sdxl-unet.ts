@@ -14,8 +14,8 @@
 // run by run, so a slow phase of the card hits them alike; each reports its speed-up over dense.
 //
 // --tiny: the sdxl_unet_a fixture's structure (channels 8/16/24) at 128², small enough for SwiftShader.
-// PyTorch (bench/sdxl_torch.py, the same config, fp16, H100, 2026-12-06): eager 101.5 ms, torch.compile
-// 46.3 ms at 1024² batch 2; the issue's target for us is within 2.5x of eager (254 ms).
+// --torch-json FILE: the JSON bench/sdxl_torch.py wrote in the same device call (diffusers' UNet, the same
+// config, fp16, eager and torch.compile); each result then carries PyTorch's times and our ratio to them.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,9 +28,6 @@ import { type UnetConfig, UnetModel, unetConfigFromJson } from '../src/models/un
 import { configLabel, parseConfig } from '../src/pipeline/methods.js';
 import { DEVICE_FLAGS, deviceMode, deviceOptions } from './device-flags.js';
 
-const PYTORCH_EAGER_MS: Record<number, number> = { 1024: 101.5 };
-const PYTORCH_COMPILE_MS: Record<number, number> = { 1024: 46.3 };
-
 const { values: a } = parseArgs({
   options: {
     res: { type: 'string' },
@@ -39,6 +36,7 @@ const { values: a } = parseArgs({
     batch: { type: 'string', default: '2' },
     dtype: { type: 'string' },
     method: { type: 'string', default: 'dense' },
+    'torch-json': { type: 'string' },
     tiny: { type: 'boolean', default: false },
     'no-profile': { type: 'boolean', default: false },
     json: { type: 'string' },
@@ -104,6 +102,11 @@ const methodConfigs = a.method!.split(',').map((text) => {
   if (k.cache) throw new Error(`--method "${text}": step caches are not benchmarked here`);
   return { ...k, method: k.method };
 });
+
+/** diffusers' UNet times from bench/sdxl_torch.py's JSON, by resolution. */
+const torchUnet: Record<string, { eager_ms?: number; compile_ms?: number }> | undefined = a['torch-json']
+  ? JSON.parse(readFileSync(a['torch-json'], 'utf8')).unet
+  : undefined;
 
 const be = await GpuBackend.create(deviceOptions(a));
 const dtype = (a.dtype ?? (be.caps.f16 ? 'f16' : 'f32')) as 'f16' | 'f32';
@@ -220,8 +223,11 @@ for (const res of resList) {
     };
     if (denseAt >= 0) r.speedup = median(runsMs[denseAt]!) / r.medianMs;
     if (!a.tiny && batch === 2 && dtype === 'f16') {
-      r.pytorchEagerMs = PYTORCH_EAGER_MS[res];
-      r.pytorchCompileMs = PYTORCH_COMPILE_MS[res];
+      const t = torchUnet?.[String(res)];
+      if (t) {
+        r.pytorchEagerMs = t.eager_ms;
+        r.pytorchCompileMs = t.compile_ms;
+      }
     }
     results.push(r);
   }
@@ -257,7 +263,7 @@ for (const res of resList) {
     }
     m.reducer?.dispose();
     const vs = r.pytorchEagerMs
-      ? `; PyTorch eager ${r.pytorchEagerMs} ms (${(r.medianMs / r.pytorchEagerMs).toFixed(2)}x), torch.compile ${r.pytorchCompileMs} ms`
+      ? `; PyTorch eager ${r.pytorchEagerMs.toFixed(1)} ms (ours ${(r.medianMs / r.pytorchEagerMs).toFixed(2)}x its time), torch.compile ${r.pytorchCompileMs?.toFixed(1)} ms`
       : '';
     const sp = r.speedup !== undefined && m.label !== 'dense' ? `, ${r.speedup.toFixed(2)}x vs dense` : '';
     console.log(

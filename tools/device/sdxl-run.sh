@@ -5,15 +5,20 @@
 # ToDo (bench/sdxl-unet.ts) and, in the same call, diffusers'
 # own components in PyTorch eager and torch.compile (bench/sdxl_torch.py; diffusers from the source tree
 # carried in .tools/diffusers-src.tar.xz, never committed). Logs and JSON to $OUT.
+# Then the pipeline at 1024² from a random-weight folder (tools/device/sdxl-pipeline.sh --quick) and the
+# matmul tile sweep on the UNet's shapes (tools/device/unet-tiles.sh, where present).
 #   source .gpu/setup.sh && bash tools/device/sdxl-run.sh [--no-conv] [--no-torch] [--no-ours] [--no-tests]
+#     [--no-pipeline] [--no-tiles]
 if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0; fi
-conv=1 torch=1 ours=1 tests=1
+conv=1 torch=1 ours=1 tests=1 pipeline=1 tiles=1
 for a in "$@"; do
   case "$a" in
     --no-conv) conv=0 ;;
     --no-torch) torch=0 ;;
     --no-ours) ours=0 ;;
     --no-tests) tests=0 ;;
+    --no-pipeline) pipeline=0 ;;
+    --no-tiles) tiles=0 ;;
     *) echo "$(basename "$0"): unknown option $a (--help for usage)" >&2; exit 2 ;;
   esac
 done
@@ -32,23 +37,29 @@ if [[ $conv == 1 ]]; then
 fi
 if [[ $tests == 1 ]]; then
   stamp "SDXL model and kernel tests on the H100 (f16 and tensor-core variants included)"
-  TOMA_REQUIRE_GPU=1 timeout 300 node tools/run-tests.mjs unet sdxl geglu kernels/matmul kernels/elementwise 2>&1 |
+  TOMA_REQUIRE_GPU=1 timeout 300 node tools/run-tests.mjs models/unet sdxl geglu merge/unet kernels/conv2d_sgm kernels/elementwise 2>&1 |
     grep -E '^ℹ (tests|pass|fail|skipped)|✖|Error' | head -40
-fi
-if [[ $ours == 1 && -f dist/bench/sdxl-forward.js ]]; then
-  stamp "ours: SDXL UNet 1024² batch 2 (dense, ToMA, ToMeSD, ToDo), VAE decode, text encoders"
-  timeout 300 node dist/bench/sdxl-forward.js --json "$out/sdxl-ours.json" 2>&1 | grep -vE '^  run |warm-up'
-fi
-if [[ $ours == 1 && -f dist/bench/sdxl-unet.js ]]; then
-  stamp "ours: SDXL UNet 1024² batch 2 with the UNet reducers (dense, ToMA both scopes, ToMeSD, ToDo)"
-  timeout 400 node dist/bench/sdxl-unet.js --res 1024 --batch 2 --dtype f16 --runs 10 \
-    --method dense,toma:0.5,toma:0.5@scope=self-attention,toma:0.75,tomesd:0.5,todo \
-    --json "$out/sdxl-unet-methods.json" 2>&1 | grep -vE '^Warning|While initializing|at Initialize'
 fi
 if [[ $torch == 1 ]]; then
   stamp "PyTorch: diffusers SDXL UNet eager + torch.compile, VAE decode, text encoders (fp16)"
   mkdir -p /tmp/diffusers && tar -C /tmp/diffusers -xJf .tools/diffusers-src.tar.xz
-  PYTHONPATH=/tmp/diffusers PYTHONUNBUFFERED=1 timeout 420 python3 bench/sdxl_torch.py --res 1024 --runs 10 \
+  PYTHONPATH=/tmp/diffusers PYTHONUNBUFFERED=1 timeout 300 python3 bench/sdxl_torch.py --res 1024 --runs 10 \
     --compile --json "$out/sdxl-torch.json" 2>&1 | grep -vE 'Warning|warn\(|kept in float32'
+fi
+if [[ $ours == 1 ]]; then
+  stamp "ours: SDXL UNet 1024² batch 2, dense and with the UNet reducers, beside PyTorch's numbers above"
+  torch_json=()
+  [[ -f "$out/sdxl-torch.json" ]] && torch_json=(--torch-json "$out/sdxl-torch.json")
+  timeout 300 node dist/bench/sdxl-unet.js --res 1024 --batch 2 --dtype f16 --runs 10 "${torch_json[@]}" \
+    --method dense,toma:0.5,toma:0.5@scope=self-attention,toma:0.75,tomesd:0.5,todo \
+    --json "$out/sdxl-unet-methods.json" 2>&1 | grep -vE '^Warning|While initializing|at Initialize'
+fi
+if [[ $pipeline == 1 ]]; then
+  stamp "the SDXL pipeline at 1024² from a random-weight folder (stage times, peak memory)"
+  bash tools/device/sdxl-pipeline.sh --quick
+fi
+if [[ $tiles == 1 && -f tools/device/unet-tiles.sh ]]; then
+  stamp "matmul tiles on the UNet's shapes"
+  bash tools/device/unet-tiles.sh
 fi
 stamp "done"
