@@ -7,8 +7,10 @@
 // UNet forward (each shape weighted by how often the UNet runs it).
 //
 //   node dist/bench/conv.js [--torch bench/torch_kernels.py] [--reps 2] [--iters 5] [--warmup 2]
-//        [--quick] [--only NAME-SUBSTRING] [--no-robust] [--json out.json] [--smoke]
+//        [--quick] [--only NAME-SUBSTRING] [--no-robust] [--small-tiles] [--json out.json] [--smoke]
 //
+// --small-tiles adds 64x128, 128x64 and 64x256 tiles to the sweep (more workgroups for the 32² shapes,
+// which make 80-160 of the default sizes for 132 SMs; tools/device/unet-tiles.sh).
 // --quick: the default tile configuration only (no sweep). --smoke: tiny shapes in f32 with the
 // emulated tensor-core multiply, to exercise this script on a software adapter (no meaningful times).
 // Timings are GPU timestamps around each launch (wall clock around a sync where the adapter has no
@@ -42,6 +44,7 @@ const ONLY = arg('only');
 const TORCH = arg('torch');
 const JSON_OUT = arg('json');
 const ROBUST = !flag('no-robust');
+const SMALL_TILES = flag('small-tiles');
 
 // ---- the SDXL UNet's convolutions ----------------------------------------------------------------
 interface ConvShape {
@@ -123,6 +126,14 @@ const SWEEP: SgmConvConfig[] = [
   { BM: 128, BN: 128, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
   { BM: 128, BN: 256, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
   { BM: 256, BN: 128, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
+  ...(SMALL_TILES
+    ? ([
+        { BM: 64, BN: 128, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
+        { BM: 128, BN: 64, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
+        { BM: 64, BN: 256, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
+        { BM: 64, BN: 128, BK: 64, STAGES: 1, PREFETCH: true, GROUP: 8 },
+      ] as SgmConvConfig[])
+    : []),
 ];
 /** The configuration Backend.conv2d uses; in --smoke one that fits a software adapter's 32 KiB. */
 const DEFAULT: SgmConvConfig = SMOKE

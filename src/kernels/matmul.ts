@@ -36,6 +36,47 @@ export const SGM_MATMUL_DEFAULT: SgmMatmulConfig = {
   GROUP: 8,
 };
 
+/**
+ * Workgroups that fill an H100-class card with the default tile: 132 SMs x 2 resident 128-thread
+ * workgroups (docs/kernels/matmul.md: two 128x128 workgroups share an SM, one multiplying while the other
+ * waits at a barrier). WebGPU exposes no SM count, so this is a fixed target, not a query.
+ */
+export const SGM_WORKGROUP_TARGET = 264;
+
+/** Half-size tiles tried, in this order, when the default leaves the card under-filled. */
+const SGM_SMALL_TILES: readonly SgmMatmulConfig[] = [
+  { ...SGM_MATMUL_DEFAULT, BM: 64, BN: 128 },
+  { ...SGM_MATMUL_DEFAULT, BM: 128, BN: 64 },
+];
+
+/**
+ * The tile configuration for an M x N (x K) product: the default 128x128 wherever it makes at least
+ * `target` workgroups (every FLUX shape of docs/kernels/matmul.md makes 864 or more), otherwise the
+ * half-size tile (64x128 or 128x64, same BK) that makes the most workgroups, the one that pads less on a
+ * tie. Small-M UNet products need this: M = 2048, N = 1280 makes only 160 default tiles for 132 SMs.
+ * Conservative on purpose (docs/kernels/matmul-tiles.md): half-size tiles ran at 75-80% of the default's
+ * speed on large shapes, so they are chosen only where the default leaves SMs idle, and only when they
+ * add workgroups; M < 64 (vector-like, bound by reading the weight) keeps the default. K does not enter
+ * the rule yet (split-K would use it).
+ */
+export function sgmMatmulConfigFor(
+  M: number,
+  N: number,
+  _K: number,
+  target = SGM_WORKGROUP_TARGET,
+): SgmMatmulConfig {
+  const tiles = (c: SgmMatmulConfig) => Math.ceil(M / c.BM) * Math.ceil(N / c.BN);
+  const padded = (c: SgmMatmulConfig) => tiles(c) * c.BM * c.BN;
+  const base = SGM_MATMUL_DEFAULT;
+  if (M < 64 || tiles(base) >= target) return base;
+  let best = base;
+  for (const c of SGM_SMALL_TILES) {
+    if (tiles(c) > tiles(best) || (tiles(c) === tiles(best) && best !== base && padded(c) < padded(best)))
+      best = c;
+  }
+  return best;
+}
+
 /** Workgroup memory bytes a configuration needs. */
 export function sgmMatmulSharedBytes(c: SgmMatmulConfig): number {
   const tiles = c.STAGES * (c.BM + c.BN) * (c.BK + 8) * 2;
@@ -84,7 +125,7 @@ export function matmul(
   outShape: Shape,
 ): Tensor {
   if (be.paths.matmul === 'subgroup-matrix' && x.dtype === 'f16') {
-    return matmulSubgroupMatrix(be, x, w, o, M, N, K, outShape);
+    return matmulSubgroupMatrix(be, x, w, o, M, N, K, outShape, sgmMatmulConfigFor(M, N, K));
   }
   return matmulSimt(be, x, w, o, M, N, K, outShape);
 }
@@ -132,7 +173,10 @@ export function matmulSimt(
   return y;
 }
 
-/** The tensor-core kernel (f16 only); `cfg` overrides the tile configuration (benchmarks). */
+/**
+ * The tensor-core kernel (f16 only). `cfg` is the tile configuration: Backend.matmul passes
+ * sgmMatmulConfigFor(M, N, K); the fused quantized path and direct callers get the default.
+ */
 export function matmulSubgroupMatrix(
   be: GpuBackend,
   x: Tensor,

@@ -128,6 +128,13 @@ const CONFIGS: SgmConvConfig[] = [
   { BM: 64, BN: 64, BK: 32, STAGES: 1, PREFETCH: false, GROUP: 8 },
   { BM: 64, BN: 64, BK: 16, STAGES: 2, PREFETCH: true, GROUP: 8 },
 ];
+/** bench/conv.ts --small-tiles (tools/device/unet-tiles.sh); kept out of the emulated rotation above. */
+const SMALL_TILE_CONFIGS: SgmConvConfig[] = [
+  { BM: 64, BN: 128, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
+  { BM: 128, BN: 64, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
+  { BM: 64, BN: 256, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
+  { BM: 64, BN: 128, BK: 64, STAGES: 1, PREFETCH: true, GROUP: 8 },
+];
 const cfgName = (c: SgmConvConfig) =>
   `${c.BM}x${c.BN} BK${c.BK} stages${c.STAGES}${c.PREFETCH ? ' prefetch' : ''} group${c.GROUP}`;
 
@@ -203,7 +210,7 @@ describe('tensor-core conv2d kernel (f16) vs CPU reference', { skip: noSgm }, ()
     const want = await cpu.conv2d(ref.x, ref.w, ref.o).read();
     assertClose(await gpu!.conv2d(dev.x, dev.w, dev.o).read(), want, TOL.f16 * 2, caseName(c));
   });
-  for (const cfg of CONFIGS) {
+  for (const cfg of [...CONFIGS, ...SMALL_TILE_CONFIGS]) {
     it(`tile configuration ${cfgName(cfg)} on ragged shapes`, async () => {
       for (const c of [
         { B: 2, H: 9, W: 13, Cin: 40, Cout: 150, K: 3, bias: true, residual: true },

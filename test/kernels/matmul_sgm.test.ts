@@ -5,9 +5,12 @@ import { describe, it } from 'node:test';
 import type { Activation } from '../../src/backend.js';
 import { GpuBackend } from '../../src/gpu/backend.js';
 import {
+  checkSgmConfig,
   matmulSubgroupMatrix,
   SGM_MATMUL_DEFAULT,
+  SGM_WORKGROUP_TARGET,
   type SgmMatmulConfig,
+  sgmMatmulConfigFor,
   sgmMatmulSharedBytes,
 } from '../../src/kernels/matmul.js';
 import { assertClose, cpu, gpu, pair, rng, TOL } from '../helpers.js';
@@ -30,7 +33,83 @@ const SGM_MATMUL_CONFIGS: SgmMatmulConfig[] = [
   { BM: 256, BN: 128, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
   { BM: 128, BN: 256, BK: 16, STAGES: 2, PREFETCH: true, GROUP: 8 },
   { BM: 128, BN: 128, BK: 32, STAGES: 2, PREFETCH: true, GROUP: 8 },
+  // the small tiles of sgmMatmulConfigFor and bench/unet-matmul.ts
+  { BM: 64, BN: 128, BK: 64, STAGES: 1, PREFETCH: true, GROUP: 8 },
+  { BM: 128, BN: 64, BK: 64, STAGES: 1, PREFETCH: true, GROUP: 8 },
+  { BM: 64, BN: 64, BK: 64, STAGES: 1, PREFETCH: true, GROUP: 8 },
+  { BM: 64, BN: 64, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
+  { BM: 64, BN: 256, BK: 32, STAGES: 1, PREFETCH: true, GROUP: 8 },
 ];
+
+// SDXL UNet matmuls at 1024² batch 2, dense and with half the tokens merged (bench/unet-matmul.ts),
+// and the FLUX shapes of docs/kernels/matmul.md.
+const UNET_SHAPES: [number, number, number][] = [
+  ...[8192, 4096].flatMap((M): [number, number, number][] => [
+    [M, 1920, 640],
+    [M, 640, 640],
+    [M, 5120, 640],
+    [M, 640, 2560],
+  ]),
+  ...[2048, 1024].flatMap((M): [number, number, number][] => [
+    [M, 3840, 1280],
+    [M, 1280, 1280],
+    [M, 10240, 1280],
+    [M, 1280, 5120],
+  ]),
+  [154, 1280, 2048],
+  [154, 2560, 2048],
+  [8192, 640, 320],
+  [2048, 1280, 2560],
+  [32768, 320, 960],
+];
+const FLUX_SHAPES: [number, number, number][] = [
+  [4608, 9216, 3072],
+  [4608, 3072, 3072],
+  [4608, 12288, 3072],
+  [4608, 3072, 12288],
+  [4608, 3072, 15360],
+  [16896, 12288, 3072],
+  [16896, 3072, 15360],
+  [4096, 4096, 4096],
+];
+const tileCount = (M: number, N: number, c: SgmMatmulConfig) => Math.ceil(M / c.BM) * Math.ceil(N / c.BN);
+
+describe('sgmMatmulConfigFor (tile choice per shape)', () => {
+  // WebGPU's default of 256 invocations and the H100's 48 KiB of workgroup memory.
+  const h100Like = {
+    caps: { limits: { maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupStorageSize: 49152 } },
+  };
+  it('picks a valid configuration for every UNet and FLUX shape and for odd ones', () => {
+    const odd: [number, number, number][] = [
+      [1, 1, 1],
+      [63, 5, 7],
+      [64, 1, 1],
+      [65, 129, 17],
+      [200, 300, 136],
+      [2047, 1279, 1281],
+    ];
+    for (const [M, N, K] of [...UNET_SHAPES, ...FLUX_SHAPES, ...odd]) {
+      const c = sgmMatmulConfigFor(M, N, K);
+      assert.doesNotThrow(() => checkSgmConfig(h100Like as unknown as GpuBackend, c), `M=${M} N=${N} K=${K}`);
+      if (gpu?.paths.matmul === 'subgroup-matrix') checkSgmConfig(gpu, c);
+    }
+  });
+  it('keeps the measured default on every FLUX shape', () => {
+    for (const [M, N, K] of FLUX_SHAPES) assert.deepEqual(sgmMatmulConfigFor(M, N, K), SGM_MATMUL_DEFAULT);
+  });
+  it('gives under-filled UNet shapes more workgroups, never fewer anywhere', () => {
+    for (const [M, N, K] of UNET_SHAPES) {
+      const c = sgmMatmulConfigFor(M, N, K);
+      const base = tileCount(M, N, SGM_MATMUL_DEFAULT);
+      const got = tileCount(M, N, c);
+      assert.ok(got >= base, `M=${M} N=${N}: ${got} < ${base} workgroups`);
+      if (base < SGM_WORKGROUP_TARGET) assert.ok(got > base, `M=${M} N=${N} still has ${got} workgroups`);
+      else assert.deepEqual(c, SGM_MATMUL_DEFAULT, `M=${M} N=${N} changed with ${base} workgroups`);
+    }
+    // level 2 of the UNet: 160 tiles of 128x128 become 320 of 64x128
+    assert.deepEqual(sgmMatmulConfigFor(2048, 1280, 1280), { ...SGM_MATMUL_DEFAULT, BM: 64, BN: 128 });
+  });
+});
 
 describe('tensor-core matmul (f16) vs CPU reference', { skip: noSgm }, () => {
   // M=1, odd M/N, K not a multiple of 8 / 16 / 64, more than one tile in every direction.
@@ -106,6 +185,26 @@ describe('tensor-core matmul (f16) vs CPU reference', { skip: noSgm }, () => {
         ).read();
         assertClose(got, want, TOL.f16, `${name} M=${M} N=${N} K=${K}`);
       }
+    });
+  }
+  // Backend.matmul picks the tile by shape: small-M products take the half-size tiles, a wider one the default.
+  for (const [M, N, K, small] of [
+    [154, 330, 200, true],
+    [77, 1030, 264, true],
+    [300, 129, 72, true],
+    [2053, 2048, 40, false],
+  ] as [number, number, number, boolean][]) {
+    it(`default path with the chosen tile: M=${M} N=${N} K=${K}`, async () => {
+      const chosen = sgmMatmulConfigFor(M, N, K);
+      assert.equal(chosen.BM * chosen.BN < SGM_MATMUL_DEFAULT.BM * SGM_MATMUL_DEFAULT.BN, small);
+      const r = rng();
+      const [xc, xg] = pair(gpu!, r.normals(M * K), [M, K], 'f16');
+      const [wc, wg] = pair(gpu!, r.normals(N * K, 1 / Math.sqrt(K)), [N, K], 'f16');
+      const [bc, bg] = pair(gpu!, r.normals(N), [N], 'f16');
+      const [rc, rg] = pair(gpu!, r.normals(M * N), [M, N], 'f16');
+      const want = await cpu.matmul(xc, wc, { bias: bc, residual: rc }).read();
+      const got = await gpu!.matmul(xg, wg, { bias: bg, residual: rg }).read();
+      assertClose(got, want, TOL.f16, `matmul M=${M} N=${N} K=${K}`);
     });
   }
   it('the SIMT fallback stays correct for f16 on the same adapter', async () => {
