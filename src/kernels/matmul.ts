@@ -43,16 +43,20 @@ export const SGM_MATMUL_DEFAULT: SgmMatmulConfig = {
  */
 export const SGM_WORKGROUP_TARGET = 264;
 
-/** Half-size tiles tried, in this order, when the default leaves the card under-filled. */
+/**
+ * Half-size tiles tried, in this order, when the default leaves the card under-filled. BK 32: the
+ * variants measured (190-204 TFLOP/s on FLUX shapes, matmul.md run 2) and tested on the H100; with
+ * BK 64 the 64-thread workgroups would hold 24 prefetched vec4 per thread besides 128 accumulator registers.
+ */
 const SGM_SMALL_TILES: readonly SgmMatmulConfig[] = [
-  { ...SGM_MATMUL_DEFAULT, BM: 64, BN: 128 },
-  { ...SGM_MATMUL_DEFAULT, BM: 128, BN: 64 },
+  { ...SGM_MATMUL_DEFAULT, BM: 64, BN: 128, BK: 32 },
+  { ...SGM_MATMUL_DEFAULT, BM: 128, BN: 64, BK: 32 },
 ];
 
 /**
  * The tile configuration for an M x N (x K) product: the default 128x128 wherever it makes at least
  * `target` workgroups (every FLUX shape of docs/kernels/matmul.md makes 864 or more), otherwise the
- * half-size tile (64x128 or 128x64, same BK) that makes the most workgroups, the one that pads less on a
+ * half-size tile (64x128 or 128x64, BK 32) that makes the most workgroups, the one that pads less on a
  * tie. Small-M UNet products need this: M = 2048, N = 1280 makes only 160 default tiles for 132 SMs.
  * Conservative on purpose (docs/kernels/matmul-tiles.md): half-size tiles ran at 75-80% of the default's
  * speed on large shapes, so they are chosen only where the default leaves SMs idle, and only when they

@@ -107,7 +107,12 @@ describe('sgmMatmulConfigFor (tile choice per shape)', () => {
       else assert.deepEqual(c, SGM_MATMUL_DEFAULT, `M=${M} N=${N} changed with ${base} workgroups`);
     }
     // level 2 of the UNet: 160 tiles of 128x128 become 320 of 64x128
-    assert.deepEqual(sgmMatmulConfigFor(2048, 1280, 1280), { ...SGM_MATMUL_DEFAULT, BM: 64, BN: 128 });
+    assert.deepEqual(sgmMatmulConfigFor(2048, 1280, 1280), {
+      ...SGM_MATMUL_DEFAULT,
+      BM: 64,
+      BN: 128,
+      BK: 32,
+    });
   });
 });
 
