@@ -8,7 +8,7 @@
 // checked against an f64 reference on sampled output rows.
 //
 //   node dist/bench/unet-matmul.js [--torch bench/torch_kernels.py] [--reps 2] [--iters 7] [--warmup 2]
-//        [--only NAME-SUBSTRING] [--simt] [--json out.json] [--smoke]
+//        [--only NAME-SUBSTRING] [--configs 64x256k64,...] [--simt] [--json out.json] [--smoke]
 //
 // --smoke: tiny shapes in f32, for a software adapter: the tensor-core variants print a skip line (no
 // subgroup matrices there) and the SIMT kernel runs, so the script runs end to end (no meaningful times).
@@ -18,6 +18,7 @@
 import { writeFileSync } from 'node:fs';
 import { GpuBackend } from '../src/gpu/backend.js';
 import {
+  checkSgmConfig,
   matmulSimt,
   matmulSubgroupMatrix,
   SGM_MATMUL_DEFAULT,
@@ -130,7 +131,7 @@ const cfg = (BM: number, BN: number, BK: number): SgmMatmulConfig => ({
   BN,
   BK,
 });
-const CANDIDATES: SgmMatmulConfig[] = [
+const SWEEP: SgmMatmulConfig[] = [
   SGM_MATMUL_DEFAULT,
   cfg(128, 128, 32),
   cfg(128, 256, 32),
@@ -146,6 +147,23 @@ const CANDIDATES: SgmMatmulConfig[] = [
 const cfgName = (c: SgmMatmulConfig) =>
   `${c.BM}x${c.BN}k${c.BK}${c.STAGES === 2 ? 's2' : ''}${c.PREFETCH ? '' : ' nopf'}${c.GROUP !== 8 ? ` g${c.GROUP}` : ''}`;
 const sameCfg = (a: SgmMatmulConfig, b: SgmMatmulConfig) => cfgName(a) === cfgName(b);
+
+/** --configs 64x256k64,256x64k32: more tiles to sweep (BMxBNkBK, the default's stages, prefetch, group). */
+function extraConfigs(): SgmMatmulConfig[] {
+  const list = arg('configs');
+  if (!list) return [];
+  return list.split(',').map((t) => {
+    const m = /^(\d+)x(\d+)k(\d+)$/.exec(t.trim());
+    if (!m) throw new Error(`--configs: "${t}" is not BMxBNkBK (e.g. 64x128k32)`);
+    return cfg(Number(m[1]), Number(m[2]), Number(m[3]));
+  });
+}
+
+/** The sweep, --configs, and whatever the rule picks for a timed shape (so the rule is always timed). */
+function candidates(shapes: MatmulShape[]): SgmMatmulConfig[] {
+  const all = [...SWEEP, ...extraConfigs(), ...shapes.map((s) => sgmMatmulConfigFor(s.M, s.N, s.K))];
+  return all.filter((c, i) => all.findIndex((d) => sameCfg(c, d)) === i);
+}
 const flops = (s: MatmulShape) => 2 * s.M * s.N * s.K;
 const tiles = (s: MatmulShape, c: SgmMatmulConfig) => Math.ceil(s.M / c.BM) * Math.ceil(s.N / c.BN);
 
@@ -157,11 +175,11 @@ interface Variant {
   cfg?: SgmMatmulConfig;
 }
 
-function variants(torch: boolean): Variant[] {
+function variants(configs: SgmMatmulConfig[], torch: boolean): Variant[] {
   const v: Variant[] = [];
   if (SIMT)
     v.push({ label: 'simt', run: (be, x, w, s) => matmulSimt(be, x, w, {}, s.M, s.N, s.K, [s.M, s.N]) });
-  for (const c of CANDIDATES)
+  for (const c of configs)
     v.push({
       label: cfgName(c),
       cfg: c,
@@ -257,10 +275,12 @@ async function main() {
   if (torch) console.log(`PyTorch: ${JSON.stringify(torch.hello)}`);
   const dtype = sgm ? 'f16' : 'f32';
   const shapes = (SMOKE ? SMOKE_SHAPES : unetShapes()).filter((s) => !ONLY || s.name.includes(ONLY));
-  const vs = variants(!!torch);
+  const configs = candidates(shapes);
+  if (sgm) for (const c of configs) checkSgmConfig(be, c); // a bad --configs entry fails here, clearly
+  const vs = variants(configs, !!torch);
   if (!sgm)
     console.log(
-      `skip: ${CANDIDATES.length} tensor-core configurations (${CANDIDATES.map(cfgName).join(', ')}): the adapter has no subgroup matrices`,
+      `skip: ${configs.length} tensor-core configurations (${configs.map(cfgName).join(', ')}): the adapter has no subgroup matrices`,
     );
 
   // Clocks ramp up under load (docs/kernels/matmul.md, run 1): warm the card before measuring.
@@ -347,9 +367,7 @@ async function main() {
   const OK_ERR = SMOKE ? 1e-4 : 8e-3;
   const bestOurs = (s: MatmulShape) =>
     rows
-      .filter(
-        (r) => r.shape === s && CANDIDATES.some((c) => cfgName(c) === r.variant) && (r.err ?? 0) < OK_ERR,
-      )
+      .filter((r) => r.shape === s && configs.some((c) => cfgName(c) === r.variant) && (r.err ?? 0) < OK_ERR)
       .sort((a, b) => a.ms - b.ms)[0];
   console.log("\nper-shape winners (ms per launch; rule = sgmMatmulConfigFor, Backend.matmul's choice):");
   const head = ['shape', 'M', 'N', 'K', 'default', 'rule', 'best', 'pytorch', 'best/default'];
