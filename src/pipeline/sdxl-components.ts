@@ -4,6 +4,7 @@
 // randomSdxlComponents (sdxl-random.ts) from random weights. The sizes below are what opening checks
 // before anything loads: that the components fit each other and the tokenizers fit their encoders.
 import type { Backend } from '../backend.js';
+import type { UnetTokenReducer } from '../merge/hooks.js';
 import type { ComputeDType } from '../models/weights.js';
 import type { DiscreteSchedulerConfig } from '../schedulers/discrete.js';
 import type { Tensor } from '../tensor.js';
@@ -34,7 +35,7 @@ export interface SdxlUnetInputs {
 
 export interface SdxlUnetHooks {
   /** A token reducer of the UNet's transformer blocks (from the method's setup). */
-  reducer?: unknown;
+  reducer?: UnetTokenReducer;
   step?: number;
   steps?: number;
 }

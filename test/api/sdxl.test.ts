@@ -54,6 +54,22 @@ describe('the public API with an SDXL model', async () => {
     );
   });
 
+  it('ToMA, ToMeSD and ToDo reduce the UNet (its defaults, or the options given)', async () => {
+    const at = { ...call, width: 64, height: 64 };
+    const [dense] = await pipe('a cat', at);
+    for (const method of ['toma', 'tomesd', 'todo'] as const) {
+      const [img] = await pipe('a cat', { ...at, method, methodOptions: { levels: [1, 2] } });
+      assert.equal(img!.method, method);
+      assert.notDeepEqual(img!.data, dense!.data, `${method} changes the image`);
+    }
+    const [none] = await pipe('a cat', { ...at, method: 'toma', methodOptions: { ratio: 0 } });
+    assert.deepEqual(none!.data, dense!.data, 'ratio 0 is dense');
+    await assert.rejects(
+      pipe('a cat', { ...call, method: 'toma', methodOptions: { unetScope: 'mlp' as never } }),
+      /unetScope must be one of 'self-attention', 'block'/,
+    );
+  });
+
   it('refuses what SDXL does not take', async () => {
     await assert.rejects(
       pipe('a cat', { ...call, method: 'hilbert' }),

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Backend } from '../../src/backend.js';
 import { Checkpoint } from '../../src/io/safetensors.js';
+import { denseUnet } from '../../src/merge/hooks.js';
 import { TaesdDecoder } from '../../src/models/taesd/decoder.js';
 import { defaultTaesdxlPath } from '../../src/models/taesd/files.js';
 import type { ComputeDType } from '../../src/models/weights.js';
@@ -433,7 +434,7 @@ describe('SDXL pipeline logic (CPU, stand-in models)', () => {
     const { c, unets } = components({ sampler: 'euler-a' });
     const made: string[] = [];
     const disposed: string[] = [];
-    const reducer = { name: 'marker' };
+    const reducer = { ...denseUnet, name: 'marker' };
     const r = await base(c, {
       methods: [
         { label: 'dense' },
