@@ -129,7 +129,10 @@ export function matmul(
   outShape: Shape,
 ): Tensor {
   if (be.paths.matmul === 'subgroup-matrix' && x.dtype === 'f16') {
-    return matmulSubgroupMatrix(be, x, w, o, M, N, K, outShape, sgmMatmulConfigFor(M, N, K));
+    // The default tile everywhere: on the H100 the occupancy rule (sgmMatmulConfigFor) gave the SDXL
+    // UNet's matmuls 56.34 ms per dense forward against the default's 56.22, and 38.97 against 33.35
+    // with ToMA's merged shapes (docs/bench/sdxl/h100-2026-12-06-call4-*, docs/kernels/matmul-tiles.md).
+    return matmulSubgroupMatrix(be, x, w, o, M, N, K, outShape, SGM_MATMUL_DEFAULT);
   }
   return matmulSimt(be, x, w, o, M, N, K, outShape);
 }
@@ -178,8 +181,8 @@ export function matmulSimt(
 }
 
 /**
- * The tensor-core kernel (f16 only). `cfg` is the tile configuration: Backend.matmul passes
- * sgmMatmulConfigFor(M, N, K); the fused quantized path and direct callers get the default.
+ * The tensor-core kernel (f16 only). `cfg` is the tile configuration (default SGM_MATMUL_DEFAULT, which
+ * Backend.matmul uses; benchmarks and tests pass others).
  */
 export function matmulSubgroupMatrix(
   be: GpuBackend,

@@ -192,7 +192,8 @@ describe('tensor-core matmul (f16) vs CPU reference', { skip: noSgm }, () => {
       }
     });
   }
-  // Backend.matmul picks the tile by shape: small-M products take the half-size tiles, a wider one the default.
+  // Small-M products on Backend.matmul's path (the default tile; the rule's own picks are timed in
+  // bench/unet-matmul.ts and were not faster on the H100, docs/kernels/matmul-tiles.md).
   for (const [M, N, K, small] of [
     [154, 330, 200, true],
     [77, 1030, 264, true],
