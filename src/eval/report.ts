@@ -11,14 +11,19 @@ import type { Summary } from './stats.js';
 
 export interface EvalSettings {
   model: string;
+  /** The model's family (absent: the embedded FLUX model or a pixel-space Flux checkpoint). */
+  family?: 'flux' | 'sdxl';
   size: number;
   steps: number;
   cfg: number;
   batch: number;
   seeds: number[];
-  /** Class of each seed, and every class name (index = class). */
+  /** Class of each seed, and every class name (index = class); for SDXL the prompt's index, and the prompts. */
   classes: number[];
   classNames: string[];
+  /** SDXL: the sampler and the negative prompt (absent: none). */
+  sampler?: string;
+  negativePrompt?: string;
   configs: EvalConfig[];
   methodOptions: MethodOptions;
   /** Seeds timed again at one image per call for the speed figures (0 or absent: batched timings). */
@@ -137,9 +142,19 @@ export function resultRows(r: EvalReport): { header: string[]; rows: string[][] 
 function describeSettings(r: EvalReport): string[] {
   const s = r.settings;
   const mo = s.methodOptions;
+  const given = (v: unknown, what: string) => (v === undefined ? [] : [`${what} ${v}`]);
+  const model =
+    s.family === 'sdxl'
+      ? [
+          `${s.model}, ${s.size}x${s.size} px, ${s.steps} ${s.sampler ?? ''} steps, guidance ${s.cfg}, ${s.seeds.length} seeds (one per call), prompts cycled over ${new Set(s.classes).size}${s.negativePrompt === undefined ? '' : `, negative prompt "${s.negativePrompt}"`}`,
+          `merging (UNet): ${[...given(mo.tile, 'tile'), ...given(mo.mergeEvery, 'merge every'), ...given(mo.reuseSteps, 'reuse'), ...given(mo.levels?.join(','), 'levels'), ...given(mo.unetScope, 'scope')].join(', ') || "each method's UNet defaults"}`,
+        ]
+      : [
+          `${s.model}, ${s.size}x${s.size} px, ${s.steps} steps, cfg ${s.cfg}, ${s.seeds.length} seeds (batch ${s.batch}), classes cycled over ${new Set(s.classes).size}`,
+          `merging: tile ${mo.tile ?? 4}, merge every ${mo.mergeEvery ?? 1} step(s), exempt ${mo.exemptDouble ?? 0} double + ${mo.exemptSingle ?? 0} single block(s), destinations reused for ${mo.reuseSteps ?? 1} step(s)`,
+        ];
   return [
-    `${s.model}, ${s.size}x${s.size} px, ${s.steps} steps, cfg ${s.cfg}, ${s.seeds.length} seeds (batch ${s.batch}), classes cycled over ${new Set(s.classes).size}`,
-    `merging: tile ${mo.tile ?? 4}, merge every ${mo.mergeEvery ?? 1} step(s), exempt ${mo.exemptDouble ?? 0} double + ${mo.exemptSingle ?? 0} single block(s), destinations reused for ${mo.reuseSteps ?? 1} step(s)`,
+    ...model,
     ...(s.configs.some((k) => k.cache)
       ? [
           `step caches: decisions per image; TeaCache polynomial ${s.teacachePoly ? `[${s.teacachePoly.join(', ')}]` : "the model's default (FLUX.1's fit for FLUX.1, else the identity)"}`,
@@ -158,10 +173,12 @@ function describeSettings(r: EvalReport): string[] {
 function notes(r: EvalReport): string[] {
   const batch1 = r.results[0]?.speed.basis === 'batch 1';
   return [
-    'Fidelity (PSNR, SSIM, feat dist = 1 - cosine of deep features) is against the dense image of the same seed and class.',
-    batch1
-      ? `Speed: wall time of generate() calls of one image each (all steps, CFG pair, read-back) on the first ${r.settings.speedSeeds} seeds; median and IQR over calls; speedup = dense median / method median, same run. Batch 1 because step caches decide per image and a batch computes a step when any of its images needs it, so batched wall time understates one user's speedup (batched timings are in results.json).`
-      : 'Speed: wall time per generate() call (all steps, CFG pair, read-back) divided by the images in it; median and IQR over calls; speedup = dense median / method median, same run.',
+    `Fidelity (PSNR, SSIM, feat dist = 1 - cosine of deep features) is against the dense image of the same seed and ${r.settings.family === 'sdxl' ? 'prompt' : 'class'}.`,
+    r.settings.family === 'sdxl'
+      ? "Speed: the denoise stage of each method in the same pipeline call, one image per call (the UNet's steps with the guidance pair and the sampler; text encoding, loading and the VAE decode are the same for every method and left out); median and IQR over seeds; speedup = dense median / method median, same run."
+      : batch1
+        ? `Speed: wall time of generate() calls of one image each (all steps, CFG pair, read-back) on the first ${r.settings.speedSeeds} seeds; median and IQR over calls; speedup = dense median / method median, same run. Batch 1 because step caches decide per image and a batch computes a step when any of its images needs it, so batched wall time understates one user's speedup (batched timings are in results.json).`
+        : 'Speed: wall time per generate() call (all steps, CFG pair, read-back) divided by the images in it; median and IQR over calls; speedup = dense median / method median, same run.',
     ...(r.results.some((m) => m.cache)
       ? ['Steps computed: mean over seeds of the steps the cache ran in full (per seed in results.json).']
       : []),

@@ -1,7 +1,7 @@
 // `toma eval`: speed and fidelity of every token-reduction method against dense, on many seeds of the
 // embedded model, with a results table, a JSON of everything, a comparison grid and a Pareto plot.
 
-import { readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import type { Backend } from '../../backend.js';
@@ -35,12 +35,14 @@ import {
   parseConfig,
   smallModelDefaults,
 } from '../../pipeline/methods.js';
+import { pipelineFamily } from '../../pipeline/model-folder.js';
 import { type Command, choice, num, parse, UsageError } from '../args.js';
 import { chooseBackend, defaultDtype } from '../backend-choice.js';
 import { cacheSpecOption, polynomialOption } from '../cache-options.js';
 import { cliAbortFlag } from '../cancel.js';
 import { GPU_OPTIONS, GPU_USAGE, gpuOptions } from '../gpu-options.js';
 import { EtaBar } from '../progress.js';
+import { FLUX_ONLY, SDXL_EVAL_METHODS, SDXL_EVAL_PROMPTS, SDXL_ONLY, sdxlEvalRun } from './eval-sdxl.js';
 
 const usage = `usage: toma eval [--seeds N] [--size PX] [--steps N] [--cfg G] [--batch N] [--classes LIST]
                  [--methods LIST] [--ratios LIST] [--caches LIST] [--configs LIST] [--speed-seeds N]
@@ -48,6 +50,10 @@ const usage = `usage: toma eval [--seeds N] [--size PX] [--steps N] [--cfg G] [-
                  [--exempt D,S] [--real DIR[,DIR...]] [--features inception|mobilenet|none]
                  [--feature-workers N] [--grid-rows N] [--out DIR] [--backend auto|webgpu|cpu]
                  [--dtype f16|f32] [--checkpoint FILE --conditioning FILE] [--robust] [--guard]
+       toma eval --model-dir SDXL [--prompts "A,B,..."] [--negative-prompt TEXT] [--seeds N]
+                 [--size PX] [--steps N] [--cfg G] [--scheduler euler|euler-a] [--methods LIST]
+                 [--ratios LIST] [--configs LIST] [--tile S] [--merge-every N] [--reuse-steps N]
+                 [--levels L,...] [--scope block|self-attention] [--real ...] [--features ...] [--out DIR]
        toma eval --from DIR [--real DIR[,DIR...]] [--features ...] [--out DIR]
 
 Generates N seeds with dense and with each method (ToMA and ToMeSD at every ratio, ToDo, HilbertA) and
@@ -88,10 +94,69 @@ adapter (faster there), --backend webgpu uses it anyway. Progress: images done, 
                 metrics are unavailable
   --from DIR    recompute the metrics from an earlier run's results.json and samples-K.png (timings and
                 images are kept; writes to --out as usual)
+SDXL (--model-dir: a diffusers folder, a folder holding the single-file release, or that file): the
+same report on a Stable Diffusion XL model, through the pipeline of toma generate. Prompts replace the
+classes (cycled over the seeds); seed i of prompt P is the image \`toma generate --prompt P --seed i\`
+makes. One pipeline call per seed runs dense and every configuration on the same noise; speed is each
+method's denoise stage (UNet steps with the guidance pair), text encoding and VAE decode left out.
+Methods: ${SDXL_EVAL_METHODS.join(', ')} (the default; HilbertA has no UNet form; no step caches yet).
+  --prompts     comma-separated prompts (default ${SDXL_EVAL_PROMPTS.length} varied built-in prompts)
+  --seeds       default 16 (small: 4); --steps default 30 (small: 4); --cfg guidance, default 5
+  --size        one side (or WxH with W = H), a multiple of the UNet's (16 for SDXL base); default the
+                model's own (1024 for SDXL base; small: at most 256)
+  --levels, --scope   the UNet reducers' levels (0 = full latent resolution) and scope; default each
+                method's UNet defaults (docs/merging.md)
+  Fidelity on a random-weight folder (tools/make-random-sdxl-folder.mjs) measures nothing about image
+  quality: use a real checkpoint for real numbers.
 ${GPU_USAGE}
 
 Caveat: the nsfwjs networks are fine-tuned on another task and quantised to 8 bits, so the deep-feature
 distances and KID are comparable within this project only, not with published FID/KID values.`;
+
+/**
+ * The configurations of --methods (default `defaults`), --ratios, --caches and --configs; with --configs
+ * or --caches and no --methods, only dense and what they name.
+ */
+function evalConfigs(
+  values: Record<string, string | boolean | undefined>,
+  defaults: readonly MethodName[],
+): EvalConfig[] {
+  const text = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+  const caches = (list(text('caches')) ?? [])
+    .map((c) => cacheSpecOption(c, 'caches'))
+    .filter((c) => c !== null);
+  const explicit: MethodConfig[] = (list(text('configs')) ?? []).map((k) => {
+    try {
+      return parseConfig(k);
+    } catch (e) {
+      throw new UsageError(`--configs: ${(e as Error).message}`);
+    }
+  });
+  const methods = (
+    list(text('methods')) ?? (values.caches !== undefined || values.configs !== undefined ? [] : defaults)
+  ).map((m) => choice(m, METHODS, 'methods', 'dense') as MethodName);
+  const ratios = (list(text('ratios')) ?? ['0.25', '0.5', '0.75']).map((r) =>
+    num(r, 'ratios', 0.5, (v) => v > 0 && v < 1, 'numbers in (0, 1)'),
+  );
+  return buildConfigs(methods, ratios, { caches, explicit });
+}
+
+/** The merge options given on the command line (SDXL: the UNet defaults fill in the rest). */
+function givenMethodOptions(values: Record<string, string | boolean | undefined>): MethodOptions {
+  const text = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : undefined);
+  const o: MethodOptions = {};
+  if (values.tile !== undefined)
+    o.tile = num(
+      text('tile'),
+      'tile',
+      4,
+      (v) => Number.isInteger(v) && v >= 1 && v <= 8,
+      'an integer in 1..8',
+    );
+  if (values['merge-every'] !== undefined) o.mergeEvery = intOpt(text('merge-every'), 'merge-every', 1);
+  if (values['reuse-steps'] !== undefined) o.reuseSteps = intOpt(text('reuse-steps'), 'reuse-steps', 1);
+  return o;
+}
 
 function list(v: string | undefined): string[] | undefined {
   return v === undefined
@@ -172,6 +237,12 @@ export const evalCommand: Command = {
         dtype: { type: 'string' },
         checkpoint: { type: 'string' },
         conditioning: { type: 'string' },
+        'model-dir': { type: 'string' },
+        prompts: { type: 'string' },
+        'negative-prompt': { type: 'string' },
+        scheduler: { type: 'string' },
+        levels: { type: 'string' },
+        scope: { type: 'string' },
         ...GPU_OPTIONS,
       },
       usage,
@@ -211,6 +282,7 @@ export const evalCommand: Command = {
         'dtype',
         'checkpoint',
         'conditioning',
+        ...SDXL_ONLY,
         'robust',
         'guard',
       ];
@@ -218,6 +290,24 @@ export const evalCommand: Command = {
       if (clash.length)
         throw new UsageError(
           `--from reuses an earlier run's images: --${clash.join(', --')} cannot change them`,
+        );
+    }
+    const sdxl = values['model-dir'] !== undefined;
+    const flags = (keys: readonly string[]) => keys.map((k) => `--${k}`).join(', ');
+    const misplaced = (sdxl ? FLUX_ONLY : SDXL_ONLY).filter((k) => values[k] !== undefined);
+    if (values.from === undefined && misplaced.length)
+      throw new UsageError(
+        sdxl
+          ? `${flags(misplaced)}: options of the embedded model's evaluation, not of an SDXL model's`
+          : `${flags(misplaced)}: options of an SDXL model's evaluation; give --model-dir DIR`,
+      );
+    if (sdxl && values.from === undefined) {
+      const dir = values['model-dir']!;
+      if (!existsSync(dir)) throw new UsageError(`--model-dir ${dir}: no such file or folder`);
+      const isFile = statSync(dir).isFile();
+      if (pipelineFamily(isFile ? { checkpoint: dir } : { modelDir: dir }) !== 'sdxl')
+        throw new UsageError(
+          `--model-dir ${dir}: not an SDXL model; toma eval runs the embedded model, a pixel-space Flux checkpoint (--checkpoint with --conditioning) or an SDXL model`,
         );
     }
     if ((values.checkpoint === undefined) !== (values.conditioning === undefined))
@@ -238,6 +328,24 @@ export const evalCommand: Command = {
           throw new UsageError(`--from: ${(e as Error).message}`);
         }
         console.log(`metrics from the images of ${values.from} (${run.date}, ${run.device.backend})`);
+      } else if (sdxl) {
+        const r = await sdxlEvalRun({
+          values,
+          configs: evalConfigs(values, SDXL_EVAL_METHODS),
+          methodOptions: givenMethodOptions(values),
+          makeBackend: () =>
+            chooseBackend(
+              choice(values.backend, ['auto', 'webgpu', 'cpu'] as const, 'backend', 'auto'),
+              'smaller size, fewer seeds',
+              true,
+              gpuOptions(values),
+            ),
+          intOpt,
+          deviceInfo,
+          list,
+        });
+        run = r.run;
+        generationS = r.generationS;
       } else {
         // a software adapter (SwiftShader) is slower than the CPU backend: auto takes the CPU
         be = await chooseBackend(
@@ -260,25 +368,7 @@ export const evalCommand: Command = {
         const steps = intOpt(values.steps, 'steps', dflt.steps);
         const cfg = num(values.cfg, 'cfg', 4, (v) => v >= 0, 'a number >= 0');
         const batch = intOpt(values.batch, 'batch', dflt.batch);
-        const caches = (list(values.caches) ?? [])
-          .map((c) => cacheSpecOption(c, 'caches'))
-          .filter((c) => c !== null);
-        const explicit: MethodConfig[] = (list(values.configs) ?? []).map((k) => {
-          try {
-            return parseConfig(k);
-          } catch (e) {
-            throw new UsageError(`--configs: ${(e as Error).message}`);
-          }
-        });
-        const methodsGiven = list(values.methods);
-        const methods = (
-          methodsGiven ??
-          (values.caches !== undefined || values.configs !== undefined ? [] : DEFAULT_EVAL_METHODS)
-        ).map((m) => choice(m, METHODS, 'methods', 'dense') as MethodName);
-        const ratios = (list(values.ratios) ?? ['0.25', '0.5', '0.75']).map((r) =>
-          num(r, 'ratios', 0.5, (v) => v > 0 && v < 1, 'numbers in (0, 1)'),
-        );
-        const configs: EvalConfig[] = buildConfigs(methods, ratios, { caches, explicit });
+        const configs = evalConfigs(values, DEFAULT_EVAL_METHODS);
         const speedSeeds = Math.min(seedsN, intOpt(values['speed-seeds'], 'speed-seeds', dflt.speedSeeds, 0));
         const teacachePoly = polynomialOption(values['teacache-poly']);
         if (teacachePoly && !configs.some((k) => k.cache?.startsWith('teacache')))
