@@ -20,9 +20,13 @@ export function gridRatio(configs: EvalConfig[]): number | null {
   return ratios.includes(0.5) ? 0.5 : ratios[(ratios.length - 1) >> 1]!;
 }
 
-/** Configuration labels of the grid's columns, in order ("+dst" = ToMA with its destination overlay). */
+/**
+ * Configuration labels of the grid's columns, in order ("+dst" = ToMA with its destination overlay, left
+ * out with `overlay` false: a run that recorded no destinations, e.g. SDXL's).
+ */
 export function gridColumns(
   configs: EvalConfig[],
+  overlay = true,
 ): { label: string; config: EvalConfig; overlay: boolean }[] {
   const r = gridRatio(configs);
   const cols: { label: string; config: EvalConfig; overlay: boolean }[] = [];
@@ -30,7 +34,7 @@ export function gridColumns(
     const c = configs.find((k) => !k.cache && k.method === m && (k.ratio === null || k.ratio === r));
     if (!c) continue;
     cols.push({ label: c.label, config: c, overlay: false });
-    if (m === 'toma') cols.push({ label: `${c.label} dst`, config: c, overlay: true });
+    if (m === 'toma' && overlay) cols.push({ label: `${c.label} dst`, config: c, overlay: true });
   }
   // the first setting of each cache method, alone and with ToMA at the grid's ratio (four columns at most)
   const families = new Set<string>();
@@ -53,7 +57,7 @@ export function buildGrid(
   rowLabel: (seedIndex: number) => string,
   destinations: Map<number, RecordedDestinations>,
 ): GridSpec {
-  const cols = gridColumns(configs);
+  const cols = gridColumns(configs, destinations.size > 0);
   const size = images.get('dense')![0]!.width;
   const scale = Math.max(1, Math.floor(256 / size));
   return {

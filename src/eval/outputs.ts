@@ -28,7 +28,7 @@ export function planOutputs(
     atlases: { columns: labels, width: s.size, height: s.size, files },
     grid: {
       file: 'grid.png',
-      columns: gridColumns(s.configs).map((c) => c.label),
+      columns: gridColumns(s.configs, run.destinations.size > 0).map((c) => c.label),
       seedIndices: s.seeds.slice(0, gridRows).map((_, i) => i),
       destinations: Object.fromEntries([...run.destinations].map(([k, v]) => [String(k), v])),
     },

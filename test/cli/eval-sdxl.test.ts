@@ -120,6 +120,8 @@ describe('toma eval with an SDXL model', () => {
         rep.results.map((m) => m.config.label),
         ['dense', 'toma 0.5', 'tomesd 0.5', 'todo'],
       );
+      // no destinations are recorded on the UNet: no ToMA overlay column in the grid
+      assert.deepEqual(rep.grid?.columns, ['dense', 'toma 0.5', 'tomesd 0.5', 'todo']);
       for (const m of rep.results) {
         for (const c of m.speed.calls)
           assert.ok(Number.isFinite(c.msPerImage) && c.msPerImage > 0, m.config.label);
@@ -195,10 +197,7 @@ describe('toma eval with an SDXL model', () => {
       ['--model-dir', dir, '--methods', 'dense', '--size', '24'],
       /--size: width must be a positive multiple of 16/,
     );
-    bad(
-      ['--model-dir', dir, '--methods', 'hilbert'],
-      /--methods: method "hilbert" is not available for SDXL/,
-    );
+    bad(['--model-dir', dir, '--methods', 'hilbert'], /--methods: method "hilbert" .*has no UNet form/);
     bad(['--model-dir', dir, '--scope', 'everything'], /--scope/);
     bad(['--model-dir', dir, '--configs', 'fbcache:0.1'], /step caches are not available for SDXL/);
     bad(['--model-dir', await tinyFolder()], /not an SDXL model/);

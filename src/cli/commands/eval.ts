@@ -100,7 +100,7 @@ classes (cycled over the seeds); seed i of prompt P is the image \`toma generate
 makes. One pipeline call per seed runs dense and every configuration on the same noise; speed is each
 method's denoise stage (UNet steps with the guidance pair), text encoding and VAE decode left out.
 Methods: ${SDXL_EVAL_METHODS.join(', ')} (the default; HilbertA has no UNet form; no step caches yet).
-  --prompts     comma-separated prompts (default ${SDXL_EVAL_PROMPTS.length} varied built-in prompts)
+  --prompts     comma-separated prompts, so none with a comma (default ${SDXL_EVAL_PROMPTS.length} varied built-in prompts)
   --seeds       default 16 (small: 4); --steps default 30 (small: 4); --cfg guidance, default 5
   --size        one side (or WxH with W = H), a multiple of the UNet's (16 for SDXL base); default the
                 model's own (1024 for SDXL base; small: at most 256)
