@@ -166,13 +166,21 @@ describe('toma eval with an SDXL model', () => {
     assert.ok(!existsSync(out) || readdirSync(out).length === 0, 'no file, not even a partial one');
   });
 
-  it('WebGPU: the CPU images within 8-bit rounding', { skip: noGpu }, async () => {
+  it('WebGPU: dense is the CPU image within 8-bit rounding; ToMA runs beside it', {
+    skip: noGpu,
+  }, async () => {
     const dir = await tinySdxlFolder();
     const [a, b] = [outDir(), outDir()];
-    const args = [...base, '--seeds', '1', '--model-dir', dir, '--methods', 'dense'];
-    assert.equal(toma([...args, '--backend', 'cpu', '--out', a]).code, 0);
-    const r = toma([...args, '--backend', 'webgpu', '--dtype', 'f32', '--out', b]);
+    const args = [...base, '--seeds', '1', '--model-dir', dir];
+    assert.equal(toma([...args, '--methods', 'dense', '--backend', 'cpu', '--out', a]).code, 0);
+    const gpuMethods = SDXL_METHODS.includes('toma')
+      ? ['--methods', 'toma', '--ratios', '0.5']
+      : ['--methods', 'dense'];
+    const r = toma([...args, ...gpuMethods, '--backend', 'webgpu', '--dtype', 'f32', '--out', b]);
     assert.equal(r.code, 0, r.err);
+    for (const m of readReport(b).results.slice(1))
+      for (const p of m.perSeed)
+        assert.ok(Number.isFinite(p.psnr) && p.psnr > 0, `${m.config.label}: ${p.psnr}`);
     const [x, y] = [loadSavedRun(a), loadSavedRun(b)];
     const [p, q] = [x.images.get('dense')![0]!.data, y.images.get('dense')![0]!.data];
     let worst = 0;
