@@ -175,7 +175,9 @@ export async function sdxlEvalRun(o: SdxlEvalInput): Promise<{ run: EvalRun; gen
         guidance,
         sampler,
         methodOptions,
-        warmup: be.name !== 'cpu',
+        // every backend: the first denoise also pays for worker start-up and pipeline compilation, and
+        // whichever method runs first in the first call would carry it
+        warmup: true,
         signal: cliAbortFlag(),
         onProgress: (p) => bar.update(p.images, p.total),
       });
