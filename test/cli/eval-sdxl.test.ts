@@ -1,8 +1,7 @@
 // `toma eval --model-dir <SDXL>` end to end (a child process) on a tiny random SDXL folder: the outputs
 // of an evaluation, seed i of a prompt being the image the library makes alone for that seed and prompt
-// (dense vs dense identical), the methods against dense (or, where the SDXL pipeline does not run them
-// yet, the error that says so), nothing written when a run fails, --from on its outputs, WebGPU, and the
-// usage errors of options that do not apply.
+// (dense vs dense identical), ToMA, ToMeSD and ToDo against dense, nothing written when a run fails,
+// --from on its outputs, WebGPU, the single-file layout, and the usage errors of options that do not apply.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
@@ -16,7 +15,6 @@ import type { EvalReport } from '../../src/eval/report.js';
 import { loadSavedRun } from '../../src/eval/saved-run.js';
 import { toUint8 } from '../../src/io/png.js';
 import { Checkpoint, writeSafetensors } from '../../src/io/safetensors.js';
-import { SDXL_METHODS } from '../../src/pipeline/sdxl-methods.js';
 import { noGpu } from '../helpers.js';
 import { sdxlTmp, tinySdxlFolder } from '../pipeline/sdxl-tiny-folder.js';
 import { tinyFolder } from '../pipeline/tiny-folder.js';
@@ -96,53 +94,66 @@ describe('toma eval with an SDXL model', () => {
     assert.match(readFileSync(join(again, 'results.md'), 'utf8'), /prompts cycled over 2/);
   });
 
-  const unetMethods = ['toma', 'tomesd', 'todo'] as const;
-  const runsMethods = unetMethods.every((m) => SDXL_METHODS.includes(m));
-  it(
-    runsMethods
-      ? 'ToMA, ToMeSD and ToDo against dense: finite metrics, dense unchanged by the methods beside it'
-      : 'methods the SDXL pipeline does not run yet are a usage error before anything is written',
-    async () => {
-      const dir = await tinySdxlFolder();
+  it('ToMA, ToMeSD and ToDo against dense: finite metrics, dense unchanged by the methods beside it', async () => {
+    const dir = await tinySdxlFolder();
+    const out = outDir();
+    const args = [...base, '--model-dir', dir, '--backend', 'cpu', '--methods', 'toma,tomesd,todo'];
+    const r = toma([...args, '--ratios', '0.5', '--out', out]);
+    assert.equal(r.code, 0, r.err);
+    assert.deepEqual(readdirSync(out).sort(), ALL_FILES);
+    const rep = readReport(out);
+    assert.deepEqual(
+      rep.results.map((m) => m.config.label),
+      ['dense', 'toma 0.5', 'tomesd 0.5', 'todo'],
+    );
+    // no destinations are recorded on the UNet: no ToMA overlay column in the grid
+    assert.deepEqual(rep.grid?.columns, ['dense', 'toma 0.5', 'tomesd 0.5', 'todo']);
+    for (const m of rep.results) {
+      for (const c of m.speed.calls)
+        assert.ok(Number.isFinite(c.msPerImage) && c.msPerImage > 0, m.config.label);
+      assert.ok(Number.isFinite(m.speed.speedup) && m.speed.speedup > 0, m.config.label);
+      if (m.config.label === 'dense') continue;
+      for (const p of m.perSeed) {
+        // finite: a method that changed nothing would read as identical (null in JSON)
+        assert.equal(typeof p.psnr, 'number', `${m.config.label} seed ${p.seed}: changes the image`);
+        assert.ok(Number.isFinite(p.psnr) && p.psnr > 0, `${m.config.label} PSNR ${p.psnr}`);
+        assert.ok(Number.isFinite(p.ssim) && p.ssim <= 1, `${m.config.label} SSIM ${p.ssim}`);
+      }
+    }
+    // dense ran first, in the middle and last across the seeds: its images are those of a dense-only run
+    const alone = outDir();
+    const d = toma([...base, '--model-dir', dir, '--backend', 'cpu', '--methods', 'dense', '--out', alone]);
+    assert.equal(d.code, 0, d.err);
+    const [withMethods, denseOnly] = [loadSavedRun(out), loadSavedRun(alone)];
+    for (let i = 0; i < 3; i++)
+      same(withMethods.images.get('dense')![i]!, denseOnly.images.get('dense')![i]!, `dense seed ${i}`);
+  });
+
+  it('the single-file release: the file itself or a folder holding it', async () => {
+    const dir = await tinySdxlFolder('single-file');
+    for (const model of [dir, join(dir, 'sd_xl_base_1.0.safetensors')]) {
       const out = outDir();
-      const args = [...base, '--model-dir', dir, '--backend', 'cpu', '--methods', unetMethods.join(',')];
-      const r = toma([...args, '--ratios', '0.5', '--out', out]);
-      if (!runsMethods) {
-        assert.equal(r.code, 2, r.err);
-        assert.match(r.err, /--methods: method "toma" is not available for SDXL/);
-        assert.ok(!existsSync(out), 'nothing written');
-        return;
-      }
+      const r = toma([
+        ...base,
+        '--seeds',
+        '1',
+        '--model-dir',
+        model,
+        '--backend',
+        'cpu',
+        '--methods',
+        'todo',
+        '--out',
+        out,
+      ]);
       assert.equal(r.code, 0, r.err);
-      assert.deepEqual(readdirSync(out).sort(), ALL_FILES);
-      const rep = readReport(out);
+      assert.match(readReport(out).settings.model, /single-file SDXL checkpoint/);
       assert.deepEqual(
-        rep.results.map((m) => m.config.label),
-        ['dense', 'toma 0.5', 'tomesd 0.5', 'todo'],
+        readReport(out).results.map((m) => m.config.label),
+        ['dense', 'todo'],
       );
-      // no destinations are recorded on the UNet: no ToMA overlay column in the grid
-      assert.deepEqual(rep.grid?.columns, ['dense', 'toma 0.5', 'tomesd 0.5', 'todo']);
-      for (const m of rep.results) {
-        for (const c of m.speed.calls)
-          assert.ok(Number.isFinite(c.msPerImage) && c.msPerImage > 0, m.config.label);
-        assert.ok(Number.isFinite(m.speed.speedup) && m.speed.speedup > 0, m.config.label);
-        if (m.config.label === 'dense') continue;
-        for (const p of m.perSeed) {
-          // finite: a method that changed nothing would read as identical (null in JSON)
-          assert.equal(typeof p.psnr, 'number', `${m.config.label} seed ${p.seed}: changes the image`);
-          assert.ok(Number.isFinite(p.psnr) && p.psnr > 0, `${m.config.label} PSNR ${p.psnr}`);
-          assert.ok(Number.isFinite(p.ssim) && p.ssim <= 1, `${m.config.label} SSIM ${p.ssim}`);
-        }
-      }
-      // dense ran first, in the middle and last across the seeds: its images are those of a dense-only run
-      const alone = outDir();
-      const d = toma([...base, '--model-dir', dir, '--backend', 'cpu', '--methods', 'dense', '--out', alone]);
-      assert.equal(d.code, 0, d.err);
-      const [withMethods, denseOnly] = [loadSavedRun(out), loadSavedRun(alone)];
-      for (let i = 0; i < 3; i++)
-        same(withMethods.images.get('dense')![i]!, denseOnly.images.get('dense')![i]!, `dense seed ${i}`);
-    },
-  );
+    }
+  });
 
   it('a run that fails after denoising writes nothing', async () => {
     // a VAE whose output bias is NaN: the decode fails after the UNet has run
@@ -173,12 +184,26 @@ describe('toma eval with an SDXL model', () => {
     const [a, b] = [outDir(), outDir()];
     const args = [...base, '--seeds', '1', '--model-dir', dir];
     assert.equal(toma([...args, '--methods', 'dense', '--backend', 'cpu', '--out', a]).code, 0);
-    const gpuMethods = SDXL_METHODS.includes('toma')
-      ? ['--methods', 'toma', '--ratios', '0.5']
-      : ['--methods', 'dense'];
-    const r = toma([...args, ...gpuMethods, '--backend', 'webgpu', '--dtype', 'f32', '--out', b]);
+    const r = toma([
+      ...args,
+      '--methods',
+      'toma',
+      '--ratios',
+      '0.5',
+      '--backend',
+      'webgpu',
+      '--dtype',
+      'f32',
+      '--out',
+      b,
+    ]);
     assert.equal(r.code, 0, r.err);
-    for (const m of readReport(b).results.slice(1))
+    const gpuReport = readReport(b);
+    assert.deepEqual(
+      gpuReport.results.map((m) => m.config.label),
+      ['dense', 'toma 0.5'],
+    );
+    for (const m of gpuReport.results.slice(1))
       for (const p of m.perSeed)
         assert.ok(Number.isFinite(p.psnr) && p.psnr > 0, `${m.config.label}: ${p.psnr}`);
     const [x, y] = [loadSavedRun(a), loadSavedRun(b)];
