@@ -8,9 +8,9 @@
 # Then the pipeline at 1024² from a random-weight folder (tools/device/sdxl-pipeline.sh --quick) and the
 # matmul tile sweep on the UNet's shapes (tools/device/unet-tiles.sh, where present).
 #   source .gpu/setup.sh && bash tools/device/sdxl-run.sh [--no-conv] [--no-torch] [--no-ours] [--no-tests]
-#     [--no-pipeline] [--no-tiles]
+#     [--no-pipeline] [--no-tiles] [--separate]   (--separate: each UNet method in its own process)
 if [[ "${1:-}" == -h || "${1:-}" == --help ]]; then sed -n '2,/^[^#]/s/^# \{0,1\}//p' "$0"; exit 0; fi
-conv=1 torch=1 ours=1 tests=1 pipeline=1 tiles=1
+conv=1 torch=1 ours=1 tests=1 pipeline=1 tiles=1 separate=0
 for a in "$@"; do
   case "$a" in
     --no-conv) conv=0 ;;
@@ -19,6 +19,7 @@ for a in "$@"; do
     --no-tests) tests=0 ;;
     --no-pipeline) pipeline=0 ;;
     --no-tiles) tiles=0 ;;
+    --separate) separate=1 ;;
     *) echo "$(basename "$0"): unknown option $a (--help for usage)" >&2; exit 2 ;;
   esac
 done
@@ -47,12 +48,23 @@ if [[ $torch == 1 ]]; then
     --compile --json "$out/sdxl-torch.json" 2>&1 | grep -vE 'Warning|warn\(|kept in float32'
 fi
 if [[ $ours == 1 ]]; then
-  stamp "ours: SDXL UNet 1024² batch 2, dense and with the UNet reducers, beside PyTorch's numbers above"
   torch_json=()
   [[ -f "$out/sdxl-torch.json" ]] && torch_json=(--torch-json "$out/sdxl-torch.json")
-  timeout 300 node dist/bench/sdxl-unet.js --res 1024 --batch 2 --dtype f16 --runs 10 "${torch_json[@]}" \
-    --method dense,toma:0.5,toma:0.5@scope=self-attention,toma:0.75,tomesd:0.5,todo \
-    --json "$out/sdxl-unet-methods.json" 2>&1 | grep -vE '^Warning|While initializing|at Initialize'
+  if [[ $separate == 1 ]]; then
+    # each method in its own process: no method inherits another's buffer pool (interleaved runs showed
+    # dense bimodal, 116 vs 132-173 ms, after the smaller methods' rounds)
+    for m in dense toma:0.5 toma:0.75 tomesd:0.5 todo; do
+      stamp "ours: SDXL UNet 1024² batch 2, $m alone"
+      timeout 120 node dist/bench/sdxl-unet.js --res 1024 --batch 2 --dtype f16 --runs 10 --warmup 3 --no-profile \
+        "${torch_json[@]}" --method "$m" --json "$out/sdxl-unet-${m//[:.]/_}.json" 2>&1 |
+        grep -vE '^Warning|While initializing|at Initialize'
+    done
+  else
+    stamp "ours: SDXL UNet 1024² batch 2, dense and with the UNet reducers, beside PyTorch's numbers above"
+    timeout 300 node dist/bench/sdxl-unet.js --res 1024 --batch 2 --dtype f16 --runs 10 "${torch_json[@]}" \
+      --method dense,toma:0.5,toma:0.5@scope=self-attention,toma:0.75,tomesd:0.5,todo \
+      --json "$out/sdxl-unet-methods.json" 2>&1 | grep -vE '^Warning|While initializing|at Initialize'
+  fi
 fi
 if [[ $pipeline == 1 ]]; then
   stamp "the SDXL pipeline at 1024² from a random-weight folder (stage times, peak memory)"
