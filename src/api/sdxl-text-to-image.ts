@@ -1,8 +1,10 @@
 // Stable Diffusion XL behind TextToImagePipeline (Node): a diffusers folder, the single-file release with
 // its tokenizers beside it, or a folder holding it. Components load one at a time for each call and are
 // freed after use (runSdxlPipeline), so a call needs the memory of the largest component, not of all four.
+
 import { existsSync, statSync } from 'node:fs';
 import type { Backend } from '../backend.js';
+import { parseCacheSpec } from '../cache/spec.js';
 import { Checkpoint } from '../io/safetensors.js';
 import { defaultTaesdxlPath } from '../models/taesd/files.js';
 import type { ComputeDType } from '../models/weights.js';
@@ -84,14 +86,13 @@ export class SdxlTextToImage extends TextToImagePipeline {
   async generate(input: string | readonly string[], o: GenerateCallOptions = {}): Promise<GeneratedImage[]> {
     const prompts = typeof input === 'string' ? [input] : [...input];
     if (prompts.length === 0) throw new RangeError('generate(): give at least one prompt');
-    if (o.cache) throw new RangeError('generate(): step caches are not available for SDXL yet');
     if (o.decoder === 'taef1')
       throw new RangeError("generate(): SDXL decodes with 'ae' (its VAE) or 'taesdxl'");
     const side = this.backend.name === 'cpu' ? 256 : sdxlDefaultSize(this.components);
     const width = o.width ?? o.height ?? side;
     const height = o.height ?? o.width ?? side;
     const seed = o.seed ?? 0;
-    const method = sdxlMethod(o.method ?? 'dense', o.methodOptions);
+    const method = sdxlMethod(o.method ?? 'dense', o.methodOptions, o.cache ? parseCacheSpec(o.cache) : null);
     const progress = withEta(o.onProgress);
     const previewEvery = o.previewEvery ?? 0;
     const tiny = o.decoder === 'taesdxl';

@@ -3,7 +3,9 @@
 // pipeline does not depend on how a model is built; openSdxlFolder (sdxl-folder.ts) gives them from files,
 // randomSdxlComponents (sdxl-random.ts) from random weights. The sizes below are what opening checks
 // before anything loads: that the components fit each other and the tokenizers fit their encoders.
+
 import type { Backend } from '../backend.js';
+import type { UnetForaCache } from '../cache/unet-fora.js';
 import type { UnetTokenReducer } from '../merge/hooks.js';
 import type { ComputeDType } from '../models/weights.js';
 import type { DiscreteSchedulerConfig } from '../schedulers/discrete.js';
@@ -36,6 +38,8 @@ export interface SdxlUnetInputs {
 export interface SdxlUnetHooks {
   /** A token reducer of the UNet's transformer blocks (from the method's setup). */
   reducer?: UnetTokenReducer;
+  /** FORA's UNet step cache (from the method's setup). */
+  cache?: UnetForaCache;
   step?: number;
   steps?: number;
 }

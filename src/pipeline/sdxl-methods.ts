@@ -3,6 +3,8 @@
 // block). Dense runs the UNet as it is; ToMA, ToMeSD and ToDo get a UNet reducer per run
 // (createUnetReducer: the UNet defaults of src/merge/options.ts — levels, scope, every step — with the
 // ratio, tile and schedule given). HilbertA reorders FLUX's joint attention and has no UNet form.
+import type { CacheSpec } from '../cache/spec.js';
+import { UnetForaCache } from '../cache/unet-fora.js';
 import { resolveUnetReducerOptions } from '../merge/options.js';
 import { createUnetReducer } from '../merge/reducers.js';
 import type { MethodName, MethodOptions } from './methods.js';
@@ -18,9 +20,39 @@ export class SdxlMethodError extends Error {
   }
 }
 
-/** The pipeline method for a name and its options (ratio, tile, levels, ...; unused by dense). */
-export function sdxlMethod(name: MethodName, options: MethodOptions = {}): SdxlPipelineMethod {
-  if (name === 'dense') return { label: 'dense' };
+/**
+ * The pipeline method for a name and its options (ratio, tile, levels, ...; unused by dense), with a step
+ * cache: `fora:N` only (src/cache/unet-fora.ts says why the others have no UNet form).
+ */
+export function sdxlMethod(
+  name: MethodName,
+  options: MethodOptions = {},
+  cache: CacheSpec | null = null,
+): SdxlPipelineMethod {
+  if (cache && cache.method !== 'fora')
+    throw new SdxlMethodError(
+      `step cache "${cache.method}" probes a diffusion transformer's first block or extrapolates its block stack; for a UNet only fora:N is available`,
+    );
+  const interval = cache?.method === 'fora' ? cache.interval : 0;
+  const withCache = (m: SdxlPipelineMethod): SdxlPipelineMethod => {
+    if (!interval) return m;
+    return {
+      label: `${m.label}+fora${interval}`,
+      setup: (be) => {
+        const inner = m.setup?.(be);
+        const fora = new UnetForaCache(be, interval);
+        return {
+          reducer: inner?.reducer,
+          cache: fora,
+          dispose: () => {
+            fora.dispose();
+            inner?.dispose();
+          },
+        };
+      },
+    };
+  };
+  if (name === 'dense') return withCache({ label: 'dense' });
   if (!SDXL_METHODS.includes(name))
     throw new SdxlMethodError(
       `method "${name}" reorders FLUX's joint attention and has no UNet form; SDXL runs ${SDXL_METHODS.join(', ')}`,
@@ -31,11 +63,11 @@ export function sdxlMethod(name: MethodName, options: MethodOptions = {}): SdxlP
   } catch (e) {
     throw new SdxlMethodError((e as Error).message);
   }
-  return {
+  return withCache({
     label: name,
     setup: (be) => {
       const reducer = createUnetReducer(be, reducerOptions);
       return { reducer, dispose: () => reducer.dispose() };
     },
-  };
+  });
 }

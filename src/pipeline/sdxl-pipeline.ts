@@ -68,7 +68,11 @@ export interface SdxlPipelineMethod {
   /** The name of the method's outputs and events ("dense", "toma"). */
   label: string;
   /** Makes the method's UNet hooks for one run (absent: dense); disposed after it. */
-  setup?: (be: Backend) => { reducer?: SdxlUnetHooks['reducer']; dispose(): void };
+  setup?: (be: Backend) => {
+    reducer?: SdxlUnetHooks['reducer'];
+    cache?: SdxlUnetHooks['cache'];
+    dispose(): void;
+  };
 }
 
 /** diffusers' StableDiffusionXLPipeline defaults (num_inference_steps is 50 there; see SDXL_DEFAULTS.steps). */
@@ -390,7 +394,7 @@ export async function runSdxlPipeline(o: SdxlPipelineOptions): Promise<SdxlPipel
                     textEmbeds: pooled,
                     timeIds,
                   },
-                  { reducer: setup?.reducer, step: i, steps },
+                  { reducer: setup?.reducer, cache: setup?.cache, step: i, steps },
                 );
                 if (!guided) return out;
                 // eps_u + g·(eps_c − eps_u) = g·eps_c + (1 − g)·eps_u

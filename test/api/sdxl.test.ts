@@ -76,8 +76,8 @@ describe('the public API with an SDXL model', async () => {
       /method "hilbert" reorders FLUX's joint attention and has no UNet form/,
     );
     await assert.rejects(
-      pipe('a cat', { ...call, cache: 'fora:2' }),
-      /step caches are not available for SDXL/,
+      pipe('a cat', { ...call, cache: 'fbcache:0.1' }),
+      /step cache "fbcache" probes a diffusion transformer's first block.*only fora:N/,
     );
     await assert.rejects(
       pipe('a cat', { ...call, decoder: 'taef1' }),

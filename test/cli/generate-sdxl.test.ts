@@ -119,6 +119,22 @@ describe('toma generate with an SDXL model', () => {
     }
   });
 
+  it('--cache fora:2 reuses the transformer modules between full steps (with or without a method)', async () => {
+    const dir = await tinySdxlFolder();
+    const args = [...base, '--steps', '3', '--model-dir', dir, '--backend', 'cpu', '--seed', '4'];
+    const dense = outDir();
+    assert.equal(toma([...args, '--out', dense]).code, 0);
+    for (const method of ['dense', 'toma']) {
+      const a = outDir();
+      const r = toma([...args, '--method', method, '--cache', 'fora:2', '--out', a]);
+      assert.equal(r.code, 0, `${method}: ${r.err}`);
+      assert.notDeepEqual(onePng(a, '16x32', `${method}\\+fora2`), onePng(dense), method);
+    }
+    const bad = toma([...args, '--cache', 'teacache:0.3', '--out', outDir()]);
+    assert.equal(bad.code, 2);
+    assert.match(bad.err, /--cache: step cache "teacache" probes a diffusion transformer's first block/);
+  });
+
   it('the single-file release runs through --checkpoint', async () => {
     const dir = await tinySdxlFolder('single-file');
     const out = outDir();

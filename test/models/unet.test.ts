@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import type { Backend } from '../../src/backend.js';
+import { UnetForaCache } from '../../src/cache/unet-fora.js';
 import { nchwToNhwc, nhwcToNchw } from '../../src/cpu/conv.js';
 import { Checkpoint } from '../../src/io/safetensors.js';
 import type { UnetBlockSite, UnetScope, UnetTokenReducer } from '../../src/merge/hooks.js';
@@ -56,7 +57,7 @@ async function runUnet(
   be: Backend,
   model: UnetModel,
   x: Inputs,
-  opts: { reducer?: UnetTokenReducer } = {},
+  opts: { reducer?: UnetTokenReducer; cache?: UnetForaCache; step?: number; steps?: number } = {},
 ): Promise<Float32Array> {
   const [B, C, H, W] = x.shape;
   const dt = model.dtype;
@@ -568,6 +569,55 @@ describe('UNet with random weights', () => {
     try {
       assert.equal(m.transformerBlocks(8, 8).length, 10);
       assert.ok(m.deviceBytes > 0);
+    } finally {
+      m.dispose();
+    }
+  });
+});
+
+describe('UNet step cache (FORA, src/cache/unet-fora.ts)', () => {
+  it('interval 1 is exactly uncached; interval 3 computes on steps 0 and 3 and reuses residuals between', async () => {
+    const m = UnetModel.random(cpu, tiny, { dtype: 'f32', seed: 3 });
+    try {
+      const xs = [0, 1, 2, 3].map((s) => randomInputs(tiny, 2, 7, 5, 4, 10 + s));
+      const plain: Float32Array[] = [];
+      for (const [s, x] of xs.entries()) plain.push(await runUnet(cpu, m, x, { step: s, steps: 4 }));
+      const every = new UnetForaCache(cpu, 1);
+      for (const [s, x] of xs.entries())
+        assert.deepEqual(
+          await runUnet(cpu, m, x, { step: s, steps: 4, cache: every }),
+          plain[s],
+          `step ${s}`,
+        );
+      assert.deepEqual(every.computedSteps, [0, 1, 2, 3]);
+      every.dispose();
+
+      const fora = new UnetForaCache(cpu, 3);
+      const got: Float32Array[] = [];
+      for (const [s, x] of xs.entries())
+        got.push(await runUnet(cpu, m, x, { step: s, steps: 4, cache: fora }));
+      assert.deepEqual(fora.computedSteps, [0, 3]);
+      assert.deepEqual(got[0], plain[0]);
+      assert.deepEqual(got[3], plain[3]);
+      for (const s of [1, 2]) {
+        assert.ok(got[s]!.every(Number.isFinite), `step ${s} finite`);
+        assert.ok(relErr(got[s]!, plain[s]!) > 1e-4, `step ${s} reused the transformers' residuals`);
+      }
+      // a new sampling run (the step goes back) computes afresh; step 1 on step 0's own inputs then adds
+      // exactly the residuals step 0 stored, so it reproduces step 0's output
+      assert.deepEqual(await runUnet(cpu, m, xs[0]!, { step: 0, steps: 4, cache: fora }), plain[0]);
+      assert.deepEqual(fora.computedSteps, [0]);
+      const again = await runUnet(cpu, m, xs[0]!, { step: 1, steps: 4, cache: fora });
+      assert.ok(relErr(again, plain[0]!) <= 1e-6, `reused residuals: ${relErr(again, plain[0]!)}`);
+      // another batch size invalidates the stored residuals (this step computes)
+      const one = randomInputs(tiny, 1, 7, 5, 4, 20);
+      assert.deepEqual(
+        await runUnet(cpu, m, one, { step: 2, steps: 4, cache: fora }),
+        await runUnet(cpu, m, one, { step: 2, steps: 4 }),
+      );
+      assert.deepEqual(fora.computedSteps, [0, 2]);
+      fora.dispose();
+      assert.throws(() => new UnetForaCache(cpu, 0), /interval must be an integer >= 1/);
     } finally {
       m.dispose();
     }

@@ -1,6 +1,7 @@
 // `toma generate` with a Stable Diffusion XL model: locate and check the components (before a backend is
 // even created), run the staged pipeline through the library's SdxlTextToImage with a line per stage and
 // progress bars for loading and denoising, and write one PNG per method (atomically).
+
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { deflateSync } from 'node:zlib';
@@ -23,6 +24,7 @@ import {
 import { SAMPLERS, samplerOfClass } from '../../schedulers/euler.js';
 import { choice, num, UsageError } from '../args.js';
 import { defaultDtype } from '../backend-choice.js';
+import { cacheSpecOption } from '../cache-options.js';
 import { cliAbortFlag } from '../cancel.js';
 import { freePath, imageName } from '../output-names.js';
 import { defaultPreviewEvery, writePreview } from '../preview.js';
@@ -46,6 +48,7 @@ FLUX.1 by model_index.json, the unet/ folder or the file's tensor names. Compone
   --decoder      vae|taesdxl: the final decode by the VAE (default) or by TAESDXL, the bundled tiny decoder
   --preview [FILE]  TAESDXL's decode of the current estimate, refreshed every --preview-every N steps
   --vae DIR|FILE --clip-tokenizer DIR --clip-g-tokenizer DIR   parts from outside the model folder
+  --cache        fora:N: the transformer modules run on every N-th step, their residuals reused in between
   --method       dense|toma|tomesd|todo with --ratio R and --tile S: token reduction in the UNet's transformer
                  blocks (ToMA: every attention level, whole blocks on merged tokens; ToMeSD and ToDo: the
                  highest-resolution attention level, self-attention only; docs/sdxl-pipeline.md)`;
@@ -61,12 +64,14 @@ export async function generateSdxl(
   const methodName = choice(values.method, METHODS, 'method', 'dense') as MethodName;
   let target: SdxlPipelineMethod;
   try {
-    target = sdxlMethod(methodName, methodOptions(values));
+    target = sdxlMethod(methodName, methodOptions(values), cacheSpecOption(values.cache));
   } catch (e) {
-    if (e instanceof SdxlMethodError) throw new UsageError(`--method: ${e.message}`);
+    if (e instanceof SdxlMethodError)
+      throw new UsageError(
+        `--${values.cache !== undefined && /step cache/.test(e.message) ? 'cache' : 'method'}: ${e.message}`,
+      );
     throw e;
   }
-  if (values.cache !== undefined) throw new UsageError('--cache: step caches are not available for SDXL yet');
   const seed = num(values.seed, 'seed', 0, (x) => Number.isInteger(x) && x >= 0, 'a non-negative integer');
   const steps = num(
     values.steps,

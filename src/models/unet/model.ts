@@ -8,7 +8,9 @@
 //   out = conv_out(silu(GroupNorm(x)))
 // forward() is synchronous: it records the whole pass (host uploads first) and never reads back. Each
 // block runs in its own tidy(), so intermediates go back to the pool as soon as it is recorded.
+
 import type { Backend } from '../../backend.js';
+import type { UnetForaCache } from '../../cache/unet-fora.js';
 import { Checkpoint } from '../../io/safetensors.js';
 import {
   denseUnet,
@@ -47,6 +49,8 @@ export interface UnetForwardOptions {
   /** Sampling step (0-based) and total steps, passed to the hooks (default 0 of 1). */
   step?: number;
   steps?: number;
+  /** FORA's step cache for UNets (src/cache/unet-fora.ts): transformer modules reused between full steps. */
+  cache?: UnetForaCache;
 }
 
 /** A hook site with where its block lives in the checkpoint (for logs and tests). */
@@ -187,15 +191,22 @@ export class UnetModel {
       latent: [H, W],
       attentionLevels: this.attentionLevels(),
     };
+    const cache = options.cache;
+    cache?.begin(info.step, `${B}x${H}x${W}`);
     reducer.beginForward(info);
     try {
-      return this.be.tidy(() => this.run(inputs, info, reducer));
+      return this.be.tidy(() => this.run(inputs, info, reducer, cache));
     } finally {
       reducer.endForward();
     }
   }
 
-  private run(inputs: UnetInputs, info: UnetForwardInfo, reducer: UnetTokenReducer): Tensor {
+  private run(
+    inputs: UnetInputs,
+    info: UnetForwardInfo,
+    reducer: UnetTokenReducer,
+    cache?: UnetForaCache,
+  ): Tensor {
     const { be, config: c, w } = this;
     const B = info.batch;
     const ctx: UnetContext = {
@@ -213,7 +224,8 @@ export class UnetModel {
     const runTransformer = (t: Transformer2DWeights, x: Tensor) => {
       const own = sites.slice(nextSite, nextSite + t.blocks.length);
       nextSite += t.blocks.length;
-      return be.tidy(() => transformer2d(ctx, t, x, own));
+      const compute = () => be.tidy(() => transformer2d(ctx, t, x, own));
+      return cache ? cache.module(x, compute) : compute();
     };
     const step = (fn: () => Tensor) => be.tidy(fn);
 
