@@ -75,6 +75,9 @@ export {
   type MethodSetup,
   parseConfig as parseMethodConfig,
 } from './pipeline/methods.js';
+// random-weight SDXL folders with the release's layout and key names (what tools/make-random-sdxl-folder.mjs writes)
+export { SDXL_PRESETS, sdxlPreset } from './pipeline/sdxl-presets.js';
+export { type RandomSdxlFolderOptions, writeRandomSdxlFolder } from './pipeline/sdxl-random.js';
 export { CONVERT_TYPES, type ConvertOptions, type ConvertType, convertToGguf } from './quant/convert.js';
 export { dequantize } from './quant/dequant.js';
 export { GGML_TYPES, type GgmlTypeName, QUANT_TYPES, type QuantTypeName } from './quant/ggml-types.js';
