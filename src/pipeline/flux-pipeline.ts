@@ -22,6 +22,7 @@ import type { ComputeDType, WeightSource } from '../models/weights.js';
 import type { Tensor } from '../tensor.js';
 import type { AbortFlag } from '../util/abort.js';
 import { Rng } from '../util/random.js';
+import { clampedImages, generationCancelled, signedImages } from './decoded-images.js';
 import { checkTokenizerFits, type FluxComponents, fluxVariant } from './flux-components.js';
 import { createMethod, type MethodName, type MethodOptions, smallModelDefaults } from './methods.js';
 import { packPatches, unpackPatches } from './pixels.js';
@@ -185,16 +186,6 @@ export function latentNoise(seed: number, B: number, C: number, h: number, w: nu
   return packPatches(new Rng(seed).normals(B * C * h * w), B, C, h, w);
 }
 
-const aborted = () => new DOMException('generation cancelled', 'AbortError');
-
-/** TAESD's RGB in about [0, 1] ([B, H, W, 3]) -> per image, [-1, 1] like the autoencoder's, clamped. */
-function signedImages(rgb: Float32Array, B: number): Float32Array[] {
-  const per = rgb.length / B;
-  return Array.from({ length: B }, (_, b) =>
-    rgb.subarray(b * per, (b + 1) * per).map((v) => Math.max(-1, Math.min(1, 2 * v - 1))),
-  );
-}
-
 export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipelineResult> {
   const { be, components: comps, dtype } = o;
   const c = comps.transformerConfig;
@@ -248,7 +239,7 @@ export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipel
     fn: (progress: (done: number, total: number) => void) => T | Promise<T>,
     extra: { method?: string; paramBytes?: (r: T) => number } = {},
   ): Promise<T> => {
-    if (o.signal?.aborted) throw aborted();
+    if (o.signal?.aborted) throw generationCancelled();
     emit({ stage: name, phase: 'start', method: extra.method });
     be.resetPeakMemory();
     const s0 = performance.now();
@@ -377,7 +368,7 @@ export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipel
         let x = be.keep(be.tensor(noise, [B, N, tokenChannels], dtype));
         try {
           for (let i = 0; i < count; i++) {
-            if (o.signal?.aborted) throw aborted();
+            if (o.signal?.aborted) throw generationCancelled();
             const s0 = performance.now();
             const tCur = ts[i]!;
             const dt = ts[i + 1]! - tCur;
@@ -464,11 +455,7 @@ export async function runFluxPipeline(o: FluxPipelineOptions): Promise<FluxPipel
       });
   const decode = async (z: Float32Array): Promise<Float32Array[]> => {
     if (decoder) return signedImages((await decoder.decode(z, B, h, w)).data, B);
-    const img = await ae!.decode(z, B, h, w);
-    const per = img.data.length / B;
-    return Array.from({ length: B }, (_, b) =>
-      img.data.subarray(b * per, (b + 1) * per).map((v) => Math.max(-1, Math.min(1, v))),
-    );
+    return clampedImages((await ae!.decode(z, B, h, w)).data, B);
   };
   try {
     for (const l of latents) {

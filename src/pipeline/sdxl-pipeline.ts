@@ -14,6 +14,7 @@
 // few steps for live previews; TAESDXL can also replace the VAE. Latents live channels-last on the device
 // in f32 between steps; noise is drawn on the host in [B, C, h, w] order from our seeded generator (the
 // initial latents, then each ancestral step's), so every backend starts from the same numbers.
+
 import type { Backend } from '../backend.js';
 import { TAESD_SCALE, TaesdDecoder } from '../models/taesd/decoder.js';
 import type { ComputeDType, WeightSource } from '../models/weights.js';
@@ -21,6 +22,7 @@ import { EulerSampler, type SamplerName, samplerOfClass } from '../schedulers/eu
 import type { Tensor } from '../tensor.js';
 import type { AbortFlag } from '../util/abort.js';
 import { Rng } from '../util/random.js';
+import { clampedImages, generationCancelled, signedImages } from './decoded-images.js';
 import type { PreviewImages } from './flux-pipeline.js';
 import { nchwToNhwc, nhwcToNchw } from './pixels.js';
 import type { SdxlComponents, SdxlTextEncoder, SdxlUnetHooks } from './sdxl-components.js';
@@ -156,16 +158,6 @@ export interface SdxlPipelineResult {
   peakBytes: number;
 }
 
-const aborted = () => new DOMException('generation cancelled', 'AbortError');
-
-/** TAESD's RGB in about [0, 1] ([B, H, W, 3]) -> per image, [-1, 1] like the VAE's, clamped. */
-function signedImages(rgb: Float32Array, B: number): Float32Array[] {
-  const per = rgb.length / B;
-  return Array.from({ length: B }, (_, b) =>
-    rgb.subarray(b * per, (b + 1) * per).map((v) => Math.max(-1, Math.min(1, 2 * v - 1))),
-  );
-}
-
 /** add_time_ids of one row: (orig_h, orig_w, crop_top, crop_left, target_h, target_w). */
 export function sdxlTimeIds(
   width: number,
@@ -230,7 +222,7 @@ export async function runSdxlPipeline(o: SdxlPipelineOptions): Promise<SdxlPipel
     fn: (progress: (done: number, total: number) => void) => T | Promise<T>,
     extra: { method?: string; paramBytes?: (r: T) => number } = {},
   ): Promise<T> => {
-    if (o.signal?.aborted) throw aborted();
+    if (o.signal?.aborted) throw generationCancelled();
     emit({ stage: name, phase: 'start', method: extra.method });
     be.resetPeakMemory();
     const s0 = performance.now();
@@ -380,7 +372,7 @@ export async function runSdxlPipeline(o: SdxlPipelineOptions): Promise<SdxlPipel
         );
         try {
           for (let i = 0; i < count; i++) {
-            if (o.signal?.aborted) throw aborted();
+            if (o.signal?.aborted) throw generationCancelled();
             const s0 = performance.now();
             const t = euler.timesteps[i]!;
             const eps = be.keep(
@@ -477,11 +469,7 @@ export async function runSdxlPipeline(o: SdxlPipelineOptions): Promise<SdxlPipel
       });
   const decode = async (z: Float32Array): Promise<Float32Array[]> => {
     if (tiny) return signedImages((await tiny.decode(z, B, h, w)).data, B);
-    const img = await vae!.decode(z, B, h, w);
-    const per = img.data.length / B;
-    return Array.from({ length: B }, (_, b) =>
-      img.data.subarray(b * per, (b + 1) * per).map((v) => Math.max(-1, Math.min(1, v))),
-    );
+    return clampedImages((await vae!.decode(z, B, h, w)).data, B);
   };
   try {
     for (const l of latents) {
