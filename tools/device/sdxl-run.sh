@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # One GPU call for issue 17 (SDXL, 2026-12-06): the tensor-core convolution's kernel tests and conv
 # benchmark (tools/device/conv-bench.sh), the SDXL kernel and model tests that need a real GPU, our SDXL
-# UNet / VAE / text-encoder forwards (bench/sdxl-forward.ts, where built), the UNet with ToMA / ToMeSD /
-# ToDo (bench/sdxl-unet.ts) and, in the same call, diffusers'
+# UNet dense and with ToMA / ToMeSD / ToDo (bench/sdxl-unet.ts) and, in the same call, diffusers'
 # own components in PyTorch eager and torch.compile (bench/sdxl_torch.py; diffusers from the source tree
 # carried in .tools/diffusers-src.tar.xz, never committed). Logs and JSON to $OUT.
 # Then the pipeline at 1024² from a random-weight folder (tools/device/sdxl-pipeline.sh --quick) and the
